@@ -1,0 +1,112 @@
+"""The app factory: routes from the spec, the middleware, the state, the error bodies.
+
+`create_app(settings)` loads the spec and fixtures (raising `SpecError`/`FixtureError` with the
+file and position on a problem) and returns a Starlette app. Importing this module does nothing.
+Routes are built from the spec's operations (operationId -> handler); an operation without a
+handler, or a handler without an operation, is a `SpecError` at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import admin, handlers, resources
+from .errors import SpecError, error_response
+from .fixtures import load_fixtures
+from .middleware import DropFilter, MockMiddleware
+from .pipeline import Authorizer, Handler, api_key_auth, endpoint
+from .settings import Settings
+from .spec import ApiSpec
+from .state import MockState
+
+log = logging.getLogger("recoup_mock")
+
+API_HANDLERS: dict[str, Handler] = {
+    "postChat": handlers.post_chat,
+    "postChatWorkflow": handlers.post_chat,
+    "resumeChatStream": handlers.resume_chat_stream,
+    "stopChat": handlers.stop_chat,
+    "startChatRun": handlers.start_chat_run,
+    "getChatRunStatus": handlers.get_chat_run_status,
+    "legacyChat": handlers.legacy_chat,
+    "legacyChatOptions": handlers.legacy_chat_options,
+    "createSession": resources.create_session,
+    "getSession": resources.get_session,
+    "listSessionChats": resources.list_session_chats,
+    "createSessionChat": resources.create_session_chat,
+    "getSessionChat": resources.get_session_chat,
+    "createSandbox": resources.create_sandbox,
+    "getChatMessages": resources.get_chat_messages,
+}
+ADMIN_HANDLERS: dict[str, Handler] = {
+    "resetMock": admin.reset_mock,
+    "listRequests": admin.list_requests,
+    "listScenarios": admin.list_scenarios,
+}
+
+
+def _routes(spec: ApiSpec, table: dict[str, Handler], authorize: Authorizer) -> list[Route]:
+    ids = {op.operation_id for op in spec.operations}
+    if missing := ids - set(table):
+        raise SpecError(f"{spec.path}: no handler for operation(s) {', '.join(sorted(missing))}; "
+                        f"handlers exist for {', '.join(sorted(table))}")
+    if unused := set(table) - ids:
+        raise SpecError(f"{spec.path}: the spec lacks operation(s) {', '.join(sorted(unused))} that have handlers")
+    return [Route(op.path, endpoint(op, spec, table[op.operation_id], authorize), methods=[op.method],
+                  name=op.operation_id) for op in spec.operations]
+
+
+def create_app(settings: Settings) -> Starlette:
+    """Build the mock server for ``settings``."""
+    spec = ApiSpec(settings.spec)
+    admin_spec = ApiSpec(settings.admin_spec) if settings.admin else None
+    fixtures = load_fixtures(settings.fixtures, spec.chunk_schemas())
+    state = MockState(settings, spec, admin_spec, fixtures)
+    routes = _routes(spec, API_HANDLERS, api_key_auth)
+    if admin_spec is not None:
+        routes += _routes(admin_spec, ADMIN_HANDLERS, admin.admin_auth)
+    known = sorted({f"{op.method} {op.path}" for op in spec.operations})
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            return error_response(405, f"Method {request.method} is not allowed on {request.url.path}; "
+                                       f"allowed: {allowed}", {"allow": allowed})
+        return error_response(404, f"No operation at {request.method} {request.url.path}; "
+                                   f"the API has: {', '.join(known)}")
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = exc.status_code if isinstance(exc, HTTPException) else 500
+        return error_response(status, str(getattr(exc, "detail", exc)))
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.exception("Unhandled error on %s %s", request.method, request.url.path)
+        return error_response(500, f"Internal error in recoup-mock: {type(exc).__name__}")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        drop_filter = DropFilter()
+        logging.getLogger("uvicorn.error").addFilter(drop_filter)
+        try:
+            yield
+        finally:
+            await app.state.mock.runs.shutdown()
+            logging.getLogger("uvicorn.error").removeFilter(drop_filter)
+
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(MockMiddleware, journal=state.journal)],
+        exception_handlers={404: not_found, 405: not_found, HTTPException: http_error, Exception: server_error},
+        lifespan=lifespan,
+    )
+    app.state.mock = state
+    return app

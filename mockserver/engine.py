@@ -1,0 +1,210 @@
+"""Durable runs: a scenario played on its own task, its chunks kept for any number of readers.
+
+A `Run` lives in the server, not in a connection: the task that paces its chunks runs until the
+script ends or the run is cancelled, whoever is (or is not) reading. Readers `follow` a run from
+any chunk index and then live until it closes; the connection that started a run also gets the
+scenario's transport faults (raw bytes, a dropped connection), which are not part of the durable
+log, so a resume replays clean chunks. Timing is scheduled against absolute due times, so
+lateness does not accumulate, and chunks that are due together are written in one send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any
+
+from . import sse
+from .scenarios import MESSAGE_ID_PLACEHOLDER, STRUCTURAL, Item, Scenario
+
+TERMINAL = frozenset({"completed", "failed", "cancelled"})
+
+
+class DropConnection(Exception):
+    """Raised inside a live stream to cut the connection (no ``[DONE]``, no final chunk)."""
+
+
+class Script:
+    """A stream scenario compiled once at load: its items and each chunk's frame, pre-encoded."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.items = scenario.items
+        self.frames = tuple(sse.encode_chunk(i.chunk) if i.chunk is not None else b"" for i in self.items)
+
+    def first(self, message_id: str) -> tuple[Mapping[str, Any], bytes] | None:
+        """The ``start`` chunk with this run's message id, or None when the script sets its own."""
+        first = self.items[0].chunk if self.items else None
+        if first is None or first.get("messageId") != MESSAGE_ID_PLACEHOLDER:
+            return None
+        chunk = {**first, "messageId": message_id}
+        return chunk, sse.encode_chunk(chunk)
+
+
+class Run:
+    """One durable run: its status, its chunk log and the readers' wake-up signal."""
+
+    def __init__(self, run_id: str, script: Script, message_id: str, *, chat_id: str | None,
+                 account_id: str, rng: random.Random) -> None:
+        self.id = run_id
+        self.script = script
+        self.scenario = script.scenario
+        self.message_id = message_id
+        self.chat_id = chat_id
+        self.account_id = account_id
+        self.rng = rng
+        self.status = "running"
+        self.chunks: list[Mapping[str, Any]] = []
+        self.frames: list[bytes] = []
+        #: Transport items for the live connection, keyed by the chunk index they come before.
+        self.live_items: dict[int, list[Item]] = {}
+        self.closed = False
+        self.silent = False
+        self.pinned = False
+        self.task: asyncio.Task[None] | None = None
+        self.finished_at: float | None = None
+        self._wakeup = asyncio.Event()
+
+    @property
+    def tail_index(self) -> int:
+        return max(len(self.frames) - 1, 0)
+
+    def append(self, chunk: Mapping[str, Any], frame: bytes | None = None) -> None:
+        self.chunks.append(chunk)
+        self.frames.append(frame if frame is not None else sse.encode_chunk(chunk))
+        self._notify()
+
+    def close(self, status: str) -> None:
+        if self.closed:
+            return
+        self.status = status
+        self.closed = True
+        self.finished_at = asyncio.get_running_loop().time()
+        self._notify()
+
+    def _notify(self) -> None:
+        self._wakeup.set()
+        self._wakeup = asyncio.Event()
+
+    async def wait(self, index: int, timeout: float) -> bool:
+        """Wait until chunk ``index`` exists or the run closes; False on timeout."""
+        if index < len(self.frames) or self.closed:
+            return True
+        try:
+            await asyncio.wait_for(self._wakeup.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def open_tool_calls(self) -> list[tuple[str, str, bool]]:
+        """(toolCallId, toolName, input complete) for every tool call without an output yet."""
+        calls: dict[str, tuple[str, bool]] = {}
+        for chunk in self.chunks:
+            kind, call = chunk.get("type"), str(chunk.get("toolCallId"))
+            if kind in {"tool-input-start", "tool-input-available"}:
+                calls[call] = (str(chunk.get("toolName")), kind == "tool-input-available")
+            elif kind in {"tool-input-error", "tool-output-available", "tool-output-error", "tool-output-denied"}:
+                calls.pop(call, None)
+        return [(call, name, done) for call, (name, done) in calls.items()]
+
+
+def schedule(scenario: Scenario, rng: random.Random, speed: float) -> list[float]:
+    """Seconds after the run's start at which each item is due (seeded jitter, scaled by speed)."""
+    timing = scenario.timing
+    due: list[float] = []
+    clock = 0.0
+    seen_content = False
+    for index, item in enumerate(scenario.items):
+        if item.kind == "stall":
+            delay = 0.0  # the stall's own length is waited by the player
+        elif item.delay_ms is not None:
+            delay = item.delay_ms
+        elif index == 0:
+            delay = 0.0  # the first byte goes out at once
+        elif not seen_content:
+            delay = timing.first_chunk_ms
+        elif item.kind == "chunk" and item.chunk is not None and item.chunk.get("type") in STRUCTURAL:
+            delay = 0.0
+        else:
+            delay = timing.chunk_delay_ms
+        if delay and timing.jitter_ms:
+            delay = max(0.0, delay + rng.uniform(-timing.jitter_ms, timing.jitter_ms))
+        seen_content = seen_content or index > 0
+        clock += delay * speed / 1000
+        due.append(clock)
+    return due
+
+
+async def play(run: Run, speed: float, on_close: Callable[[Run], None]) -> None:
+    """The run's task: append each item when it is due, then close; on cancel, close open tools."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    items = run.script.items
+    due = schedule(run.scenario, run.rng, speed)
+    # The `start` chunk, when the script has a placeholder one, was appended when the run began.
+    first = 1 if run.chunks else 0
+    try:
+        for index in range(first, len(items)):
+            item = items[index]
+            wait = started + due[index] - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if item.kind == "chunk" and item.chunk is not None:
+                run.append(item.chunk, run.script.frames[index])
+            elif item.kind == "stall":
+                run.silent = True
+                await asyncio.sleep((item.delay_ms or 0) * speed / 1000)
+                started += (item.delay_ms or 0) * speed / 1000
+                run.silent = False
+            else:
+                run.live_items.setdefault(len(run.chunks), []).append(item)
+        run.close(run.scenario.outcome)
+    except asyncio.CancelledError:
+        # Stopped: like the deployed watcher, settle every open tool call before the stream ends.
+        for call_id, name, input_done in run.open_tool_calls():
+            if not input_done:
+                run.append({"type": "tool-input-available", "toolCallId": call_id, "toolName": name, "input": {}})
+            run.append({"type": "tool-output-error", "toolCallId": call_id, "errorText": "Cancelled"})
+        run.close("cancelled")
+    finally:
+        on_close(run)
+
+
+async def follow(run: Run, start: int, *, keepalive: float, live: bool = False,
+                 write_sizes: tuple[int, ...] = ()) -> AsyncIterator[bytes]:
+    """The bytes a reader gets: chunks from ``start``, live until the run closes, then ``[DONE]``.
+
+    ``live`` marks the connection that started the run: it also gets the transport faults.
+    """
+    index = start
+    offset = 0  # position in the write-size cycle, carried across frames
+
+    def cut(data: bytes) -> Iterable[bytes]:
+        nonlocal offset
+        if not write_sizes:
+            return (data,)
+        pieces = sse.split_writes(data, write_sizes, offset)
+        offset += len(pieces)
+        return pieces
+
+    while True:
+        if live and index in run.live_items:
+            for item in run.live_items[index]:
+                if item.kind == "disconnect":
+                    raise DropConnection(run.id)
+                for piece in cut(item.raw):
+                    yield piece
+        available = len(run.frames)
+        if index < available:
+            end = min([available, *[k for k in run.live_items if k > index]]) if live else available
+            for piece in cut(b"".join(run.frames[index:end])):
+                yield piece
+            index = end
+            continue
+        if run.closed:
+            break
+        if not await run.wait(index, keepalive) and not run.silent:
+            yield sse.KEEPALIVE_FRAME
+    for piece in cut(sse.DONE_FRAME):
+        yield piece

@@ -1,0 +1,173 @@
+"""Handlers of the streaming operations: chat turns, resume, stop, headless runs, legacy chat.
+
+Each handler gets a validated, authenticated `Call`. Lookups answer 404 for unknown ids and 403
+for another account's; the chat's stream slot is checked and claimed with no ``await`` in between,
+so of many simultaneous POSTs to one idle chat exactly one streams and the rest get 409.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from . import sse
+from .engine import Run, follow
+from .errors import ApiError
+from .pipeline import Call
+from .scenarios import Scenario
+from .store import Chat, Session
+
+_MARKER = re.compile(r"\[scenario:([A-Za-z0-9_-]+)\]")
+_PREFER = re.compile(r"""(?:^|[,;])\s*scenario\s*=\s*"?([^",;\s]+)"?""", re.IGNORECASE)
+
+
+def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> Scenario:
+    """``Prefer: scenario=NAME``, else ``[scenario:NAME]`` in the last user message, else the
+    chat's default, else ``default``. Per request, never sticky. Unknown names are a 400."""
+    name = None
+    if (match := _PREFER.search(call.request.headers.get("prefer", ""))) or (match := _MARKER.search(last_user_text(messages))):
+        name = match.group(1)
+    elif chat is not None and chat.scenario:
+        name = chat.scenario
+    scenarios = call.state.scenarios
+    scenario = scenarios.get(name or "default")
+    if scenario is None:
+        raise ApiError(400, f"Unknown scenario {name!r}; available: {', '.join(sorted(scenarios))}")
+    call.note(scenario=scenario.name)
+    if scenario.http is not None:
+        raise ApiError(scenario.http.status, scenario.http.message, scenario.http.headers)
+    return scenario
+
+
+def last_user_text(messages: Sequence[Any]) -> str:
+    """The text of the last ``role: user`` message: its text parts, or its ``content`` string."""
+    for message in reversed(messages):
+        if isinstance(message, Mapping) and message.get("role") == "user":
+            texts = [p.get("text", "") for p in message.get("parts") or [] if isinstance(p, Mapping)
+                     and p.get("type") == "text" and isinstance(p.get("text"), str)]
+            content = message.get("content")
+            return " ".join(texts + ([content] if isinstance(content, str) else []))
+    return ""
+
+
+def owned_chat(call: Call, chat_id: str) -> Chat:
+    chat = call.state.store.chats.get(chat_id)
+    if chat is None:
+        raise ApiError(404, f"Chat not found: {chat_id}")
+    if chat.account is not call.account:
+        raise ApiError(403, f"Forbidden: chat {chat_id} belongs to another account")
+    return chat
+
+
+def owned_session(call: Call, session_id: str) -> Session:
+    session = call.state.store.sessions.get(session_id)
+    if session is None:
+        raise ApiError(404, f"Session not found: {session_id}")
+    if session.account is not call.account:
+        raise ApiError(403, f"Forbidden: session {session_id} belongs to another account")
+    return session
+
+
+def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False) -> StreamingResponse:
+    """A UI message stream of ``run`` from chunk ``start``; ``live`` for the connection that started it."""
+    headers = dict(sse.STREAM_HEADERS)
+    headers["x-workflow-run-id"] = run.id
+    if not live:
+        headers["x-workflow-stream-tail-index"] = str(run.tail_index)
+    call.note(scenario=run.scenario.name, run_id=run.id)
+    body = follow(run, start, keepalive=call.state.settings.keepalive_seconds, live=live,
+                  write_sizes=run.scenario.timing.write_sizes if live else ())
+    return StreamingResponse(body, headers=headers)
+
+
+def start_run(call: Call, scenario: Scenario, chat: Chat, messages: Sequence[Any]) -> Run:
+    """Store the user's message, claim the chat's slot and start the run (all without awaiting)."""
+    if chat.active_stream_id is not None:
+        raise ApiError(409, f"A response is already streaming for chat {chat.id} (run {chat.active_stream_id}); "
+                            f"reconnect with GET /api/chat/{chat.id}/stream")
+    last = messages[-1] if messages else None
+    if isinstance(last, Mapping) and last.get("role") == "user":
+        call.state.store.add_message(chat, dict(last))
+    reuse = str(last["id"]) if isinstance(last, Mapping) and last.get("role") == "assistant" and last.get("id") else None
+    return call.state.runs.start(scenario, account_id=call.account.id, chat=chat, reuse_message_id=reuse)
+
+
+async def post_chat(call: Call) -> Response:
+    body = call.body
+    session = owned_session(call, body["sessionId"])
+    chat = call.state.store.chats.get(body["chatId"])
+    if chat is not None and chat.account is not call.account:
+        raise ApiError(403, f"Forbidden: chat {chat.id} belongs to another account")
+    if not session.sandbox:
+        raise ApiError(400, f"Sandbox not initialized for session {session.id}; call POST /api/sandbox first")
+    if chat is None or chat.session is not session:
+        raise ApiError(404, f"Chat not found: {body['chatId']} in session {session.id}")
+    scenario = select_scenario(call, body["messages"], chat)
+    return stream_response(call, start_run(call, scenario, chat, body["messages"]), live=True)
+
+
+async def resume_chat_stream(call: Call) -> Response:
+    chat = owned_chat(call, call.request.path_params["chatId"])
+    run = call.state.runs.get(chat.active_stream_id)
+    if run is None or (run.closed and not run.pinned):
+        if run is not None:
+            call.state.store.release_slot(chat, run.id)
+        return Response(status_code=204)
+    start = int(call.request.query_params.get("startIndex", "0"))
+    return stream_response(call, run, start)
+
+
+async def stop_chat(call: Call) -> Response:
+    chat = owned_chat(call, call.request.path_params["chatId"])
+    run = call.state.runs.get(chat.active_stream_id)
+    stopped = False
+    if run is not None:
+        call.note(run_id=run.id)
+        stopped = await call.state.runs.cancel(run)
+    return JSONResponse({"success": True, "stopped": stopped})
+
+
+def exactly_one_prompt(body: Mapping[str, Any], call: Call) -> list[dict[str, Any]]:
+    """The request's messages: ``prompt`` becomes one user message. 400 unless exactly one is given."""
+    prompt = body.get("prompt")
+    has_prompt = isinstance(prompt, str) and bool(prompt.strip())
+    has_messages = bool(body.get("messages"))
+    if has_prompt == has_messages:
+        raise ApiError(400, "Exactly one of prompt or messages must be provided")
+    if has_messages:
+        return list(body["messages"])
+    return [{"id": call.state.store.ids.uuid(), "role": "user", "parts": [{"type": "text", "text": prompt}]}]
+
+
+async def start_chat_run(call: Call) -> Response:
+    messages = exactly_one_prompt(call.body, call)
+    scenario = select_scenario(call, messages, None)
+    store = call.state.store
+    session = store.add_session(call.account, "Scheduled generation", sandbox=True)
+    chat = store.add_chat(session, "Scheduled generation")
+    run = start_run(call, scenario, chat, messages)
+    call.note(run_id=run.id)
+    return JSONResponse({"runId": run.id, "chatId": chat.id, "sessionId": session.id}, status_code=202,
+                        headers={"location": f"/api/chat/runs/{run.id}"})
+
+
+async def get_chat_run_status(call: Call) -> Response:
+    run_id = call.request.path_params["runId"]
+    run = call.state.runs.get(run_id)
+    if run is None or run.account_id != call.account.id:
+        raise ApiError(404, f"Run not found: {run_id}")
+    return JSONResponse({"runId": run.id, "status": run.status})
+
+
+async def legacy_chat(call: Call) -> Response:
+    messages = exactly_one_prompt(call.body, call)
+    scenario = select_scenario(call, messages, None)
+    run = call.state.runs.start(scenario, account_id=call.account.id, chat=None)
+    return stream_response(call, run, live=True)
+
+
+async def legacy_chat_options(call: Call) -> Response:
+    return Response(status_code=200)

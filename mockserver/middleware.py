@@ -1,0 +1,91 @@
+"""The outermost layer: CORS on every response, preflight answers, the journal, the access log.
+
+CORS headers go on every response (errors, 204s and streams included), because a front end on
+another origin must be able to read all of them. Preflights are answered here, before routing.
+Deliberately not Starlette's CORSMiddleware: that one adds headers only when an ``Origin`` is sent
+and rejects preflights for headers it was not told about.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .engine import DropConnection
+from .store import Journal
+
+log = logging.getLogger("recoup_mock")
+
+CORS_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"access-control-allow-origin", b"*"),
+    (b"access-control-allow-methods", b"GET, POST, PUT, DELETE, OPTIONS, PATCH"),
+    (b"access-control-allow-headers",
+     b"Content-Type, Authorization, X-Requested-With, x-api-key, Prefer, x-mock-admin-token"),
+    (b"access-control-expose-headers",
+     b"x-workflow-run-id, x-workflow-stream-tail-index, Location, Retry-After"),
+]
+PREFLIGHT_HEADERS = [*CORS_HEADERS, (b"access-control-max-age", b"600"), (b"content-length", b"0")]
+
+
+class MockMiddleware:
+    """CORS, preflight, journal and access log, as one pure ASGI middleware (no body buffering)."""
+
+    def __init__(self, app: ASGIApp, journal: Journal) -> None:
+        self.app = app
+        self.journal = journal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method, path = scope["method"], scope["path"]
+        if method == "OPTIONS":
+            await send({"type": "http.response.start", "status": 200, "headers": PREFLIGHT_HEADERS})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        started = time.perf_counter()
+        entry = None if path.startswith("/__mock/") else self.journal.record(method, path, 0)
+        scope["recoup.entry"] = entry
+        status = 0
+        done = False
+
+        async def send_with_cors(message: Message) -> None:
+            nonlocal status, done
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                if entry is not None:
+                    entry.status = status
+                message["headers"] = [*message.get("headers", []), *CORS_HEADERS]
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                done = True
+            await send(message)
+
+        outcome = ""
+        try:
+            await self.app(scope, receive, send_with_cors)
+        except DropConnection:
+            outcome = " (connection dropped by the scenario)"
+            raise
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            if entry is not None:
+                entry.duration_ms = elapsed
+            if not done and not outcome:
+                outcome = " (client went away)"
+            if log.isEnabledFor(logging.INFO):
+                extra = "" if entry is None else "".join(
+                    f" {k}={v}" for k, v in (("scenario", entry.scenario), ("run", entry.run_id),
+                                             ("key", entry.account)) if v)
+                log.info("%s %s %s %.1fms%s%s", method, path, status, elapsed, extra, outcome)
+
+
+class DropFilter(logging.Filter):
+    """Hide uvicorn's traceback for a connection a scenario dropped on purpose."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+            exc = exc.exceptions[0]
+        return not isinstance(exc, DropConnection)

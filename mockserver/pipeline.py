@@ -1,0 +1,114 @@
+"""The request pipeline every API operation goes through before its handler runs.
+
+Order: body size (413) -> credentials (401) -> content type (415) -> JSON (400) -> the spec's
+parameter and body rules via openapi-core (400). Only then is the handler called, so nothing
+invalid ever reaches a handler or the first byte of a stream. Every failure is an `ApiError`,
+rendered as the documented ``{"status": "error", "message": ...}`` body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .auth import authenticate
+from .errors import ApiError, api_error_response
+from .spec import ApiSpec, Operation
+from .state import MockState
+from .store import Account
+
+
+@dataclass
+class Call:
+    """What a handler gets: the request, the state, the caller and the parsed body."""
+
+    request: Request
+    state: MockState
+    account: Account
+    body: Any
+
+    def note(self, *, scenario: str | None = None, run_id: str | None = None) -> None:
+        """Put the scenario and run id on this request's journal entry."""
+        entry = self.request.scope.get("recoup.entry")
+        if entry is not None:
+            entry.scenario = scenario or entry.scenario
+            entry.run_id = run_id or entry.run_id
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+#: Decides who a request acts as: the account and a log-safe name of its credential, or an ApiError.
+Authorizer = Callable[[Request, MockState], tuple[Account, str]]
+ANONYMOUS = Account("anonymous", "")
+
+
+def api_key_auth(request: Request, state: MockState) -> tuple[Account, str]:
+    """The API's schemes: exactly one of ``x-api-key`` or a bearer token, naming a known key."""
+    return authenticate(request.headers, state.store.accounts_by_key)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or 413 as soon as it is known to exceed ``limit`` (never read past it)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"Request body is {declared} bytes; the limit is {limit} bytes")
+    body = bytearray()
+    async for piece in request.stream():
+        body += piece
+        if len(body) > limit:
+            raise ApiError(413, f"Request body exceeds the limit of {limit} bytes")
+    return bytes(body)
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a JSON body strictly; every way it can fail is a 400 saying which."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiError(400, f"Request body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ApiError(400, "Request body JSON is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, and ints longer than Python's digit limit
+        raise ApiError(400, f"Request body is not valid JSON: {exc}") from None
+
+
+def check_content_type(request: Request, op: Operation) -> None:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in op.media_types:
+        raise ApiError(415, f"Content-Type {media or '(none)'!r} is not supported by {op.method} {op.path}; "
+                            f"send {', '.join(op.media_types)}")
+
+
+def endpoint(op: Operation, spec: ApiSpec, handler: Handler, authorize: Authorizer = api_key_auth
+             ) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint of one operation: the pipeline, then ``handler``."""
+
+    async def run(request: Request) -> Response:
+        state: MockState = request.app.state.mock
+        try:
+            body = await read_body(request, state.settings.max_body_bytes) if op.has_body else b""
+            account = ANONYMOUS
+            if op.secured:
+                account, masked = authorize(request, state)
+                entry = request.scope.get("recoup.entry")
+                if entry is not None:
+                    entry.account = masked
+            parsed = None
+            if body:
+                check_content_type(request, op)
+                parsed = parse_json(body)
+            problems = spec.validate_request(op, request, body)
+            if problems:
+                raise ApiError(400, "Invalid request: " + "; ".join(problems))
+            return await handler(Call(request, state, account, parsed))
+        except ApiError as exc:
+            return api_error_response(exc)
+
+    run.__name__ = op.operation_id
+    return run

@@ -1,0 +1,203 @@
+"""The AI SDK UI message stream protocol as pure functions: ordering rules, client versions, assembly.
+
+`check_order` applies the rules `processUIMessageStream` enforces (and the stricter ones a
+well-formed server keeps: `start` with a `messageId` first, a `finish`); `client_problems` reads
+the spec's ``x-ai-sdk-min`` annotations to say which clients would reject a chunk; `assemble`
+builds the assistant `UIMessage` the client ends up with. Imports nothing else from the package.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+Chunk = Mapping[str, Any]
+#: Client target: major line -> minimum version of that line the stream must work with.
+ClientTarget = Mapping[str, str]
+
+#: Every ai 5.x, 6.x and 7.x client (ui-message-stream.md §3 "baseline").
+ALL_CLIENTS: dict[str, str] = {"5": "5.0.0", "6": "6.0.0", "7": "7.0.0"}
+
+_PART_KINDS = {"text": "text", "reasoning": "reasoning"}
+_TOOL_NEEDS_PART = {"tool-output-available", "tool-output-error", "tool-approval-request", "tool-output-denied"}
+_AFTER_FINISH_OK = ("data-", "message-metadata")
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """``"5.0.217"`` -> ``(5, 0, 217)``; pre-release suffixes are ignored."""
+    return tuple(int(p) for p in version.split("-")[0].split(".") if p.isdigit())
+
+
+def _accepts(minimums: Mapping[str, str], target: ClientTarget) -> list[str]:
+    """The target lines that would reject a feature whose minimum versions are ``minimums``."""
+    rejecting = []
+    for line, lowest in sorted(target.items()):
+        needed = minimums.get(line)
+        if needed is None or version_tuple(lowest) < version_tuple(needed):
+            rejecting.append(f"ai {lowest}" + ("" if needed is None else f" (needs {needed})"))
+    return rejecting
+
+
+def client_problems(chunk: Chunk, schema: Mapping[str, Any], target: ClientTarget) -> list[str]:
+    """Why clients of ``target`` would reject ``chunk``, from the spec annotations of its schema."""
+    problems = []
+    if "x-ai-sdk-min" in schema and (bad := _accepts(schema["x-ai-sdk-min"], target)):
+        problems.append(f"chunk type '{chunk.get('type')}' is rejected by {', '.join(bad)}")
+    properties = schema.get("properties", {})
+    for key, value in chunk.items():
+        prop = properties.get(key, {})
+        if "x-ai-sdk-min" in prop and (bad := _accepts(prop["x-ai-sdk-min"], target)):
+            problems.append(f"key '{key}' is rejected by {', '.join(bad)}")
+        enum_min = prop.get("x-ai-sdk-enum-min", {})
+        if isinstance(value, str) and value in enum_min and (bad := _accepts(enum_min[value], target)):
+            problems.append(f"'{key}: {value}' is rejected by {', '.join(bad)}")
+    return problems
+
+
+def check_order(chunks: Sequence[Chunk]) -> list[tuple[int, str]]:
+    """Ordering problems as ``(chunk index, message)``; empty when the stream is well formed."""
+    problems: list[tuple[int, str]] = []
+    active: dict[tuple[str, str], int] = {}  # (kind, id) -> index of its -start
+    tool_parts: dict[str, str] = {}  # toolCallId -> "started" | "input"
+    in_step = False
+    finished_at: int | None = None
+    failed = False
+
+    def problem(i: int, text: str) -> None:
+        problems.append((i, text))
+
+    if not chunks or chunks[0].get("type") != "start" or not isinstance(chunks[0].get("messageId"), str):
+        problem(0, "the stream must begin with a 'start' chunk carrying a 'messageId' (resume replays need it)")
+    for i, chunk in enumerate(chunks):
+        kind = str(chunk.get("type", ""))
+        if finished_at is not None and not kind.startswith(_AFTER_FINISH_OK):
+            problem(i, f"'{kind}' after 'finish' (only data-* and message-metadata may follow it)")
+        if kind in {"error", "abort"}:
+            failed = True
+        family, _, phase = kind.rpartition("-")
+        if family in _PART_KINDS and phase in {"start", "delta", "end"}:
+            key = (family, str(chunk.get("id")))
+            if phase == "start":
+                if key in active:
+                    problem(i, f"{kind} for {family} part '{key[1]}' which is already open")
+                active[key] = i
+            elif key not in active:
+                problem(i, f"{kind} for missing {family} part '{key[1]}': a '{family}-start' must come first")
+            elif phase == "end":
+                del active[key]
+        elif kind == "start-step":
+            if in_step:
+                problem(i, "'start-step' inside an open step: send 'finish-step' first")
+            in_step = True
+        elif kind == "finish-step":
+            if not in_step:
+                problem(i, "'finish-step' without a 'start-step'")
+            in_step = False
+            # ai 5.x/6.x forget open text/reasoning parts at a step end: a later delta would fail.
+            for key, start in list(active.items()):
+                problem(start, f"{key[0]} part '{key[1]}' is still open at 'finish-step'")
+                del active[key]
+        elif kind == "tool-input-start":
+            tool_parts[str(chunk.get("toolCallId"))] = "started"
+        elif kind == "tool-input-delta":
+            if str(chunk.get("toolCallId")) not in tool_parts:
+                problem(i, f"tool-input-delta for unknown tool call '{chunk.get('toolCallId')}'")
+        elif kind in {"tool-input-available", "tool-input-error"}:
+            tool_parts[str(chunk.get("toolCallId"))] = "input"
+        elif kind in _TOOL_NEEDS_PART:
+            if tool_parts.get(str(chunk.get("toolCallId"))) != "input":
+                problem(i, f"{kind} for tool call '{chunk.get('toolCallId')}' before its tool input")
+        elif kind == "finish":
+            finished_at = i
+            for key, start in active.items():
+                if not failed:
+                    problem(start, f"{key[0]} part '{key[1]}' never ended before 'finish'")
+            active.clear()
+    if finished_at is None:
+        problem(len(chunks), "the stream has no 'finish' chunk")
+    if in_step and not failed:
+        problem(len(chunks), "a step is still open at the end: send 'finish-step'")
+    return problems
+
+
+def _merge(target: dict[str, Any], update: Any) -> None:
+    if not isinstance(update, Mapping):
+        return
+    for key, value in update.items():
+        if isinstance(value, Mapping) and isinstance(target.get(key), dict):
+            _merge(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
+def assemble(chunks: Sequence[Chunk], message_id: str | None = None) -> dict[str, Any]:
+    """The assistant `UIMessage` a client builds from ``chunks`` (as `readUIMessageStream` does)."""
+    message: dict[str, Any] = {"id": message_id or "", "role": "assistant", "parts": []}
+    parts: list[dict[str, Any]] = message["parts"]
+    metadata: dict[str, Any] = {}
+    open_parts: dict[tuple[str, str], dict[str, Any]] = {}
+    tools: dict[str, dict[str, Any]] = {}
+    for chunk in chunks:
+        kind = str(chunk.get("type", ""))
+        family, _, phase = kind.rpartition("-")
+        if kind == "start":
+            message["id"] = chunk.get("messageId") or message["id"]
+            _merge(metadata, chunk.get("messageMetadata"))
+        elif kind == "start-step":
+            parts.append({"type": "step-start"})
+        elif family in _PART_KINDS and phase in {"start", "delta", "end"}:
+            key = (family, str(chunk.get("id")))
+            if phase == "start":
+                open_parts[key] = {"type": family, "text": "", "state": "streaming"}
+                parts.append(open_parts[key])
+            elif key in open_parts:
+                if phase == "delta":
+                    open_parts[key]["text"] += str(chunk.get("delta", ""))
+                else:
+                    open_parts.pop(key)["state"] = "done"
+        elif kind.startswith("tool-"):
+            _apply_tool_chunk(kind, chunk, parts, tools)
+        elif kind in {"source-url", "source-document", "file", "reasoning-file"}:
+            parts.append({k: copy.deepcopy(v) for k, v in chunk.items() if k != "providerMetadata"})
+        elif kind.startswith("data-"):
+            if chunk.get("transient"):
+                continue
+            same = [p for p in parts if p["type"] == kind and "id" in chunk and p.get("id") == chunk["id"]]
+            if same:
+                same[0]["data"] = copy.deepcopy(chunk.get("data"))
+            else:
+                parts.append({k: copy.deepcopy(v) for k, v in chunk.items() if k != "transient"})
+        elif kind in {"message-metadata", "finish"}:
+            _merge(metadata, chunk.get("messageMetadata"))
+    if metadata:
+        message["metadata"] = metadata
+    return message
+
+
+def _apply_tool_chunk(
+    kind: str, chunk: Chunk, parts: list[dict[str, Any]], tools: dict[str, dict[str, Any]]
+) -> None:
+    call_id = str(chunk.get("toolCallId"))
+    part = tools.get(call_id)
+    if part is None and "toolName" in chunk:
+        name = str(chunk["toolName"])
+        part = {"type": "dynamic-tool", "toolName": name} if chunk.get("dynamic") else {"type": f"tool-{name}"}
+        part.update(toolCallId=call_id, state="input-streaming", input=None)
+        tools[call_id] = part
+        parts.append(part)
+    if part is None:
+        return
+    if kind == "tool-input-start":
+        part["state"] = "input-streaming"
+    elif kind in {"tool-input-available", "tool-input-error"}:
+        part["input"] = copy.deepcopy(chunk.get("input"))
+        part["state"] = "input-available" if kind == "tool-input-available" else "output-error"
+        if "errorText" in chunk:
+            part["errorText"] = chunk["errorText"]
+    elif kind == "tool-output-available":
+        part.update(state="output-available", output=copy.deepcopy(chunk.get("output")))
+    elif kind == "tool-output-error":
+        part.update(state="output-error", errorText=chunk.get("errorText"))
+    elif kind == "tool-output-denied":
+        part["state"] = "output-denied"

@@ -1,0 +1,108 @@
+"""The run registry: starting, pinning, cancelling and forgetting durable runs.
+
+When a run closes, its chat's stream slot is released (compare-and-set on the run id) and the
+assembled assistant message is stored. Finished runs are kept for `Settings.run_ttl_seconds`
+and at most `Settings.max_finished_runs`, so a mock left running for days stays bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Mapping
+
+from .engine import Run, Script, play
+from .protocol import assemble
+from .scenarios import Scenario
+from .settings import Settings
+from .store import Chat, Store, message_id
+from .world import ChatDef
+
+
+class RunManager:
+    """Owns every run of one store generation (a reset replaces both)."""
+
+    def __init__(self, store: Store, scenarios: Mapping[str, Scenario], settings: Settings) -> None:
+        self.store = store
+        self.settings = settings
+        self.scripts = {name: Script(s) for name, s in scenarios.items() if s.kind == "stream"}
+        self.runs: dict[str, Run] = {}
+        self._finished: deque[Run] = deque()
+
+    def get(self, run_id: str | None) -> Run | None:
+        return self.runs.get(run_id) if run_id else None
+
+    def start(self, scenario: Scenario, *, account_id: str, chat: Chat | None,
+              reuse_message_id: str | None = None) -> Run:
+        """Create a run, claim ``chat``'s stream slot for it and start its task.
+
+        The caller has checked that the slot is free, with no ``await`` since: the claim cannot fail.
+        """
+        run_id = self.store.ids.run_id()
+        if chat is not None and not self.store.claim_slot(chat, run_id):
+            raise RuntimeError(f"chat {chat.id}'s stream slot was taken between check and claim")
+        rng = self.store.ids.run_rng(run_id)
+        run = Run(run_id, self.scripts[scenario.name], reuse_message_id or message_id(rng),
+                  chat_id=chat.id if chat else None, account_id=account_id, rng=rng)
+        first = run.script.first(run.message_id)
+        if first is not None:
+            run.append(*first)  # the first byte goes out at once: readers have a chunk 0 immediately
+        self.runs[run_id] = run
+        run.task = asyncio.get_running_loop().create_task(play(run, self.settings.speed, self._closed),
+                                                          name=f"run {run_id}")
+        self._prune()
+        return run
+
+    def pin(self, chat: Chat, pinned: ChatDef) -> None:
+        """Install a fixture's pinned run: all chunks present, closed to readers, status `running`."""
+        assert pinned.pinned_run is not None
+        spec = pinned.pinned_run
+        script = self.scripts[spec.scenario]
+        run = Run(spec.id, script, spec.message_id, chat_id=chat.id, account_id=chat.account.id,
+                  rng=self.store.ids.run_rng(spec.id))
+        first = script.first(spec.message_id)
+        for index, item in enumerate(script.items):
+            if item.chunk is not None:
+                if index == 0 and first is not None:
+                    run.append(*first)
+                else:
+                    run.append(item.chunk, script.frames[index])
+        run.pinned = True
+        run.closed = True  # readers get a finite replay; the status stays `running` forever
+        self.runs[run.id] = run
+        chat.active_stream_id = run.id
+
+    async def cancel(self, run: Run) -> bool:
+        """Cancel a live run and wait for it to settle. False if it was already over or is pinned."""
+        if run.pinned or run.closed or run.task is None:
+            return False
+        run.task.cancel()
+        await asyncio.gather(run.task, return_exceptions=True)
+        return True
+
+    def _closed(self, run: Run) -> None:
+        chat = self.store.chats.get(run.chat_id) if run.chat_id else None
+        if chat is not None:
+            self.store.release_slot(chat, run.id)
+            if run.chunks:
+                self.store.add_message(chat, assemble(run.chunks, run.message_id))
+        self._finished.append(run)
+
+    def _prune(self) -> None:
+        loop_time = asyncio.get_running_loop().time()
+        ttl, keep = self.settings.run_ttl_seconds, self.settings.max_finished_runs
+        while self._finished and (
+            len(self._finished) > keep
+            or loop_time - (self._finished[0].finished_at or loop_time) > ttl
+        ):
+            self.runs.pop(self._finished.popleft().id, None)
+
+    async def shutdown(self) -> None:
+        """Cancel every live run and wait for all of their tasks (reset, server shutdown)."""
+        tasks = [r.task for r in self.runs.values() if r.task is not None and not r.task.done()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def live_count(self) -> int:
+        return sum(1 for r in self.runs.values() if r.task is not None and not r.task.done())

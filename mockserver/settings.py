@@ -1,0 +1,103 @@
+"""Frozen settings: CLI and environment flow into one `Settings`, and from there into the app.
+
+Nothing here reads the environment at import time; `Settings.from_env` is called by the CLI
+(and by the pytest plugin) only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+#: The bundled contract and fixture world, used when no path is given.
+DEFAULT_SPEC = PACKAGE_ROOT / "openapi" / "chat.yaml"
+DEFAULT_ADMIN_SPEC = PACKAGE_ROOT / "openapi" / "admin.yaml"
+DEFAULT_FIXTURES = PACKAGE_ROOT / "fixtures"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the server is configured with. Build with keyword arguments or `from_env`."""
+
+    host: str = "127.0.0.1"
+    port: int = 4010
+    spec: Path = DEFAULT_SPEC
+    admin_spec: Path = DEFAULT_ADMIN_SPEC
+    fixtures: Path = DEFAULT_FIXTURES
+    #: Multiplies every scripted delay; 0 means no waits at all (CI).
+    speed: float = 1.0
+    #: Seeds ids, message ids and jitter: the same requests after a reset give the same bytes.
+    seed: int = 0
+    #: Serve ``/__mock/*``. Off, those paths answer 404 like any unknown path.
+    admin: bool = True
+    #: When set, ``/__mock/*`` requires the header ``x-mock-admin-token`` with this value.
+    admin_token: str | None = None
+    #: Request bodies over this many bytes get 413.
+    max_body_bytes: int = 1024 * 1024
+    #: Seconds of silence on a live stream before a ``: keep-alive`` comment is sent.
+    keepalive_seconds: float = 10.0
+    #: Finished runs are forgotten after this many seconds, or when more than this many are kept.
+    run_ttl_seconds: float = 3600.0
+    max_finished_runs: int = 1000
+    #: How many requests the journal keeps (oldest dropped first).
+    journal_size: int = 10_000
+    #: Log one line per request to stderr.
+    access_log: bool = True
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, Any, bool, str]] = [
+            ("port", self.port, 0 <= self.port <= 65535, "an integer from 0 to 65535"),
+            ("speed", self.speed, self.speed >= 0, "a number >= 0 (0 = no waits)"),
+            ("max_body_bytes", self.max_body_bytes, self.max_body_bytes > 0, "a positive integer"),
+            ("keepalive_seconds", self.keepalive_seconds, self.keepalive_seconds > 0, "a number > 0"),
+            ("run_ttl_seconds", self.run_ttl_seconds, self.run_ttl_seconds >= 0, "a number >= 0"),
+            ("max_finished_runs", self.max_finished_runs, self.max_finished_runs >= 0, "an integer >= 0"),
+            ("journal_size", self.journal_size, self.journal_size > 0, "a positive integer"),
+        ]
+        for name, value, ok, expected in checks:
+            if not ok:
+                raise ConfigError(f"Setting '{name}' has value {value!r}; expected {expected}.")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Read ``RECOUP_MOCK_<NAME>`` variables, then apply ``overrides`` (CLI flags win)."""
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(f"RECOUP_MOCK_{field.name.upper()}")
+            if raw is not None:
+                values[field.name] = _cast(field.name, raw, str(field.type))
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+def _cast(name: str, raw: str, type_name: str) -> Any:
+    try:
+        if type_name == "int":
+            return int(raw)
+        if type_name == "float":
+            return float(raw)
+        if type_name == "bool":
+            if raw.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if raw.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(raw)
+        if type_name == "Path":
+            return Path(raw)
+    except ValueError:
+        raise ConfigError(
+            f"Environment variable RECOUP_MOCK_{name.upper()} has value {raw!r}; not a valid {type_name}."
+        ) from None
+    return raw or None if type_name == "str | None" else raw
+
+
+def env_settings(**overrides: Any) -> Settings:
+    """`Settings.from_env` over the process environment (for the CLI and the pytest plugin)."""
+    return Settings.from_env(os.environ, **overrides)

@@ -1,0 +1,184 @@
+"""The OpenAPI contract as the server uses it: operations, request validation, the chunk schema.
+
+Routes, request validation and the chunk schema that fixtures are checked against all come from
+the one document loaded here. Requests are validated with openapi-core against the operation the
+router already matched (so no second path search); responses are not validated here, because
+openapi-core would buffer a stream to do it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as JsonSchemaError
+from openapi_core import OpenAPI
+from openapi_core.contrib.starlette.requests import StarletteOpenAPIRequest
+from openapi_core.validation.request.validators import V32RequestValidator
+from starlette.requests import Request
+
+from .errors import SpecError
+
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+CHUNK_SCHEMA = "UIMessageChunk"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation of the spec, as the router and the validator need it."""
+
+    operation_id: str
+    method: str
+    path: str
+    has_body: bool
+    deprecated: bool
+    media_types: tuple[str, ...]
+    secured: bool
+    _operation: Any
+    _path_item: Any
+
+
+def load_document(path: Path) -> dict[str, Any]:
+    """Read a YAML or JSON OpenAPI document."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise SpecError(f"Cannot read the OpenAPI document {path}: {exc}") from None
+    if not isinstance(doc, dict) or "paths" not in doc:
+        raise SpecError(f"{path} is not an OpenAPI document (no 'paths').")
+    return doc
+
+
+def check_document(path: Path) -> None:
+    """Full structural validation with openapi-spec-validator (slow: for `validate` and tests)."""
+    from openapi_spec_validator import validate
+
+    try:
+        validate(load_document(path))
+    except Exception as exc:  # the validator raises several unrelated types
+        raise SpecError(f"{path} is not a valid OpenAPI document: {exc}") from None
+
+
+class ApiSpec:
+    """A loaded spec: its operations, a request validator and (for the chat spec) the chunk schema."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.document = load_document(path)
+        # The document is checked by `recoup-mock validate` and the tests; skipping the check here
+        # keeps start-up fast.
+        self.openapi = OpenAPI.from_dict(self.document, base_uri=path.resolve().as_uri())
+        self._validator = V32RequestValidator(self.openapi.spec)
+        self.operations = list(self._operations())
+
+    def _operations(self) -> Iterator[Operation]:
+        paths = self.openapi.spec / "paths"
+        for path, item in self.document["paths"].items():
+            for method in METHODS:
+                if method not in item:
+                    continue
+                op = item[method]
+                if "operationId" not in op:
+                    raise SpecError(f"{self.path}: {method.upper()} {path} has no operationId.")
+                body = self._deref(op.get("requestBody", {}))
+                yield Operation(op["operationId"], method.upper(), path, "requestBody" in op,
+                                bool(op.get("deprecated")), tuple(body.get("content", {})),
+                                bool(op.get("security", self.document.get("security", [{}]))),
+                                paths / path / method, paths / path)
+
+    def _deref(self, node: Any) -> Any:
+        while isinstance(node, dict) and "$ref" in node and node["$ref"].startswith("#/"):
+            target: Any = self.document
+            for part in node["$ref"][2:].split("/"):
+                target = target[part]
+            node = target
+        return node
+
+    def validate_request(self, op: Operation, request: Request, body: bytes) -> list[str]:
+        """What is wrong with the request's parameters and body, one readable line per problem."""
+        oa_request = StarletteOpenAPIRequest(request, body=body or None)
+        oa_request.parameters.path = request.path_params
+        errors = list(self._validator._iter_parameters_errors(oa_request, op._operation, op._path_item))
+        if op.has_body:
+            errors += self._validator._iter_body_errors(oa_request, op._operation)
+        return [line for error in errors for line in describe(error)]
+
+    def chunk_schemas(self) -> ChunkSchemas:
+        """The UI message chunk union of this spec, by chunk type."""
+        return ChunkSchemas(self.document)
+
+
+def describe(error: BaseException) -> Iterator[str]:
+    """Turn an openapi-core error (and the jsonschema errors under it) into field + rule lines."""
+    cause = error.__cause__
+    name = getattr(error, "name", None)
+    where = f"{getattr(error, 'location', 'parameter')} parameter '{name}'" if name else "body"
+    schema_errors = getattr(cause, "schema_errors", None) or getattr(error, "schema_errors", None)
+    if schema_errors:
+        for err in schema_errors:
+            yield f"{where}{_pointer(err)}: {err.message}"
+    elif cause is not None and str(cause):
+        yield f"{where}: {cause}"
+    else:
+        yield f"{where}: {error}"
+
+
+def _pointer(err: JsonSchemaError) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+
+
+class ChunkSchemas:
+    """Validators for each chunk type of ``components.schemas.UIMessageChunk``.
+
+    The union is split by each branch's ``type`` constant so that an error names the exact field
+    (a bare ``oneOf`` only says "not valid under any of the given schemas").
+    """
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        schemas = document.get("components", {}).get("schemas", {})
+        if CHUNK_SCHEMA not in schemas:
+            raise SpecError(f"The spec has no components.schemas.{CHUNK_SCHEMA}: fixtures cannot be checked.")
+        self.by_type: dict[str, dict[str, Any]] = {}
+        self.patterns: list[tuple[str, dict[str, Any]]] = []
+        self._validators: dict[int, Draft202012Validator] = {}
+        components = {"components": document["components"]}
+        for branch in schemas[CHUNK_SCHEMA].get("oneOf", []):
+            resolved = self._resolve(schemas, branch)
+            type_schema = resolved.get("properties", {}).get("type", {})
+            self._validators[id(resolved)] = Draft202012Validator({**components, **branch},
+                                                                  format_checker=Draft202012Validator.FORMAT_CHECKER)
+            if "const" in type_schema:
+                self.by_type[type_schema["const"]] = resolved
+            elif "pattern" in type_schema:
+                self.patterns.append((type_schema["pattern"], resolved))
+        if not self.by_type:
+            raise SpecError(f"components.schemas.{CHUNK_SCHEMA} has no oneOf branches with a 'type' const.")
+
+    @staticmethod
+    def _resolve(schemas: Mapping[str, Any], branch: Mapping[str, Any]) -> dict[str, Any]:
+        ref = branch.get("$ref", "")
+        if ref.startswith("#/components/schemas/"):
+            return dict(schemas[ref.rsplit("/", 1)[1]])
+        return dict(branch)
+
+    def schema_for(self, chunk_type: str) -> dict[str, Any] | None:
+        if chunk_type in self.by_type:
+            return self.by_type[chunk_type]
+        return next((s for p, s in self.patterns if re.search(p, chunk_type)), None)
+
+    def problems(self, chunk: Any) -> list[str]:
+        """Schema problems of one chunk, each naming the field; empty when valid."""
+        if not isinstance(chunk, Mapping) or not isinstance(chunk.get("type"), str):
+            return ["a chunk must be an object with a string 'type'"]
+        schema = self.schema_for(chunk["type"])
+        if schema is None:
+            known = ", ".join(sorted(self.by_type)) + ", data-*"
+            return [f"unknown chunk type '{chunk['type']}'; the spec defines: {known}"]
+        validator = self._validators[id(schema)]
+        return [f"{'type' if not e.absolute_path else _pointer(e).lstrip('.')}: {e.message}"
+                for e in validator.iter_errors(dict(chunk))]

@@ -1,0 +1,208 @@
+"""In-memory state: accounts, sessions, chats (with their stream slot), messages and the journal.
+
+Everything is built from the fixture `World` and rebuilt by a reset. Ids and timestamps come from
+`Ids`, which is seeded: the same requests after a reset give the same ids and the same clock.
+All mutation happens on the event loop thread, and the compare-and-set of a chat's stream slot
+has no ``await`` inside it, so it is atomic with respect to concurrent requests.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .world import World
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+#: The logical clock starts here after every reset (2026-01-01T00:00:00Z).
+EPOCH_MS = 1_767_225_600_000
+
+
+class Ids:
+    """Seeded ids and a logical clock (one millisecond per reading)."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(seed)
+        self._seed = seed
+        self._clock_ms = EPOCH_MS
+
+    def now_ms(self) -> int:
+        self._clock_ms += 1
+        return self._clock_ms
+
+    def now_iso(self) -> str:
+        return iso(self.now_ms())
+
+    def uuid(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+    def run_id(self) -> str:
+        """``wrun_`` + a ULID: 48 bits of (logical) milliseconds, then 80 seeded random bits."""
+        value = (self.now_ms() << 80) | self._rng.getrandbits(80)
+        return "wrun_" + "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
+
+    def run_rng(self, run_id: str) -> random.Random:
+        """An independent generator for one run (message id, jitter), from the seed and the run id."""
+        return random.Random(f"{self._seed}/{run_id}")
+
+
+def message_id(rng: random.Random) -> str:
+    """A 16-character alphanumeric id, like the AI SDK's ``generateId()``."""
+    return "".join(rng.choice(_ALNUM) for _ in range(16))
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Account:
+    name: str
+    id: str
+
+
+@dataclass
+class Session:
+    id: str
+    account: Account
+    title: str
+    sandbox: dict[str, Any] | None
+    created_at: str
+    updated_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "userId": self.account.id, "title": self.title, "status": "running",
+            "repoOwner": "recoupable", "repoName": self.account.id, "branch": "main",
+            "cloneUrl": f"https://github.com/recoupable/{self.account.id}.git", "isNewBranch": False,
+            "globalSkillRefs": [], "sandboxState": self.sandbox,
+            "lifecycleState": "active" if self.sandbox else None, "lifecycleVersion": 1,
+            "createdAt": self.created_at, "updatedAt": self.updated_at,
+        }
+
+
+@dataclass
+class Chat:
+    id: str
+    session: Session
+    title: str
+    model_id: str
+    created_at: str
+    updated_at: str
+    scenario: str | None = None
+    active_stream_id: str | None = None
+    last_assistant_message_at: str | None = None
+    messages: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def account(self) -> Account:
+        return self.session.account
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "sessionId": self.session.id, "title": self.title, "modelId": self.model_id,
+            "activeStreamId": self.active_stream_id, "lastAssistantMessageAt": self.last_assistant_message_at,
+            "createdAt": self.created_at, "updatedAt": self.updated_at,
+        }
+
+
+class Store:
+    """The mock's live state, built from a fixture world."""
+
+    def __init__(self, world: World, seed: int) -> None:
+        self.world = world
+        self.ids = Ids(seed)
+        self.accounts_by_key: dict[str, Account] = {}
+        self.sessions: dict[str, Session] = {}
+        self.chats: dict[str, Chat] = {}
+        accounts = {a.name: Account(a.name, a.id) for a in world.accounts}
+        for a in world.accounts:
+            self.accounts_by_key.update(dict.fromkeys(a.keys, accounts[a.name]))
+        for s in world.sessions:
+            self.add_session(accounts[s.account], s.title, sandbox=s.sandbox, session_id=s.id)
+        for c in world.chats:
+            self.add_chat(self.sessions[c.session], c.title, chat_id=c.id, scenario=c.scenario)
+
+    def add_session(self, account: Account, title: str, *, sandbox: bool, session_id: str | None = None
+                    ) -> Session:
+        now = self.ids.now_iso()
+        session_id = session_id or self.ids.uuid()
+        session = Session(session_id, account, title, None, now, now)
+        if sandbox:
+            self.provision_sandbox(session)
+        self.sessions[session.id] = session
+        return session
+
+    def provision_sandbox(self, session: Session) -> None:
+        session.sandbox = {"sandboxName": f"sbx-{session.id[:8]}", "status": "ready"}
+        session.updated_at = self.ids.now_iso()
+
+    def add_chat(self, session: Session, title: str, *, chat_id: str | None = None,
+                 scenario: str | None = None) -> Chat:
+        now = self.ids.now_iso()
+        chat = Chat(chat_id or self.ids.uuid(), session, title, self.world.default_model, now, now, scenario)
+        self.chats[chat.id] = chat
+        return chat
+
+    def claim_slot(self, chat: Chat, run_id: str) -> bool:
+        """Compare-and-set the chat's stream slot from empty to ``run_id``. No await: atomic."""
+        if chat.active_stream_id is not None:
+            return False
+        chat.active_stream_id = run_id
+        return True
+
+    def release_slot(self, chat: Chat, run_id: str) -> bool:
+        """Clear the slot only if it still holds ``run_id``."""
+        if chat.active_stream_id != run_id:
+            return False
+        chat.active_stream_id = None
+        return True
+
+    def add_message(self, chat: Chat, message: dict[str, Any]) -> None:
+        now = self.ids.now_iso()
+        chat.messages.append({"id": self.ids.uuid(), "room_id": chat.id, "content": message, "updated_at": now})
+        chat.updated_at = now
+        if message.get("role") == "assistant":
+            chat.last_assistant_message_at = now
+
+
+@dataclass
+class JournalEntry:
+    seq: int
+    time: str
+    method: str
+    path: str
+    status: int
+    scenario: str | None = None
+    run_id: str | None = None
+    account: str | None = None
+    duration_ms: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"seq": self.seq, "time": self.time, "method": self.method, "path": self.path,
+                "status": self.status, "scenario": self.scenario, "runId": self.run_id,
+                "account": self.account, "durationMs": round(self.duration_ms, 3)}
+
+
+class Journal:
+    """The last N requests, oldest dropped first. Times are wall-clock (this is for people)."""
+
+    def __init__(self, size: int) -> None:
+        self.entries: deque[JournalEntry] = deque(maxlen=size)
+        self._seq = 0
+
+    def record(self, method: str, path: str, status: int) -> JournalEntry:
+        self._seq += 1
+        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        entry = JournalEntry(self._seq, now, method, path, status)
+        self.entries.append(entry)
+        return entry
+
+    def clear(self) -> None:
+        self.entries.clear()
+

@@ -1,0 +1,178 @@
+"""The fixture world (``fixtures/world.yaml``): accounts, sessions and chats the mock starts with.
+
+Parsed and checked here into plain frozen records; `mockserver.store` turns them into live
+state. Errors name the file, the position (``chats[1].session``) and the problem.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import FixtureError
+
+RUN_ID = re.compile(r"^wrun_[0-9A-HJKMNP-TV-Z]{26}$")
+
+
+@dataclass(frozen=True)
+class AccountDef:
+    name: str
+    id: str
+    keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SessionDef:
+    id: str
+    account: str
+    title: str
+    sandbox: bool
+
+
+@dataclass(frozen=True)
+class PinnedRunDef:
+    id: str
+    scenario: str
+    message_id: str
+
+
+@dataclass(frozen=True)
+class ChatDef:
+    id: str
+    session: str
+    title: str
+    scenario: str | None
+    pinned_run: PinnedRunDef | None
+
+
+@dataclass(frozen=True)
+class World:
+    file: str
+    default_model: str
+    accounts: tuple[AccountDef, ...]
+    sessions: tuple[SessionDef, ...]
+    chats: tuple[ChatDef, ...]
+
+
+def is_uuid(value: Any) -> bool:
+    """True for a canonical (lowercase, hyphenated) UUID string."""
+    try:
+        return isinstance(value, str) and str(uuid.UUID(value)) == value
+    except ValueError:
+        return False
+
+
+def load_world(path: Path, scenario_names: set[str] | None = None) -> World:
+    """Load and check ``world.yaml``; ``scenario_names`` lets chat scenarios be checked too."""
+    file = str(path)
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise FixtureError(file, "", f"cannot read YAML: {exc}") from None
+    if not isinstance(doc, Mapping):
+        raise FixtureError(file, "", "expected a mapping with accounts, sessions and chats")
+    reader = _Reader(file)
+    accounts = tuple(
+        AccountDef(
+            name=reader.string(a, f"accounts[{i}].name"),
+            id=reader.uuid(a, f"accounts[{i}].id"),
+            keys=tuple(reader.strings(a, f"accounts[{i}].keys")),
+        )
+        for i, a in enumerate(reader.items(doc, "accounts"))
+    )
+    names = {a.name for a in accounts}
+    sessions = tuple(
+        SessionDef(
+            id=reader.uuid(s, f"sessions[{i}].id"),
+            account=reader.ref(s, f"sessions[{i}].account", names),
+            title=reader.string(s, f"sessions[{i}].title"),
+            sandbox=bool(s.get("sandbox", False)),
+        )
+        for i, s in enumerate(reader.items(doc, "sessions"))
+    )
+    session_ids = {s.id for s in sessions}
+    chats = tuple(
+        _chat(reader, c, f"chats[{i}]", session_ids, scenario_names)
+        for i, c in enumerate(reader.items(doc, "chats"))
+    )
+    reader.unique([k for a in accounts for k in a.keys], "accounts[].keys")
+    reader.unique([a.id for a in accounts], "accounts[].id")
+    reader.unique([a.name for a in accounts], "accounts[].name")
+    reader.unique([s.id for s in sessions], "sessions[].id")
+    reader.unique([c.id for c in chats], "chats[].id")
+    defaults = doc.get("defaults") or {}
+    return World(file, str(defaults.get("model", "openai/gpt-5-mini")), accounts, sessions, chats)
+
+
+def _chat(reader: _Reader, raw: Mapping[str, Any], where: str, sessions: set[str],
+          scenarios: set[str] | None) -> ChatDef:
+    pinned = None
+    if raw.get("pinned_run") is not None:
+        p = raw["pinned_run"]
+        if not isinstance(p, Mapping):
+            raise FixtureError(reader.file, f"{where}.pinned_run", "expected a mapping with id and scenario")
+        run_id = reader.string(p, f"{where}.pinned_run.id")
+        if not RUN_ID.match(run_id):
+            raise FixtureError(reader.file, f"{where}.pinned_run.id",
+                               f"{run_id!r} is not 'wrun_' + 26 Crockford base32 characters")
+        pinned = PinnedRunDef(run_id, reader.scenario(p, f"{where}.pinned_run.scenario", scenarios),
+                              reader.string(p, f"{where}.pinned_run.message_id"))
+    scenario = reader.scenario(raw, f"{where}.scenario", scenarios) if "scenario" in raw else None
+    return ChatDef(reader.uuid(raw, f"{where}.id"), reader.ref(raw, f"{where}.session", sessions),
+                   reader.string(raw, f"{where}.title"), scenario, pinned)
+
+
+class _Reader:
+    """Typed field access that raises `FixtureError` naming the file and position."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def items(self, doc: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+        value = doc.get(key)
+        if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+            raise FixtureError(self.file, key, "expected a list of mappings")
+        return value
+
+    def string(self, raw: Mapping[str, Any], where: str) -> str:
+        value = raw.get(where.rsplit(".", 1)[-1])
+        if not isinstance(value, str) or not value:
+            raise FixtureError(self.file, where, f"{value!r}; expected a non-empty string")
+        return value
+
+    def strings(self, raw: Mapping[str, Any], where: str) -> list[str]:
+        value = raw.get(where.rsplit(".", 1)[-1])
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise FixtureError(self.file, where, f"{value!r}; expected a non-empty list of strings")
+        return value
+
+    def uuid(self, raw: Mapping[str, Any], where: str) -> str:
+        value = self.string(raw, where)
+        if not is_uuid(value):
+            raise FixtureError(self.file, where, f"{value!r} is not a lowercase UUID")
+        return value
+
+    def ref(self, raw: Mapping[str, Any], where: str, known: set[str]) -> str:
+        value = self.string(raw, where)
+        if value not in known:
+            raise FixtureError(self.file, where, f"{value!r} does not exist; known: {', '.join(sorted(known))}")
+        return value
+
+    def scenario(self, raw: Mapping[str, Any], where: str, known: set[str] | None) -> str:
+        value = self.string(raw, where)
+        if known is not None and value not in known:
+            raise FixtureError(self.file, where, f"unknown scenario {value!r}; available: {', '.join(sorted(known))}")
+        return value
+
+    def unique(self, values: list[str], where: str) -> None:
+        seen: set[str] = set()
+        for value in values:
+            if value in seen:
+                raise FixtureError(self.file, where, f"{value!r} appears more than once")
+            seen.add(value)
