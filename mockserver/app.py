@@ -28,8 +28,6 @@ from .settings import Settings
 from .spec import ApiSpec
 from .state import MockState
 
-log = logging.getLogger("recoup_mock")
-
 API_HANDLERS: dict[str, Handler] = {
     "postChat": handlers.post_chat,
     "postChatWorkflow": handlers.post_chat,
@@ -88,10 +86,6 @@ def create_app(settings: Settings) -> Starlette:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         return error_response(status, str(getattr(exc, "detail", exc)))
 
-    async def server_error(request: Request, exc: Exception) -> Response:
-        log.exception("Unhandled error on %s %s", request.method, request.url.path)
-        return error_response(500, f"Internal error in recoup-mock: {type(exc).__name__}")
-
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         drop_filter = DropFilter()
@@ -105,7 +99,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[Middleware(MockMiddleware, journal=state.journal)],
-        exception_handlers={404: not_found, 405: not_found, HTTPException: http_error, Exception: server_error},
+        exception_handlers={404: not_found, 405: not_found, HTTPException: http_error},
         lifespan=lifespan,
     )
     app.state.mock = state

@@ -14,6 +14,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .engine import DropConnection
+from .errors import error_body
 from .store import Journal
 
 log = logging.getLogger("recoup_mock")
@@ -68,6 +69,15 @@ class MockMiddleware:
         except DropConnection:
             outcome = " (connection dropped by the scenario)"
             raise
+        except Exception:
+            # A bug of ours: answer 500 in the documented body, with CORS, rather than a bare 500.
+            log.exception("Unhandled error on %s %s", method, path)
+            if status:
+                raise
+            await send_with_cors({"type": "http.response.start", "status": 500,
+                                  "headers": [(b"content-type", b"application/json")]})
+            await send_with_cors({"type": "http.response.body",
+                                  "body": error_body("Internal error in recoup-mock; see the server log")})
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             if entry is not None:

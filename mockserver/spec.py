@@ -36,6 +36,7 @@ class Operation:
     method: str
     path: str
     has_body: bool
+    body_required: bool
     deprecated: bool
     media_types: tuple[str, ...]
     secured: bool
@@ -87,7 +88,7 @@ class ApiSpec:
                     raise SpecError(f"{self.path}: {method.upper()} {path} has no operationId.")
                 body = self._deref(op.get("requestBody", {}))
                 yield Operation(op["operationId"], method.upper(), path, "requestBody" in op,
-                                bool(op.get("deprecated")), tuple(body.get("content", {})),
+                                bool(body.get("required")), bool(op.get("deprecated")), tuple(body.get("content", {})),
                                 bool(op.get("security", self.document.get("security", [{}]))),
                                 paths / path / method, paths / path)
 
@@ -104,7 +105,7 @@ class ApiSpec:
         oa_request = StarletteOpenAPIRequest(request, body=body or None)
         oa_request.parameters.path = request.path_params
         errors = list(self._validator._iter_parameters_errors(oa_request, op._operation, op._path_item))
-        if op.has_body:
+        if op.has_body and (body or op.body_required):  # an absent optional body is fine
             errors += self._validator._iter_body_errors(oa_request, op._operation)
         return [line for error in errors for line in describe(error)]
 
