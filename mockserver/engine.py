@@ -18,6 +18,8 @@ from typing import Any
 from . import sse
 from .scenarios import MESSAGE_ID_PLACEHOLDER, STRUCTURAL, Item, Scenario
 
+OPENERS = frozenset({"start-step", "text-start", "reasoning-start", "tool-input-start"})
+
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 
 
@@ -110,29 +112,41 @@ class Run:
 
 
 def schedule(scenario: Scenario, rng: random.Random, speed: float) -> list[float]:
-    """Seconds after the run's start at which each item is due (seeded jitter, scaled by speed)."""
+    """Seconds after the run's start at which each item is due (seeded jitter, scaled by speed).
+
+    The first chunk (``start``) is due at once, the first content chunk after ``first_chunk_ms``,
+    later ones ``chunk_delay_ms`` apart. Openers (``start-step``, ``text-start``...) are due with
+    the content chunk that follows them and closers with the one before, so they share its send.
+    """
     timing = scenario.timing
-    due: list[float] = []
+    due = [0.0] * len(scenario.items)
     clock = 0.0
+    pending: list[int] = []
     seen_content = False
     for index, item in enumerate(scenario.items):
+        kind = item.chunk.get("type") if item.chunk is not None else None
+        if index == 0:
+            continue
+        if kind in OPENERS and item.delay_ms is None:
+            pending.append(index)
+            continue
         if item.kind == "stall":
             delay = 0.0  # the stall's own length is waited by the player
         elif item.delay_ms is not None:
             delay = item.delay_ms
-        elif index == 0:
-            delay = 0.0  # the first byte goes out at once
-        elif not seen_content:
-            delay = timing.first_chunk_ms
-        elif item.kind == "chunk" and item.chunk is not None and item.chunk.get("type") in STRUCTURAL:
+        elif kind in STRUCTURAL:
             delay = 0.0
         else:
-            delay = timing.chunk_delay_ms
+            delay = timing.chunk_delay_ms if seen_content else timing.first_chunk_ms
+            seen_content = True
         if delay and timing.jitter_ms:
             delay = max(0.0, delay + rng.uniform(-timing.jitter_ms, timing.jitter_ms))
-        seen_content = seen_content or index > 0
         clock += delay * speed / 1000
-        due.append(clock)
+        for opener in (*pending, index):
+            due[opener] = clock
+        pending.clear()
+    for opener in pending:
+        due[opener] = clock
     return due
 
 

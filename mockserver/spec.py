@@ -26,6 +26,7 @@ from .errors import SpecError
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CHUNK_SCHEMA = "UIMessageChunk"
+MAX_MESSAGE = 240
 
 
 @dataclass(frozen=True)
@@ -122,11 +123,18 @@ def describe(error: BaseException) -> Iterator[str]:
     schema_errors = getattr(cause, "schema_errors", None) or getattr(error, "schema_errors", None)
     if schema_errors:
         for err in schema_errors:
-            yield f"{where}{_pointer(err)}: {err.message}"
+            yield f"{where}{_pointer(err)}: {_message(err)}"
     elif cause is not None and str(cause):
         yield f"{where}: {cause}"
     else:
         yield f"{where}: {error}"
+
+
+def _message(err: JsonSchemaError) -> str:
+    """The rule that failed; a spec-given ``x-error-message`` wins, and echoed values are cut short."""
+    if isinstance(err.schema, Mapping) and "x-error-message" in err.schema:
+        return str(err.schema["x-error-message"])
+    return err.message if len(err.message) <= MAX_MESSAGE else err.message[:MAX_MESSAGE] + "…"
 
 
 def _pointer(err: JsonSchemaError) -> str:

@@ -1,0 +1,37 @@
+"""The schedule of a run: absolute due times, structural chunks together, seeded jitter, speed."""
+
+from __future__ import annotations
+
+import random
+
+from mockserver.engine import schedule
+from mockserver.scenarios import parse_scenario
+
+
+def due(steps: list[object], speed: float = 1.0, seed: int = 1, **timing: float) -> list[float]:
+    s = parse_scenario({"name": "t", "steps": steps, "timing": timing}, "t")
+    return schedule(s, random.Random(seed), speed)
+
+
+def test_first_byte_at_once_then_first_chunk_delay_then_pacing() -> None:
+    times = due([{"text": "a b c"}], first_chunk_ms=100, chunk_delay_ms=10)
+    # start | start-step text-start delta(a) | delta(b) | delta(c) text-end finish-step finish
+    assert [round(t, 3) for t in times] == [0.0, 0.1, 0.1, 0.1, 0.11, 0.12, 0.12, 0.12, 0.12]
+
+
+def test_speed_scales_and_zero_means_no_waits() -> None:
+    normal = due([{"text": "a b"}], first_chunk_ms=100, chunk_delay_ms=10)
+    assert due([{"text": "a b"}], speed=2, first_chunk_ms=100, chunk_delay_ms=10) == [t * 2 for t in normal]
+    assert set(due([{"text": "a b"}], speed=0, first_chunk_ms=100, chunk_delay_ms=10)) == {0.0}
+
+
+def test_jitter_is_seeded() -> None:
+    steps = [{"text": "one two three four"}]
+    a = due(steps, seed=3, chunk_delay_ms=50, jitter_ms=20)
+    assert a == due(steps, seed=3, chunk_delay_ms=50, jitter_ms=20)
+    assert a != due(steps, seed=4, chunk_delay_ms=50, jitter_ms=20)
+
+
+def test_step_delay_overrides() -> None:
+    times = due([{"text": "a"}, {"text": "b", "delay_ms": 500}], first_chunk_ms=0, chunk_delay_ms=10)
+    assert max(times) >= 0.5
