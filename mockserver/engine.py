@@ -89,12 +89,12 @@ class Run:
         self._wakeup.set()
         self._wakeup = asyncio.Event()
 
-    async def wait(self, index: int, timeout: float) -> bool:
-        """Wait until chunk ``index`` exists or the run closes; False on timeout."""
+    async def wait(self, index: int, patience: float) -> bool:
+        """Wait until chunk ``index`` exists or the run closes; False after ``patience`` seconds."""
         if index < len(self.frames) or self.closed:
             return True
         try:
-            await asyncio.wait_for(self._wakeup.wait(), timeout)
+            await asyncio.wait_for(self._wakeup.wait(), patience)
         except TimeoutError:
             return False
         return True

@@ -28,7 +28,8 @@ def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> S
     """``Prefer: scenario=NAME``, else ``[scenario:NAME]`` in the last user message, else the
     chat's default, else ``default``. Per request, never sticky. Unknown names are a 400."""
     name = None
-    if (match := _PREFER.search(call.request.headers.get("prefer", ""))) or (match := _MARKER.search(last_user_text(messages))):
+    prefer = _PREFER.search(call.request.headers.get("prefer", ""))
+    if match := prefer or _MARKER.search(last_user_text(messages)):
         name = match.group(1)
     elif chat is not None and chat.scenario:
         name = chat.scenario
@@ -91,7 +92,9 @@ def start_run(call: Call, scenario: Scenario, chat: Chat, messages: Sequence[Any
     last = messages[-1] if messages else None
     if isinstance(last, Mapping) and last.get("role") == "user":
         call.state.store.add_message(chat, dict(last))
-    reuse = str(last["id"]) if isinstance(last, Mapping) and last.get("role") == "assistant" and last.get("id") else None
+    # Like the deployed server: continuing an assistant message keeps its id.
+    is_assistant = isinstance(last, Mapping) and last.get("role") == "assistant" and bool(last.get("id"))
+    reuse = str(last["id"]) if is_assistant and isinstance(last, Mapping) else None
     return call.state.runs.start(scenario, account_id=call.account.id, chat=chat, reuse_message_id=reuse)
 
 

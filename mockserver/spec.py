@@ -134,7 +134,8 @@ def _message(err: JsonSchemaError) -> str:
     """The rule that failed; a spec-given ``x-error-message`` wins, and echoed values are cut short."""
     if isinstance(err.schema, Mapping) and "x-error-message" in err.schema:
         return str(err.schema["x-error-message"])
-    return err.message if len(err.message) <= MAX_MESSAGE else err.message[:MAX_MESSAGE] + "…"
+    message = str(err.message)
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "…"
 
 
 def _pointer(err: JsonSchemaError) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections.abc import Iterator
@@ -56,7 +57,7 @@ def test_slow_deltas_are_spread_over_two_seconds_with_an_early_first_byte(live: 
     assert len(deltas) == SLOW_TEXT_WORDS
     span = deltas[-1] - deltas[0]
     assert 1.8 < span < 4.0, f"deltas spread over {span:.2f}s, expected about 47 x 50 ms"
-    gaps = sorted(b - a for a, b in zip(deltas, deltas[1:], strict=False))
+    gaps = sorted(b - a for a, b in itertools.pairwise(deltas))
     assert 0.03 < gaps[len(gaps) // 2] < 0.09, f"median gap {gaps[len(gaps) // 2]:.3f}s, expected 0.05s"
 
 
@@ -120,24 +121,25 @@ def test_stop_cancels_the_run_and_ends_every_reader(live: LiveServer) -> None:
 
 def test_ten_readers_of_one_run_get_identical_bytes(live: LiveServer) -> None:
     async def scenario() -> list[bytes]:
-        async with httpx.AsyncClient(base_url=live.base_url, timeout=10, headers=H) as client:
-            async with client.stream("POST", "/api/chat", json=chat_body(),
-                                     headers={"prefer": "scenario=slow"}) as response:
-                assert response.status_code == 200
+        async with (
+            httpx.AsyncClient(base_url=live.base_url, timeout=10, headers=H) as client,
+            client.stream("POST", "/api/chat", json=chat_body(), headers={"prefer": "scenario=slow"}) as response,
+        ):
+            assert response.status_code == 200
 
-                async def read_resume(delay_chunks: int) -> bytes:
-                    async with client.stream("GET", f"/api/chat/{CHAT_IDLE}/stream") as resumed:
-                        assert resumed.status_code == 200
-                        return b"".join([piece async for piece in resumed.aiter_raw()])
+            async def read_resume() -> bytes:
+                async with client.stream("GET", f"/api/chat/{CHAT_IDLE}/stream") as resumed:
+                    assert resumed.status_code == 200
+                    return b"".join([piece async for piece in resumed.aiter_raw()])
 
-                readers = []
-                pieces = response.aiter_raw()
-                for i in range(10):  # readers join at different points of the live run
-                    await anext(pieces)
-                    readers.append(asyncio.create_task(read_resume(i)))
-                posted = b"".join([piece async for piece in pieces])
-                assert posted.endswith(b"data: [DONE]\n\n")
-                return list(await asyncio.gather(*readers))
+            readers = []
+            pieces = response.aiter_raw()
+            for _ in range(10):  # readers join at different points of the live run
+                await anext(pieces)
+                readers.append(asyncio.create_task(read_resume()))
+            posted = b"".join([piece async for piece in pieces])
+            assert posted.endswith(b"data: [DONE]\n\n")
+            return list(await asyncio.gather(*readers))
 
     bodies = asyncio.run(scenario())
     assert len(set(bodies)) == 1

@@ -28,7 +28,7 @@ def test_encode_chunk_refuses_nan() -> None:
 def test_comment_lines_and_done() -> None:
     assert sse.encode_comment("keep-alive") == b": keep-alive\n\n"
     assert sse.encode_comment("a\nb") == b": a\n: b\n\n"
-    assert sse.KEEPALIVE_FRAME == sse.encode_comment("keep-alive")
+    assert sse.encode_comment("keep-alive") == sse.KEEPALIVE_FRAME
     assert sse.DONE_FRAME == b"data: [DONE]\n\n"
 
 
