@@ -51,6 +51,14 @@ class Ids:
         return random.Random(f"{self._seed}/{run_id}")
 
 
+def ulid_ms(run_id: str) -> int:
+    """The millisecond timestamp inside a ``wrun_`` ULID."""
+    value = 0
+    for char in run_id.removeprefix("wrun_")[:10]:
+        value = value * 32 + _CROCKFORD.index(char)
+    return value
+
+
 def message_id(rng: random.Random) -> str:
     """A 16-character alphanumeric id, like the AI SDK's ``generateId()``."""
     return "".join(rng.choice(_ALNUM) for _ in range(16))
@@ -163,9 +171,13 @@ class Store:
         chat.active_stream_id = None
         return True
 
-    def add_message(self, chat: Chat, message: dict[str, Any]) -> None:
-        now = self.ids.now_iso()
-        chat.messages.append({"id": self.ids.uuid(), "room_id": chat.id, "content": message, "updated_at": now})
+    def add_message(self, chat: Chat, message: dict[str, Any], *, row_id: str | None = None,
+                    at: str | None = None) -> None:
+        """Store a message row. A run's task passes its own ``row_id`` and ``at``: drawing from the
+        shared ids when a run happens to finish would make later ids depend on timing."""
+        now = at or self.ids.now_iso()
+        row_id = row_id or self.ids.uuid()
+        chat.messages.append({"id": row_id, "room_id": chat.id, "content": message, "updated_at": now})
         chat.updated_at = now
         if message.get("role") == "assistant":
             chat.last_assistant_message_at = now
