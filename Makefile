@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 HOST ?= 127.0.0.1
 PORT ?= 4010
 
-.PHONY: serve test lint typecheck unit clean
+.PHONY: serve test lint client-deps stress bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,18 @@ lint: $(STAMP)
 	$(BIN)/ruff check mockserver contracts tests
 	$(BIN)/mypy
 
-test: $(STAMP) lint
+# Node packages (the real `ai` client in 5.x, 6.x, 7.x) and Debian's chromium for the browser test.
+client-deps:
+
+test: $(STAMP) lint client-deps
 	$(BIN)/pytest
+
+# The long reliability runs (the short versions run under `make test`).
+stress: $(STAMP)
+	$(BIN)/pytest -m stress tests/reliability
+
+# Benchmarks: writes bench/results/latest.{md,json,png}.
+bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
