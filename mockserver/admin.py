@@ -54,6 +54,14 @@ async def list_requests(call: Call) -> Response:
     return JSONResponse({"requests": [e.to_json() for e in entries]})
 
 
+async def queue_scenarios(call: Call) -> Response:
+    name, count = call.body["name"], call.body.get("count", 1)
+    if name not in call.state.scenarios:
+        raise ApiError(400, f"Unknown scenario {name!r}; available: {', '.join(sorted(call.state.scenarios))}")
+    call.state.queued_scenarios.extend([name] * count)
+    return JSONResponse({"queued": list(call.state.queued_scenarios)})
+
+
 async def list_scenarios(call: Call) -> Response:
     return JSONResponse({"scenarios": [
         {"name": s.name, "description": s.description, "kind": s.kind, "clients": dict(s.clients or ALL_CLIENTS)}

@@ -49,6 +49,7 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "resetMock": admin.reset_mock,
     "listRequests": admin.list_requests,
     "listScenarios": admin.list_scenarios,
+    "queueScenarios": admin.queue_scenarios,
 }
 
 

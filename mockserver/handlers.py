@@ -25,12 +25,14 @@ _PREFER = re.compile(r"""(?:^|[,;])\s*scenario\s*=\s*"?([^",;\s]+)"?""", re.IGNO
 
 
 def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> Scenario:
-    """``Prefer: scenario=NAME``, else ``[scenario:NAME]`` in the last user message, else the
-    chat's default, else ``default``. Per request, never sticky. Unknown names are a 400."""
+    """``Prefer: scenario=NAME``, else ``[scenario:NAME]`` in the last user message, else the next
+    queued one (admin API), else the chat's default, else ``default``. Never sticky. Unknown: 400."""
     name = None
     prefer = _PREFER.search(call.request.headers.get("prefer", ""))
     if match := prefer or _MARKER.search(last_user_text(messages)):
         name = match.group(1)
+    elif call.state.queued_scenarios:
+        name = call.state.queued_scenarios.popleft()
     elif chat is not None and chat.scenario:
         name = chat.scenario
     scenarios = call.state.scenarios

@@ -8,6 +8,7 @@ same fixture world and seed, so the same requests give the same ids and bytes ag
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 
 from .fixtures import Fixtures
 from .runs import RunManager
@@ -27,6 +28,8 @@ class MockState:
         self.fixtures = fixtures
         self.journal = Journal(settings.journal_size)
         self._lock = asyncio.Lock()
+        #: One-shot scenario choices for the next stream requests (admin `queueScenarios`).
+        self.queued_scenarios: deque[str] = deque()
         self.store, self.runs = self._build()
 
     @property
@@ -48,4 +51,5 @@ class MockState:
             await self.runs.shutdown()
             self.store, self.runs = self._build()
             self.journal.clear()
+            self.queued_scenarios.clear()
             return cancelled

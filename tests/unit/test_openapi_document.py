@@ -45,6 +45,7 @@ ADMIN_OPERATIONS = {
     ("post", "/__mock/reset"): "resetMock",
     ("get", "/__mock/requests"): "listRequests",
     ("get", "/__mock/scenarios"): "listScenarios",
+    ("post", "/__mock/scenarios/next"): "queueScenarios",
 }
 BOTH_SCHEMES: list[dict[str, list[str]]] = [{"apiKeyAuth": []}, {"bearerAuth": []}]
 
