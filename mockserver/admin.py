@@ -6,6 +6,7 @@ It can be turned off (`Settings.admin`) or put behind a token (`Settings.admin_t
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 
 from starlette.requests import Request
@@ -60,6 +61,15 @@ async def queue_scenarios(call: Call) -> Response:
         raise ApiError(400, f"Unknown scenario {name!r}; available: {', '.join(sorted(call.state.scenarios))}")
     call.state.queued_scenarios.extend([name] * count)
     return JSONResponse({"queued": list(call.state.queued_scenarios)})
+
+
+async def get_status(call: Call) -> Response:
+    runs = call.state.runs
+    return JSONResponse({
+        "runsLive": runs.live_count(), "runsKept": len(runs.runs),
+        "readers": sum(r.readers for r in runs.runs.values()), "tasks": len(asyncio.all_tasks()),
+        "chats": len(call.state.store.chats), "sessions": len(call.state.store.sessions),
+    })
 
 
 async def list_scenarios(call: Call) -> Response:

@@ -50,6 +50,7 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "listRequests": admin.list_requests,
     "listScenarios": admin.list_scenarios,
     "queueScenarios": admin.queue_scenarios,
+    "getStatus": admin.get_status,
 }
 
 

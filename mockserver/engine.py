@@ -64,6 +64,8 @@ class Run:
         self.closed = False
         self.silent = False
         self.pinned = False
+        #: Stream responses reading this run right now.
+        self.readers = 0
         self.task: asyncio.Task[None] | None = None
         self.finished_at: float | None = None
         self._wakeup = asyncio.Event()
@@ -191,7 +193,16 @@ async def follow(run: Run, start: int, *, keepalive: float, live: bool = False,
 
     ``live`` marks the connection that started the run: it also gets the transport faults.
     """
-    index = start
+    run.readers += 1
+    try:
+        async for piece in _follow(run, start, keepalive, live, write_sizes):
+            yield piece
+    finally:
+        run.readers -= 1
+
+
+async def _follow(run: Run, index: int, keepalive: float, live: bool, write_sizes: tuple[int, ...]
+                  ) -> AsyncIterator[bytes]:
     offset = 0  # position in the write-size cycle, carried across frames
 
     def cut(data: bytes) -> Iterable[bytes]:

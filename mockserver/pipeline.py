@@ -8,7 +8,9 @@ rendered as the documented ``{"status": "error", "message": ...}`` body.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -51,31 +53,49 @@ def api_key_auth(request: Request, state: MockState) -> tuple[Account, str]:
     return authenticate(request.headers, state.store.accounts_by_key)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, or 413 as soon as it is known to exceed ``limit`` (never read past it)."""
+async def read_body(request: Request, limit: int, patience: float) -> bytes:
+    """The whole body; 413 as soon as it is known to exceed ``limit`` (never read past it), and
+    408 if it has not all arrived within ``patience`` seconds (a stalled upload cannot hang us)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"Request body is {declared} bytes; the limit is {limit} bytes")
     body = bytearray()
-    async for piece in request.stream():
-        body += piece
-        if len(body) > limit:
-            raise ApiError(413, f"Request body exceeds the limit of {limit} bytes")
+    try:
+        async with asyncio.timeout(patience):
+            async for piece in request.stream():
+                body += piece
+                if len(body) > limit:
+                    raise ApiError(413, f"Request body exceeds the limit of {limit} bytes")
+    except TimeoutError:
+        raise ApiError(408, f"Request body did not arrive within {patience:g} s "
+                            f"({len(body)} bytes received)", {"connection": "close"}) from None
     return bytes(body)
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:20]}… is too large to represent")
+    return value
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_json(body: bytes) -> Any:
-    """Parse a JSON body strictly; every way it can fail is a 400 saying which."""
+    """Parse a JSON body strictly (RFC 8259: no NaN/Infinity, finite numbers); failures are 400s."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"Request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text)
+        return json.loads(text, parse_float=_finite, parse_constant=_no_constants)
     except RecursionError:
         raise ApiError(400, "Request body JSON is nested too deeply") from None
-    except ValueError as exc:  # JSONDecodeError, and ints longer than Python's digit limit
-        raise ApiError(400, f"Request body is not valid JSON: {exc}") from None
+    except ValueError as exc:  # JSONDecodeError, our number checks, ints past Python's digit limit
+        reason = "a number has too many digits" if "integer string conversion" in str(exc) else str(exc)
+        raise ApiError(400, f"Request body is not valid JSON: {reason}") from None
 
 
 def check_content_type(request: Request, op: Operation) -> None:
@@ -92,7 +112,10 @@ def endpoint(op: Operation, spec: ApiSpec, handler: Handler, authorize: Authoriz
     async def run(request: Request) -> Response:
         state: MockState = request.app.state.mock
         try:
-            body = await read_body(request, state.settings.max_body_bytes) if op.has_body else b""
+            settings = state.settings
+            body = b""
+            if op.has_body:
+                body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
             account = ANONYMOUS
             if op.secured:
                 account, masked = authorize(request, state)

@@ -41,6 +41,8 @@ class Settings:
     admin_token: str | None = None
     #: Request bodies over this many bytes get 413.
     max_body_bytes: int = 1024 * 1024
+    #: A request body that has not fully arrived after this many seconds gets 408.
+    body_timeout_seconds: float = 30.0
     #: Seconds of silence on a live stream before a ``: keep-alive`` comment is sent.
     keepalive_seconds: float = 10.0
     #: Finished runs are forgotten after this many seconds, or when more than this many are kept.
@@ -57,6 +59,7 @@ class Settings:
             ("speed", self.speed, self.speed >= 0, "a number >= 0 (0 = no waits)"),
             ("max_body_bytes", self.max_body_bytes, self.max_body_bytes > 0, "a positive integer"),
             ("keepalive_seconds", self.keepalive_seconds, self.keepalive_seconds > 0, "a number > 0"),
+            ("body_timeout_seconds", self.body_timeout_seconds, self.body_timeout_seconds > 0, "a number > 0"),
             ("run_ttl_seconds", self.run_ttl_seconds, self.run_ttl_seconds >= 0, "a number >= 0"),
             ("max_finished_runs", self.max_finished_runs, self.max_finished_runs >= 0, "an integer >= 0"),
             ("journal_size", self.journal_size, self.journal_size > 0, "a positive integer"),
