@@ -56,7 +56,8 @@ async def list_requests(call: Call) -> Response:
 
 
 async def queue_scenarios(call: Call) -> Response:
-    name, count = call.body["name"], call.body.get("count", 1)
+    # JSON Schema counts 3.0 as an integer: convert before using it as one.
+    name, count = call.body["name"], int(call.body.get("count", 1))
     if name not in call.state.scenarios:
         raise ApiError(400, f"Unknown scenario {name!r}; available: {', '.join(sorted(call.state.scenarios))}")
     call.state.queued_scenarios.extend([name] * count)

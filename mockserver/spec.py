@@ -108,7 +108,7 @@ class ApiSpec:
         errors = list(self._validator._iter_parameters_errors(oa_request, op._operation, op._path_item))
         if op.has_body and (body or op.body_required):  # an absent optional body is fine
             errors += self._validator._iter_body_errors(oa_request, op._operation)
-        return [line for error in errors for line in describe(error)]
+        return [_cap(line) for error in errors for line in describe(error)]
 
     def chunk_schemas(self) -> ChunkSchemas:
         """The UI message chunk union of this spec, by chunk type."""
@@ -131,11 +131,15 @@ def describe(error: BaseException) -> Iterator[str]:
 
 
 def _message(err: JsonSchemaError) -> str:
-    """The rule that failed; a spec-given ``x-error-message`` wins, and echoed values are cut short."""
+    """The rule that failed; a spec-given ``x-error-message`` wins."""
     if isinstance(err.schema, Mapping) and "x-error-message" in err.schema:
         return str(err.schema["x-error-message"])
-    message = str(err.message)
-    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE] + "…"
+    return str(err.message)
+
+
+def _cap(line: str) -> str:
+    """Cut a problem line short: messages quote the offending value, which may be huge."""
+    return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE] + "…"
 
 
 def _pointer(err: JsonSchemaError) -> str:

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 from mockserver import Settings, create_app
@@ -116,3 +122,69 @@ def live_server(**settings: Any) -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+class ServerProcess:
+    """``python -m mockserver serve`` in its own process: for memory, logs and listening sockets."""
+
+    def __init__(self, *args: str, quiet: bool = True) -> None:
+        self.port = free_port()
+        command = [sys.executable, "-m", "mockserver", "serve", "--port", str(self.port), *args]
+        if quiet:
+            command.append("--quiet")
+        self.log_path = Path(tempfile.mkstemp(prefix="recoup-mock-", suffix=".log")[1])
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(command, stdout=self._log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 30
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited with {self.process.returncode}: {self.log()}")
+            try:
+                httpx.get(f"{self.base_url}/__mock/status", timeout=1)
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server on port {self.port} did not answer within 30 s") from None
+                time.sleep(0.02)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def rss_kb(self) -> int:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+        raise RuntimeError("no VmRSS")
+
+    def listening(self) -> list[str]:
+        """``host:port`` of every TCP socket this process listens on (from /proc, no tools needed)."""
+        inodes = set()
+        for fd in Path(f"/proc/{self.process.pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+        found = []
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for row in Path(table).read_text().splitlines()[1:]:
+                fields = row.split()
+                if fields[3] == "0A" and fields[9] in inodes:  # 0A = LISTEN
+                    address, port = fields[1].split(":")
+                    host = socket.inet_ntoa(bytes.fromhex(address)[::-1]) if len(address) == 8 else address
+                    found.append(f"{host}:{int(port, 16)}")
+        return found
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()

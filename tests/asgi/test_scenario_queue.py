@@ -33,3 +33,9 @@ def test_queue_rejects_unknown_names_and_reset_empties_it(client: TestClient) ->
     client.post("/__mock/scenarios/next", json={"name": "http-500"})
     client.post("/__mock/reset")
     assert kinds(client) != {"500"}
+
+
+def test_a_float_count_that_is_an_integer_is_accepted(client: TestClient) -> None:
+    # Found by the fuzzer: 2.0 is a JSON Schema integer, and used to be a 500.
+    assert client.post("/__mock/scenarios/next", json={"name": "default", "count": 2.0}).json() == {
+        "queued": ["default", "default"]}

@@ -1,0 +1,105 @@
+"""Races over real sockets: the slot compare-and-set, stop during a resume, reset during streams."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+import pytest
+from support import ALICE, CHAT_IDLE, LiveServer, chat_body, chunks_of
+
+H = {"x-api-key": ALICE}
+
+
+async def simultaneous_posts(base_url: str, count: int) -> Counter[int]:
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits, headers=H) as client:
+        gate = asyncio.Event()
+
+        async def one() -> int:
+            await gate.wait()
+            async with client.stream("POST", "/api/chat", json=chat_body(),
+                                     headers={"prefer": "scenario=slow"}) as response:
+                await response.aread()
+                return response.status_code
+
+        tasks = [asyncio.create_task(one()) for _ in range(count)]
+        await asyncio.sleep(0)
+        gate.set()
+        return Counter(await asyncio.gather(*tasks))
+
+
+@pytest.mark.parametrize("rounds", [pytest.param(3, id="short"),
+                                    pytest.param(20, id="long", marks=pytest.mark.stress)])
+def test_hundred_simultaneous_posts_stream_exactly_once_every_time(live: LiveServer, rounds: int) -> None:
+    for _ in range(rounds):
+        assert asyncio.run(simultaneous_posts(live.base_url, 100)) == Counter({200: 1, 409: 99})
+        # The winner read its stream to the end, so its run is over and the slot is free again.
+        assert httpx.get(f"{live.base_url}/api/chat/{CHAT_IDLE}/stream", headers=H).status_code == 204
+
+
+def test_stop_during_a_resume_ends_both_streams_cleanly(live: LiveServer) -> None:
+    async def scenario() -> tuple[bytes, bytes, dict[str, object]]:
+        async with httpx.AsyncClient(base_url=live.base_url, timeout=10, headers=H) as client:
+            async with client.stream("POST", "/api/chat", json=chat_body(),
+                                     headers={"prefer": "scenario=slow"}) as posted:
+                post_pieces = posted.aiter_raw()
+                await anext(post_pieces)
+                async with client.stream("GET", f"/api/chat/{CHAT_IDLE}/stream") as resumed:
+                    resume_pieces = resumed.aiter_raw()
+                    first = await anext(resume_pieces)
+                    stop = (await client.post(f"/api/chat/{CHAT_IDLE}/stop")).json()
+                    resumed_body = first + b"".join([p async for p in resume_pieces])
+                posted_body = b"".join([p async for p in post_pieces])
+            return resumed_body, posted_body, stop
+
+    resumed, posted, stop = asyncio.run(scenario())
+    assert stop == {"success": True, "stopped": True}
+    assert resumed.endswith(b"data: [DONE]\n\n") and posted.endswith(b"data: [DONE]\n\n")
+    assert chunks_of(resumed)[0]["type"] == "start"
+    status = httpx.get(f"{live.base_url}/__mock/status").json()
+    assert status["runsLive"] == 0 and status["readers"] == 0
+
+
+def test_reset_during_streams_ends_them_and_restores_the_world(live: LiveServer) -> None:
+    async def scenario() -> list[bytes]:
+        async with httpx.AsyncClient(base_url=live.base_url, timeout=10, headers=H) as client:
+            runs = [(await client.post("/api/chat/runs", json={"prompt": "go"}, headers={"prefer": "scenario=slow"}))
+                    .json() for _ in range(20)]
+
+            async def read(chat_id: str) -> bytes:
+                async with client.stream("GET", f"/api/chat/{chat_id}/stream") as response:
+                    assert response.status_code == 200
+                    pieces = response.aiter_raw()
+                    return await anext(pieces) + b"".join([p async for p in pieces])
+
+            readers = [asyncio.create_task(read(r["chatId"])) for r in runs]
+            await asyncio.sleep(0.3)  # let them stream for a while: the reset must land mid-stream
+            reset = (await client.post("/__mock/reset")).json()
+            assert reset["runsCancelled"] == 20
+            return list(await asyncio.gather(*readers))
+
+    bodies = asyncio.run(scenario())
+    assert all(b.endswith(b"data: [DONE]\n\n") for b in bodies)
+    status = httpx.get(f"{live.base_url}/__mock/status").json()
+    assert status == {**status, "runsLive": 0, "readers": 0, "chats": 4, "sessions": 3}
+
+
+@pytest.mark.parametrize("readers", [pytest.param(30, id="short"),
+                                     pytest.param(300, id="long", marks=pytest.mark.stress)])
+def test_many_readers_of_one_run_agree(live: LiveServer, readers: int) -> None:
+    async def scenario() -> list[bytes]:
+        limits = httpx.Limits(max_connections=readers + 5)
+        async with httpx.AsyncClient(base_url=live.base_url, timeout=20, headers=H, limits=limits) as client:
+            started = await client.post("/api/chat/runs", json={"prompt": "go"}, headers={"prefer": "scenario=slow"})
+            chat_id = started.json()["chatId"]
+
+            async def read() -> bytes:
+                async with client.stream("GET", f"/api/chat/{chat_id}/stream") as response:
+                    return b"".join([p async for p in response.aiter_raw()])
+
+            return list(await asyncio.gather(*(read() for _ in range(readers))))
+
+    bodies = asyncio.run(scenario())
+    assert len(set(bodies)) == 1 and bodies[0].endswith(b"data: [DONE]\n\n")
