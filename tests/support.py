@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import contextlib
 import json
 import os
@@ -11,7 +13,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,30 @@ SCHEMES = {
     "x-api-key": lambda key: {"x-api-key": key},
     "bearer": lambda key: {"authorization": f"Bearer {key}"},
 }
+
+
+Scheme = Callable[[str], dict[str, str]]
+
+
+def assert_cors(response: httpx.Response) -> None:
+    """CORS on every response, exposing the headers a front end must read."""
+    assert response.headers.get("access-control-allow-origin") == "*"
+    exposed = {h.strip().lower() for h in response.headers.get("access-control-expose-headers", "").split(",")}
+    assert {"x-workflow-run-id", "x-workflow-stream-tail-index", "location"} <= exposed
+
+
+def assert_error(response: httpx.Response, status: int, contains: str = "") -> str:
+    """The documented error body, exactly (and CORS); returns its message."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].split(";")[0] == "application/json"
+    body = response.json()
+    assert set(body) == {"status", "message"}, body
+    assert body["status"] == "error"
+    assert isinstance(body["message"], str)
+    assert body["message"].strip()
+    assert contains in body["message"], body["message"]
+    assert_cors(response)
+    return str(body["message"])
 
 
 def user_message(text: str = "Hello", message_id: str = "u1") -> dict[str, Any]:
@@ -77,6 +103,25 @@ def parse_sse(raw: bytes) -> list[Event]:
 
 def chunks_of(raw: bytes) -> list[dict[str, Any]]:
     return [e.chunk for e in parse_sse(raw) if e.chunk is not None]
+
+
+async def simultaneous_posts(base_url: str, count: int, body: dict[str, Any], headers: dict[str, str]
+                             ) -> collections.Counter[int]:
+    """Fire ``count`` POST /api/chat at once (all released by one gate); read each to its end."""
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits, headers=headers) as client:
+        gate = asyncio.Event()
+
+        async def one() -> int:
+            await gate.wait()
+            async with client.stream("POST", "/api/chat", json=body) as response:
+                await response.aread()
+                return response.status_code
+
+        tasks = [asyncio.create_task(one()) for _ in range(count)]
+        await asyncio.sleep(0)  # every task reaches the gate before it opens
+        gate.set()
+        return collections.Counter(await asyncio.gather(*tasks))
 
 
 def free_port() -> int:

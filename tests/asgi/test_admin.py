@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import yaml
 from starlette.testclient import TestClient
@@ -17,6 +16,8 @@ from support import (
     PINNED_RUN,
     SCHEMES,
     SESSION_READY,
+    assert_cors,
+    assert_error,
     chat_body,
 )
 
@@ -28,21 +29,6 @@ NEW_CHAT = "0c11e470-0000-4000-8000-00000000c11e"
 ADMIN_CALLS = [("POST", "/__mock/reset"), ("GET", "/__mock/requests"), ("GET", "/__mock/scenarios")]
 
 
-def assert_cors(response: httpx.Response) -> None:
-    assert response.headers.get("access-control-allow-origin") == "*"
-    exposed = {h.strip().lower() for h in response.headers.get("access-control-expose-headers", "").split(",")}
-    assert {"x-workflow-run-id", "x-workflow-stream-tail-index", "location"} <= exposed
-
-
-def assert_error(response: httpx.Response, status: int) -> None:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].split(";")[0] == "application/json"
-    body = response.json()
-    assert set(body) == {"status", "message"}, body
-    assert body["status"] == "error"
-    assert isinstance(body["message"], str)
-    assert body["message"].strip()
-    assert_cors(response)
 
 
 def journal(client: TestClient, **params: Any) -> list[dict[str, Any]]:

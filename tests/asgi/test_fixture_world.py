@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 import httpx
 import pytest
@@ -16,10 +15,12 @@ from support import (
     CHAT_IDLE,
     CHAT_NO_SANDBOX,
     PINNED_RUN,
-    SCHEMES,
     SESSION_BOB,
     SESSION_NO_SANDBOX,
     SESSION_READY,
+    Scheme,
+    assert_cors,
+    assert_error,
     chat_body,
     chunks_of,
 )
@@ -35,32 +36,9 @@ PINNED_MESSAGE_ID = "pinnedMsg0000002"
 DONE = b"data: [DONE]\n\n"
 POST_PATHS = ["/api/chat", "/api/chat/workflow"]
 
-Scheme = Callable[[str], dict[str, str]]
 
 
-@pytest.fixture(params=sorted(SCHEMES))
-def scheme(request: pytest.FixtureRequest) -> Scheme:
-    return SCHEMES[request.param]
 
-
-def assert_cors(response: httpx.Response) -> None:
-    assert response.headers.get("access-control-allow-origin") == "*"
-    exposed = {h.strip().lower() for h in response.headers.get("access-control-expose-headers", "").split(",")}
-    assert {"x-workflow-run-id", "x-workflow-stream-tail-index", "location"} <= exposed
-
-
-def assert_error(response: httpx.Response, status: int, contains: str = "") -> str:
-    """The documented error body, exactly; returns its message."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].split(";")[0] == "application/json"
-    body = response.json()
-    assert set(body) == {"status", "message"}, body
-    assert body["status"] == "error"
-    assert isinstance(body["message"], str)
-    assert body["message"].strip()
-    assert contains in body["message"]
-    assert_cors(response)
-    return str(body["message"])
 
 
 def assert_stream(response: httpx.Response, run_id: str | None = None) -> list[dict[str, object]]:

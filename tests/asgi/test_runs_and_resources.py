@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,9 @@ from support import (
     SCHEMES,
     SESSION_NO_SANDBOX,
     SESSION_READY,
+    Scheme,
+    assert_cors,
+    assert_error,
     chat_body,
     chunks_of,
     user_message,
@@ -39,31 +41,9 @@ CLIENT_CHAT_ID = "0c11e470-0000-4000-8000-00000000c11e"
 REPO = "https://github.com/recoupable/mock-workspace"
 MAX_POLLS = 50
 
-Scheme = Callable[[str], dict[str, str]]
 
 
-@pytest.fixture(params=sorted(SCHEMES))
-def scheme(request: pytest.FixtureRequest) -> Scheme:
-    return SCHEMES[request.param]
 
-
-def assert_cors(response: httpx.Response) -> None:
-    assert response.headers.get("access-control-allow-origin") == "*"
-    exposed = {h.strip().lower() for h in response.headers.get("access-control-expose-headers", "").split(",")}
-    assert {"x-workflow-run-id", "x-workflow-stream-tail-index", "location"} <= exposed
-
-
-def assert_error(response: httpx.Response, status: int, contains: str = "") -> str:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].split(";")[0] == "application/json"
-    body = response.json()
-    assert set(body) == {"status", "message"}, body
-    assert body["status"] == "error"
-    assert isinstance(body["message"], str)
-    assert body["message"].strip()
-    assert contains in body["message"], body["message"]
-    assert_cors(response)
-    return str(body["message"])
 
 
 def assert_json(response: httpx.Response, status: int = 200) -> Any:

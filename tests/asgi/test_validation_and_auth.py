@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from starlette.testclient import TestClient
 from support import (
@@ -15,6 +14,8 @@ from support import (
     PINNED_RUN,
     SCHEMES,
     SESSION_READY,
+    assert_cors,
+    assert_error,
     chat_body,
     user_message,
 )
@@ -23,24 +24,6 @@ EXACTLY_ONE_PROMPT = "Exactly one of prompt or messages must be provided"
 JSON = {"content-type": "application/json"}
 
 
-def assert_cors(response: httpx.Response) -> None:
-    assert response.headers.get("access-control-allow-origin") == "*"
-    exposed = {h.strip().lower() for h in response.headers.get("access-control-expose-headers", "").split(",")}
-    assert {"x-workflow-run-id", "x-workflow-stream-tail-index", "location"} <= exposed
-
-
-def assert_error(response: httpx.Response, status: int, contains: str = "") -> str:
-    """The documented error body, exactly; returns its message."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].split(";")[0] == "application/json"
-    body = response.json()
-    assert set(body) == {"status", "message"}, body
-    assert body["status"] == "error"
-    assert isinstance(body["message"], str)
-    assert body["message"].strip()
-    assert contains in body["message"], body["message"]
-    assert_cors(response)
-    return str(body["message"])
 
 
 def alice(scheme: str = "x-api-key") -> dict[str, str]:

@@ -7,34 +7,17 @@ from collections import Counter
 
 import httpx
 import pytest
-from support import ALICE, CHAT_IDLE, LiveServer, chat_body, chunks_of
+from support import ALICE, CHAT_IDLE, LiveServer, chat_body, chunks_of, simultaneous_posts
 
 H = {"x-api-key": ALICE}
-
-
-async def simultaneous_posts(base_url: str, count: int) -> Counter[int]:
-    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits, headers=H) as client:
-        gate = asyncio.Event()
-
-        async def one() -> int:
-            await gate.wait()
-            async with client.stream("POST", "/api/chat", json=chat_body(),
-                                     headers={"prefer": "scenario=slow"}) as response:
-                await response.aread()
-                return response.status_code
-
-        tasks = [asyncio.create_task(one()) for _ in range(count)]
-        await asyncio.sleep(0)
-        gate.set()
-        return Counter(await asyncio.gather(*tasks))
 
 
 @pytest.mark.parametrize("rounds", [pytest.param(3, id="short"),
                                     pytest.param(20, id="long", marks=pytest.mark.stress)])
 def test_hundred_simultaneous_posts_stream_exactly_once_every_time(live: LiveServer, rounds: int) -> None:
     for _ in range(rounds):
-        assert asyncio.run(simultaneous_posts(live.base_url, 100)) == Counter({200: 1, 409: 99})
+        statuses = asyncio.run(simultaneous_posts(live.base_url, 100, chat_body(), {**H, "prefer": "scenario=slow"}))
+        assert statuses == Counter({200: 1, 409: 99})
         # The winner read its stream to the end, so its run is over and the slot is free again.
         assert httpx.get(f"{live.base_url}/api/chat/{CHAT_IDLE}/stream", headers=H).status_code == 204
 
