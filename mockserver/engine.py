@@ -20,8 +20,6 @@ from .scenarios import MESSAGE_ID_PLACEHOLDER, STRUCTURAL, Item, Scenario
 
 OPENERS = frozenset({"start-step", "text-start", "reasoning-start", "tool-input-start"})
 
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
-
 
 class DropConnection(Exception):
     """Raised inside a live stream to cut the connection (no ``[DONE]``, no final chunk)."""

@@ -7,7 +7,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from support import ALICE, CHAT_IDLE, LiveServer, chat_body, chunks_of, simultaneous_posts
+from support import ALICE, CHAT_IDLE, LiveServer, ServerProcess, chat_body, chunks_of, simultaneous_posts
 
 H = {"x-api-key": ALICE}
 
@@ -71,18 +71,26 @@ def test_reset_during_streams_ends_them_and_restores_the_world(live: LiveServer)
 
 @pytest.mark.parametrize("readers", [pytest.param(30, id="short"),
                                      pytest.param(300, id="long", marks=pytest.mark.stress)])
-def test_many_readers_of_one_run_agree(live: LiveServer, readers: int) -> None:
-    async def scenario() -> list[bytes]:
+def test_many_readers_of_one_run_agree(readers: int) -> None:
+    async def scenario(base_url: str) -> list[tuple[int, bytes]]:
         limits = httpx.Limits(max_connections=readers + 5)
-        async with httpx.AsyncClient(base_url=live.base_url, timeout=20, headers=H, limits=limits) as client:
+        async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=H, limits=limits) as client:
             started = await client.post("/api/chat/runs", json={"prompt": "go"}, headers={"prefer": "scenario=slow"})
             chat_id = started.json()["chatId"]
 
-            async def read() -> bytes:
+            async def read() -> tuple[int, bytes]:
                 async with client.stream("GET", f"/api/chat/{chat_id}/stream") as response:
-                    return b"".join([p async for p in response.aiter_raw()])
+                    return response.status_code, b"".join([p async for p in response.aiter_raw()])
 
             return list(await asyncio.gather(*(read() for _ in range(readers))))
 
-    bodies = asyncio.run(scenario())
-    assert len(set(bodies)) == 1 and bodies[0].endswith(b"data: [DONE]\n\n")
+    # Its own process (so the readers do not share the server's GIL), slowed down (`slow` lasts
+    # about 7 s) so that every reader connects while the run is live.
+    server = ServerProcess("--speed", "3")
+    try:
+        results = asyncio.run(scenario(server.base_url))
+    finally:
+        server.stop()
+    assert {status for status, _ in results} == {200}
+    bodies = {body for _, body in results}
+    assert len(bodies) == 1 and bodies.pop().endswith(b"data: [DONE]\n\n")
