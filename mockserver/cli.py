@@ -33,6 +33,17 @@ def _parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check the spec and every fixture file")
     validate.add_argument("--spec", type=Path, default=DEFAULT_SPEC)
     validate.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
+
+    contract = sub.add_parser("contract", help="run the contract suite against the bundled mock or --base-url")
+    contract.add_argument("--base-url", metavar="URL",
+                          help="the API to test (default: start the bundled mock on a free port at full speed)")
+    contract.add_argument("--api-key", metavar="KEY", required=True, help="the account the suite acts as")
+    contract.add_argument("--other-api-key", metavar="KEY",
+                          help="a second account (403s on its chat, object_level_authorization)")
+    contract.add_argument("--junit", metavar="PATH", type=Path, help="write a JUnit XML report to PATH")
+    contract.add_argument("--max-examples", metavar="N", type=int, help="test cases per operation and phase")
+    contract.add_argument("--seed", metavar="N", type=int, help="seed of the generated data")
+    contract.add_argument("--max-time", metavar="S", type=float, help="stop sending after S seconds in all")
     return parser
 
 
@@ -42,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             return _serve(args)
+        if args.command == "contract":
+            return _contract(args)
         return _validate(args.spec, args.fixtures)
     except MockServerError as exc:
         print(f"recoup-mock: {exc}", file=sys.stderr)
@@ -62,6 +75,13 @@ def _serve(args: argparse.Namespace) -> int:
     uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="info",
                 timeout_graceful_shutdown=2, server_header=False)
     return 0
+
+
+def _contract(args: argparse.Namespace) -> int:
+    # Imported here: `serve` and `validate` never load Schemathesis.
+    from contracts.cli import run
+
+    return run(args)
 
 
 def _validate(spec_path: Path, fixtures: Path) -> int:

@@ -26,6 +26,7 @@ STRUCTURAL = frozenset(
     {"start", "start-step", "finish-step", "finish", "text-start", "text-end", "reasoning-start",
      "reasoning-end", "tool-input-start"}
 )
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 MESSAGE_ID_PLACEHOLDER = "msg_placeholder"
 VIOLATION_KINDS = frozenset({"schema", "order", "clients"})
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -106,7 +107,7 @@ def load_scenarios(directory: Path) -> dict[str, Scenario]:
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ScenarioError(str(path), "", f"cannot read YAML: {exc}") from None
 

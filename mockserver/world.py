@@ -17,6 +17,7 @@ import yaml
 
 from .errors import FixtureError
 
+SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 RUN_ID = re.compile(r"^wrun_[0-9A-HJKMNP-TV-Z]{26}$")
 
 
@@ -72,7 +73,7 @@ def load_world(path: Path, scenario_names: set[str] | None = None) -> World:
     """Load and check ``world.yaml``; ``scenario_names`` lets chat scenarios be checked too."""
     file = str(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise FixtureError(file, "", f"cannot read YAML: {exc}") from None
     if not isinstance(doc, Mapping):

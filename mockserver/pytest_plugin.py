@@ -1,0 +1,239 @@
+"""A live recoup-mock in your pytest suite: the ``recoup_mock`` fixture.
+
+Installed with the package (entry point ``pytest11``: ``recoup_mock``), so it is there as soon as
+``recoup-mock`` is installed in the environment that runs pytest. One server runs per test session, on
+a free loopback port (a real uvicorn in a thread, started on first use); ``recoup_mock`` resets it
+before each test and hands you a `RecoupMock`::
+
+    import httpx
+
+    def test_idle_chat_has_nothing_to_resume(recoup_mock):
+        r = httpx.get(recoup_mock.url(f"/api/chat/{recoup_mock.CHAT_IDLE}/stream"), headers=recoup_mock.headers())
+        assert r.status_code == 204
+
+    def test_rate_limited(recoup_mock):
+        recoup_mock.next_scenario("http-429")
+        ...  # drive your front end or client; its next stream request gets 429
+        assert recoup_mock.requests(path="/api/chat", status=429)
+
+Settings: the server runs at speed 0 (no waits) and without the access log, unless the environment
+(``RECOUP_MOCK_SPEED=1``, ...) or your own ``recoup_mock_settings`` fixture says otherwise::
+
+    @pytest.fixture(scope="session")
+    def recoup_mock_settings():
+        return {"speed": 1.0}          # any `mockserver.Settings` field
+
+This module imports only the standard library and pytest; the server itself (uvicorn, the app) is
+imported when a test first asks for it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    import uvicorn
+
+    from .settings import Settings
+
+__all__ = ["RecoupMock", "RecoupMockServer", "recoup_mock", "recoup_mock_server", "recoup_mock_settings"]
+
+#: What the plugin changes from `Settings`' own defaults (the environment and `recoup_mock_settings` win).
+PLUGIN_DEFAULTS: dict[str, Any] = {"speed": 0.0, "access_log": False}
+
+
+class RecoupMockServer:
+    """A real uvicorn serving recoup-mock on a loopback port, in a daemon thread."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._sock: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._sock is None:
+            raise RuntimeError("the recoup-mock server is not started")
+        return int(self._sock.getsockname()[1])
+
+    @property
+    def base_url(self) -> str:
+        host = self.settings.host
+        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> RecoupMockServer:
+        import uvicorn
+
+        from .app import create_app
+
+        app = create_app(self.settings)
+        # Bind here, on the port the settings name (0: any free one), so there is no race for the port.
+        family = socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((self.settings.host, self.settings.port))
+        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
+                                timeout_graceful_shutdown=1, server_header=False)
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [self._sock]},
+                                        name="recoup-mock", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"recoup-mock did not start on {self.settings.host}:{self.settings.port}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._sock is not None:
+            self._sock.close()
+        self._server = self._thread = None
+
+
+class RecoupMock:
+    """The running mock, as a test sees it: its URL, the admin API, and the fixture world's ids."""
+
+    ALICE = "recoup_sk_test_alice"
+    BOB = "recoup_sk_test_bob"
+    SESSION_READY = "5e551011-0000-4000-8000-000000000001"
+    SESSION_NO_SANDBOX = "5e551011-0000-4000-8000-000000000002"
+    SESSION_BOB = "5e551011-0000-4000-8000-000000000003"
+    CHAT_IDLE = "c4a70000-0000-4000-8000-000000000001"
+    CHAT_BUSY = "c4a70000-0000-4000-8000-000000000002"
+    CHAT_BOB = "c4a70000-0000-4000-8000-000000000003"
+    CHAT_NO_SANDBOX = "c4a70000-0000-4000-8000-000000000004"
+    PINNED_RUN = "wrun_01JQ8PNNED0BVSY00000000002"
+
+    def __init__(self, base_url: str, *, admin_token: str | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.admin_token = admin_token
+
+    def __repr__(self) -> str:
+        return f"RecoupMock({self.base_url!r})"
+
+    def url(self, path: str) -> str:
+        """The absolute URL of ``path`` (``"/api/chat"`` -> ``"http://127.0.0.1:PORT/api/chat"``)."""
+        return self.base_url + (path if path.startswith("/") else "/" + path)
+
+    def headers(self, key: str | None = None, *, scenario: str | None = None, scheme: str = "x-api-key",
+                json: bool = False) -> dict[str, str]:
+        """Request headers: the API key (Alice's by default) as ``x-api-key`` or ``bearer``, and
+        ``Prefer: scenario=NAME`` when a scenario is given."""
+        key = self.ALICE if key is None else key
+        if scheme == "x-api-key":
+            headers = {"x-api-key": key}
+        elif scheme == "bearer":
+            headers = {"authorization": f"Bearer {key}"}
+        else:
+            raise ValueError(f"scheme must be 'x-api-key' or 'bearer', not {scheme!r}")
+        if scenario is not None:
+            headers["prefer"] = f"scenario={scenario}"
+        if json:
+            headers["content-type"] = "application/json"
+        return headers
+
+    def chat_body(self, text: str = "Hello", *, chat: str | None = None, session: str | None = None) -> dict[str, Any]:
+        """A ``POST /api/chat`` body: one user message, to the idle chat by default."""
+        return {"chatId": chat or self.CHAT_IDLE, "sessionId": session or self.SESSION_READY,
+                "messages": [{"id": "u1", "role": "user", "parts": [{"type": "text", "text": text}]}]}
+
+    # -- the admin API (/__mock/)
+
+    def reset(self) -> dict[str, Any]:
+        """``POST /__mock/reset``: cancel every run, restore the fixture world, clear the journal."""
+        return self._admin("POST", "/__mock/reset")
+
+    def requests(self, **filters: str | int) -> list[dict[str, Any]]:
+        """The journal (``GET /__mock/requests``), oldest first. Filters: ``method``, ``path`` (substring),
+        ``status``, ``scenario``, ``run_id`` (or ``runId``) and ``limit``."""
+        query = {("runId" if name == "run_id" else name): str(value) for name, value in filters.items()}
+        path = "/__mock/requests" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+        entries: list[dict[str, Any]] = self._admin("GET", path)["requests"]
+        return entries
+
+    def next_scenario(self, name: str, count: int = 1) -> list[str]:
+        """Queue ``name`` for the next ``count`` stream requests (``POST /__mock/scenarios/next``);
+        returns the whole queue. A request's own ``Prefer`` header or ``[scenario:NAME]`` still wins."""
+        queued: list[str] = self._admin("POST", "/__mock/scenarios/next", {"name": name, "count": count})["queued"]
+        return queued
+
+    def scenarios(self) -> list[dict[str, Any]]:
+        """``GET /__mock/scenarios``: each scenario's name, description, kind and target clients."""
+        found: list[dict[str, Any]] = self._admin("GET", "/__mock/scenarios")["scenarios"]
+        return found
+
+    def _admin(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        headers = {"accept": "application/json"}
+        if self.admin_token is not None:
+            headers["x-mock-admin-token"] = self.admin_token
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["content-type"] = "application/json"
+        request = urllib.request.Request(self.url(path), data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                result: dict[str, Any] = json.loads(response.read() or b"{}")
+                return result
+        except urllib.error.HTTPError as exc:
+            with exc:
+                detail = exc.read().decode(errors="replace")
+            raise RuntimeError(f"recoup-mock admin call {method} {path} answered {exc.code}: {detail}") from None
+
+
+def build_settings(overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings for the plugin's server: `PLUGIN_DEFAULTS`, then ``RECOUP_MOCK_*`` variables, then
+    ``overrides``. The host is loopback and the port free unless ``overrides`` say otherwise."""
+    from .settings import Settings
+
+    environ = os.environ if environ is None else environ
+    defaults = {name: value for name, value in PLUGIN_DEFAULTS.items()
+                if f"RECOUP_MOCK_{name.upper()}" not in environ}
+    # The environment's host and port are the CLI's (`make serve`), not the test server's.
+    values = {"host": "127.0.0.1", "port": 0, **defaults, **dict(overrides)}
+    return Settings.from_env(environ, **values)
+
+
+@pytest.fixture(scope="session")
+def recoup_mock_settings() -> dict[str, Any]:
+    """Override to change the session's server: return `mockserver.Settings` fields, e.g. ``{"speed": 1.0}``."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def recoup_mock_server(recoup_mock_settings: Mapping[str, Any]) -> Iterator[RecoupMockServer]:
+    """The session's server (started on first use, stopped at the end of the session)."""
+    server = RecoupMockServer(build_settings(recoup_mock_settings)).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def recoup_mock(recoup_mock_server: RecoupMockServer) -> RecoupMock:
+    """The session's recoup-mock, reset to the fixture world for this test."""
+    if not recoup_mock_server.settings.admin:
+        raise pytest.UsageError("recoup_mock needs the admin API; do not set admin=False in recoup_mock_settings")
+    mock = RecoupMock(recoup_mock_server.base_url, admin_token=recoup_mock_server.settings.admin_token)
+    mock.reset()
+    return mock
