@@ -23,8 +23,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check mockserver contracts tests
 	$(BIN)/mypy
 
-# Node packages (the real `ai` client in 5.x, 6.x, 7.x) and Debian's chromium for the browser test.
+# Node packages (the real `ai` client in 5.x, 6.x, 7.x and playwright-core in tests/client; ai and esbuild
+# in examples/browser), each `npm ci` only when its lockfile is newer than its install, and Debian's
+# chromium for the browser test, only when /usr/bin/chromium is missing.
+NODE_PROJECTS := tests/client examples/browser
+
 client-deps:
+	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { echo "client-deps: node (>= 20) and npm are needed" >&2; exit 1; }
+	@for d in $(NODE_PROJECTS); do \
+	  [ $$d/node_modules/.package-lock.json -nt $$d/package-lock.json ] || (cd $$d && npm ci --no-audit --no-fund --loglevel=error) || exit 1; \
+	done
+	@test -x /usr/bin/chromium || { S=$$([ "$$(id -u)" = 0 ] || echo sudo); $$S apt-get update -qq && $$S env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 test: $(STAMP) lint client-deps
 	$(BIN)/pytest
@@ -35,6 +44,10 @@ stress: $(STAMP)
 
 # Benchmarks: writes bench/results/latest.{md,json,png}.
 bench: $(STAMP)
+	@test -f $(STAMP).bench || { $(BIN)/python -m pip install --quiet -e '.[bench]' && touch $(STAMP).bench; }
+	@command -v wrk >/dev/null 2>&1 || { S=$$([ "$$(id -u)" = 0 ] || echo sudo); $$S apt-get update -qq && $$S apt-get install -y -qq wrk; }
+	@[ bench/prism/node_modules/.package-lock.json -nt bench/prism/package-lock.json ] || (cd bench/prism && npm ci --no-audit --no-fund --loglevel=error)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

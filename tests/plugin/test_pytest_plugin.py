@@ -1,0 +1,178 @@
+"""The pytest plugin (entry point ``pytest11``: ``recoup_mock``), tested as a user's suite would use it.
+
+Each test writes a foreign test directory with pytester and runs pytest on it in a subprocess, so the
+plugin is found through its installed entry point, with nothing else configured: no conftest of ours,
+no ``-p``, no ini file.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from importlib.metadata import entry_points
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+FOREIGN_SUITE = '''
+import threading
+
+import httpx
+import pytest
+
+SEEN_URLS = []
+
+
+def test_the_server_starts_only_when_a_test_asks_for_it():
+    assert not any(t.name == "recoup-mock" for t in threading.enumerate())
+
+
+def test_resume_of_the_idle_chat_is_204(recoup_mock):
+    SEEN_URLS.append(recoup_mock.base_url)
+    r = httpx.get(recoup_mock.url(f"/api/chat/{recoup_mock.CHAT_IDLE}/stream"), headers=recoup_mock.headers())
+    assert r.status_code == 204
+
+
+def test_post_to_the_busy_chat_is_409(recoup_mock):
+    SEEN_URLS.append(recoup_mock.base_url)
+    r = httpx.post(recoup_mock.url("/api/chat"), headers=recoup_mock.headers(scheme="bearer"),
+                   json=recoup_mock.chat_body(chat=recoup_mock.CHAT_BUSY))
+    assert r.status_code == 409
+    assert "already streaming" in r.json()["message"]
+
+
+def test_a_scenario_picked_for_the_next_request(recoup_mock):
+    SEEN_URLS.append(recoup_mock.base_url)
+    assert recoup_mock.next_scenario("http-429") == ["http-429"]
+    r = httpx.post(recoup_mock.url("/api/chat"), headers=recoup_mock.headers(), json=recoup_mock.chat_body())
+    assert r.status_code == 429
+    assert r.headers["retry-after"] == "2"
+    # Used once: the next request streams the chat's default.
+    with httpx.stream("POST", recoup_mock.url("/api/chat"), headers=recoup_mock.headers(),
+                      json=recoup_mock.chat_body()) as stream:
+        assert stream.status_code == 200
+        body = stream.read().decode()
+    assert body.endswith("data: [DONE]\\n\\n")
+    assert [e["status"] for e in recoup_mock.requests(path="/api/chat", method="POST")] == [429, 200]
+    assert recoup_mock.requests(scenario="http-429")[0]["status"] == 429
+
+
+def test_queued_scenarios_run_in_order(recoup_mock):
+    recoup_mock.next_scenario("tool-call")
+    assert recoup_mock.next_scenario("http-500", count=2) == ["tool-call", "http-500", "http-500"]
+    r = httpx.post(recoup_mock.url("/api/chat"), headers=recoup_mock.headers(), json=recoup_mock.chat_body())
+    assert '"type":"tool-output-available"' in r.text
+    assert httpx.post(recoup_mock.url("/api/chat"), headers=recoup_mock.headers(),
+                      json=recoup_mock.chat_body()).status_code == 500
+
+
+def test_each_test_starts_from_a_reset_mock(recoup_mock):
+    SEEN_URLS.append(recoup_mock.base_url)
+    assert recoup_mock.requests() == []
+    # The queue left over by the test before is gone too.
+    r = httpx.post(recoup_mock.url("/api/chat"), headers=recoup_mock.headers(), json=recoup_mock.chat_body())
+    assert r.status_code == 200
+    assert '"type":"text-delta"' in r.text
+
+
+def test_one_server_for_the_session(recoup_mock):
+    assert set(SEEN_URLS) == {recoup_mock.base_url}
+    assert recoup_mock.base_url.startswith("http://127.0.0.1:")
+    assert recoup_mock.scenarios()
+
+
+def test_the_journal_filters(recoup_mock):
+    httpx.get(recoup_mock.url(f"/api/chat/{recoup_mock.CHAT_BOB}/stream"), headers=recoup_mock.headers())
+    httpx.get(recoup_mock.url(f"/api/chat/{recoup_mock.CHAT_BOB}/stream"), headers=recoup_mock.headers(recoup_mock.BOB))
+    assert [e["status"] for e in recoup_mock.requests(method="GET")] == [403, 204]
+    assert len(recoup_mock.requests(status=403)) == 1
+    assert len(recoup_mock.requests(limit=1)) == 1
+
+
+def test_admin_errors_name_the_call(recoup_mock):
+    with pytest.raises(RuntimeError, match=r"scenarios/next answered 400: .*Unknown scenario 'nope'"):
+        recoup_mock.next_scenario("nope")
+'''
+
+
+def run_foreign(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    # -p no:cacheprovider: leave nothing behind; -W error: the plugin must not warn.
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q", *args, timeout=120)
+
+
+def test_the_entry_point_is_installed() -> None:
+    [entry] = [e for e in entry_points(group="pytest11") if e.name == "recoup_mock"]
+    assert entry.value == "mockserver.pytest_plugin"
+
+
+def test_a_foreign_suite_with_only_recoup_mock_passes(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_foreign=FOREIGN_SUITE)
+    result = run_foreign(pytester)
+    result.assert_outcomes(passed=9)
+
+
+SETTINGS_SUITE = '''
+import time
+
+import httpx
+
+
+def test_settings(recoup_mock, recoup_mock_server):
+    assert recoup_mock_server.settings.speed == {speed}
+    assert recoup_mock_server.settings.access_log is False
+    started = time.monotonic()
+    r = httpx.post(recoup_mock.url("/api/chat"), headers=recoup_mock.headers(scenario="slow"),
+                   json=recoup_mock.chat_body())
+    assert r.status_code == 200
+    elapsed = time.monotonic() - started
+    assert {low} <= elapsed < {high}, elapsed
+'''
+
+
+def test_settings_come_from_the_environment(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `slow` is ~2.4 s at speed 1: at 0.25 it takes ~0.6 s.
+    monkeypatch.setenv("RECOUP_MOCK_SPEED", "0.25")
+    monkeypatch.setenv("RECOUP_MOCK_PORT", "1")  # the CLI's port is not the test server's
+    pytester.makepyfile(test_settings=SETTINGS_SUITE.format(speed=0.25, low=0.45, high=2.0))
+    run_foreign(pytester).assert_outcomes(passed=1)
+
+
+def test_recoup_mock_settings_overrides_the_environment(pytester: pytest.Pytester,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECOUP_MOCK_SPEED", "3")
+    pytester.makeconftest('''
+import pytest
+
+@pytest.fixture(scope="session")
+def recoup_mock_settings():
+    return {"speed": 0.25, "admin_token": "s3cret"}
+''')
+    pytester.makepyfile(test_settings=SETTINGS_SUITE.format(speed=0.25, low=0.45, high=2.0) + '''
+
+def test_the_admin_token_is_sent(recoup_mock):
+    assert recoup_mock.admin_token == "s3cret"
+    assert recoup_mock.next_scenario("slow") == ["slow"]
+    assert httpx.post(recoup_mock.url("/__mock/reset")).status_code == 401
+''')
+    run_foreign(pytester).assert_outcomes(passed=2)
+
+
+def test_importing_the_plugin_imports_no_server() -> None:
+    """pytest imports the plugin in every session: it adds only the standard library and pytest.
+
+    (``mockserver/__init__.py`` itself imports the app; the plugin adds nothing on top of that and pytest.)
+    """
+    code = textwrap.dedent('''
+        import sys
+        import mockserver
+        import pytest
+        before = set(sys.modules)
+        import mockserver.pytest_plugin
+        added = sorted(m.split(".")[0] for m in set(sys.modules) - before)
+        print(" ".join(sorted(set(added))))
+    ''')
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert "uvicorn" not in out
+    assert set(out) - set(sys.stdlib_module_names) - {"mockserver"} == set()
