@@ -1,0 +1,743 @@
+"""The bench: the mock, the bare Starlette ceiling and Prism, side by side, in one run on one machine.
+
+``make bench`` runs this. It writes ``bench/results/latest.json``, ``latest.md`` and ``ratios.png``.
+Every server runs as its own process, one at a time, pinned to the same CPU; every load generator
+(wrk, ``bench/streams.py``) is a separate process pinned to the other CPU. Only loopback is used,
+every loop is bounded in count and time, and every server this script starts is stopped by its pid.
+
+Sections (``--only`` picks some): startup, rates, paced, unpaced, contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import random
+import re
+import resource
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+VENV_BIN = Path(sys.executable).parent
+RESULTS = BENCH / "results"
+PRISM_DIR = BENCH / "prism"
+PRISM_JS = PRISM_DIR / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "index.js"
+IDLE_CHAT = "c4a70000-0000-4000-8000-000000000001"
+API_KEY = "recoup_sk_test_alice"
+SERVERS = ("mock", "bare", "prism")
+SECTIONS = ("startup", "rates", "paced", "unpaced", "contract")
+
+#: (metric key, label, comparison, target): what the issue asks for; measured and reported, never asserted.
+TARGETS: list[tuple[str, str, str, float]] = [
+    ("runs_vs_bare", "POST /api/chat/runs rate vs bare", ">=", 0.6),
+    ("runs_vs_prism", "POST /api/chat/runs rate vs Prism", ">=", 4.0),
+    ("resume_vs_bare", "resume 204 rate vs bare", ">=", 0.6),
+    ("paced1000_complete", "1,000 slow streams: share complete", ">=", 1.0),
+    ("paced1000_p99_ms", "1,000 slow streams: p99 lateness (ms)", "<=", 250.0),
+    ("paced1000_rss_mb", "1,000 slow streams: peak RSS (MB)", "<=", 400.0),
+    ("unpaced_vs_bare", "unpaced chunks/s vs bare", ">=", 0.8),
+    ("startup_s", "start-up to first answer (s)", "<=", 1.0),
+]
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------------------------- processes
+
+@dataclass
+class Pinning:
+    server: set[int] | None
+    client: set[int] | None
+
+    @classmethod
+    def choose(cls, enabled: bool) -> Pinning:
+        cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        if not enabled or len(cpus) < 2:
+            return cls(None, None)
+        return cls({cpus[0]}, {cpus[1]})
+
+    def describe(self) -> str:
+        if self.server is None:
+            return "none (fewer than 2 CPUs, or --no-pin)"
+        return f"servers on CPU {sorted(self.server)}, load generators on CPU {sorted(self.client or ())}"
+
+
+def _preexec(cpus: set[int] | None) -> Callable[[], None]:
+    def setup() -> None:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        target = hard if hard != resource.RLIM_INFINITY else 65536
+        if soft < target:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    return setup
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def server_command(kind: str, port: int, speed: float) -> list[str]:
+    if kind == "mock":
+        return [str(VENV_BIN / "recoup-mock"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                "--speed", f"{speed:g}", "--quiet"]
+    if kind == "bare":
+        return [sys.executable, str(BENCH / "bare_app.py"), "--host", "127.0.0.1", "--port", str(port),
+                "--speed", f"{speed:g}"]
+    if kind == "prism":
+        return ["node", str(PRISM_JS), "mock", "-h", "127.0.0.1", "-p", str(port), "-v", "error",
+                str(PRISM_DIR / "seed-spec.json")]
+    raise ValueError(kind)
+
+
+def probe(port: int, timeout: float = 1.0) -> int:
+    """One ``GET /api/chat/{idle}/stream``; the status code, or 0 when nothing answered."""
+    request = (f"GET /api/chat/{IDLE_CHAT}/stream HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\nx-api-key: {API_KEY}\r\n"
+               f"prefer: code=204\r\nconnection: close\r\n\r\n").encode()
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.sendall(request)
+            head = s.recv(64)
+    except OSError:
+        return 0
+    match = re.match(rb"HTTP/1\.[01] (\d{3})", head)
+    return int(match.group(1)) if match else 0
+
+
+@dataclass
+class Server:
+    kind: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+    spawned: float
+    ready_s: float = 0.0
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def status(self) -> dict[str, int]:
+        """VmHWM (peak RSS) and VmRSS of the server process, in kB."""
+        out: dict[str, int] = {}
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith(("VmHWM:", "VmRSS:")):
+                    out[line.split(":")[0]] = int(line.split()[1])
+        return out
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        _RUNNING.discard(self)
+
+    def log_tail(self, lines: int = 20) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+    __hash__ = object.__hash__
+
+
+_RUNNING: set[Server] = set()
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.pin = Pinning.choose(not args.no_pin)
+        self.tmp = Path(tempfile.mkdtemp(prefix="recoup-bench-"))
+        self.errors: list[str] = []
+
+    # -- servers
+
+    def start(self, kind: str, speed: float = 0.0, ready_timeout: float = 30.0) -> Server:
+        port = free_port()
+        log_path = self.tmp / f"{kind}-{port}.log"
+        with log_path.open("wb") as out:
+            spawned = time.perf_counter()
+            proc = subprocess.Popen(server_command(kind, port, speed), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                    stdin=subprocess.DEVNULL, preexec_fn=_preexec(self.pin.server),
+                                    start_new_session=True)
+        server = Server(kind, port, proc, log_path, spawned)
+        _RUNNING.add(server)
+        deadline = spawned + ready_timeout
+        while time.perf_counter() < deadline:
+            if probe(port, 0.5) == 204:
+                server.ready_s = time.perf_counter() - spawned
+                return server
+            if proc.poll() is not None:
+                break
+            time.sleep(0.002)
+        server.stop()
+        raise RuntimeError(f"{kind} did not answer 204 within {ready_timeout:g} s (exit {proc.poll()}):\n"
+                           f"{server.log_tail()}")
+
+    @contextlib.contextmanager
+    def serving(self, kind: str, speed: float = 0.0) -> Iterator[Server]:
+        server = self.start(kind, speed)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+    # -- load generators
+
+    def client(self, argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(list(argv), cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                              preexec_fn=_preexec(self.pin.client), stdin=subprocess.DEVNULL)
+
+    def wrk(self, script: str, port: int, duration: float) -> dict[str, Any]:
+        argv = ["wrk", "-t1", f"-c{self.args.connections}", f"-d{duration:g}s", "-s", str(BENCH / "wrk" / script),
+                f"http://127.0.0.1:{port}/"]
+        done = self.client(argv, timeout=duration + 60)
+        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
+        if done.returncode or line is None:
+            raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout[-800:]} {done.stderr[-800:]}")
+        out: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
+        out["rps"] = out["requests"] / (out["duration_us"] / 1e6)
+        out["error_count"] = sum(out["errors"].values())
+        return out
+
+    def streams(self, mode: str, port: int, extra: Sequence[str], timeout: float) -> dict[str, Any]:
+        argv = [sys.executable, str(BENCH / "streams.py"), mode, "--port", str(port), *extra]
+        if self.pin.client:
+            argv += ["--cpu", str(min(self.pin.client))]
+        done = self.client(argv, timeout=timeout)
+        if done.returncode:
+            raise RuntimeError(f"streams.py {mode} failed ({done.returncode}): {done.stderr[-1500:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    # -- sections
+
+    def section(self, name: str, results: dict[str, Any], body: Callable[[], Any]) -> None:
+        if self.args.only and name not in self.args.only:
+            return
+        log(f"section {name}")
+        started = time.perf_counter()
+        try:
+            results[name] = body()
+        except Exception as exc:
+            message = f"{name}: {type(exc).__name__}: {exc}"
+            self.errors.append(message)
+            log("FAILED " + message)
+            traceback.print_exc()
+            results[name] = {"error": message}
+        results.setdefault("section_seconds", {})[name] = round(time.perf_counter() - started, 1)
+
+    def available(self, kind: str) -> str | None:
+        """None when ``kind`` can run here, else why not."""
+        if kind == "prism" and not PRISM_JS.exists():
+            return f"Prism is not installed ({PRISM_JS.relative_to(ROOT)} missing: run `npm ci` in bench/prism)"
+        return None
+
+    def startup(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for kind in SERVERS:
+            if reason := self.available(kind):
+                out[kind] = {"error": reason}
+                continue
+            samples = []
+            for _ in range(self.args.startup_runs):
+                server = self.start(kind, speed=0.0)
+                samples.append(server.ready_s)
+                server.stop()
+            out[kind] = {"samples_s": samples, "median_s": statistics.median(samples)}
+            log(f"  start-up {kind}: median {statistics.median(samples):.3f} s of {samples}")
+        return out
+
+    def rates(self) -> dict[str, Any]:
+        routes = {"resume": "resume_idle.lua", "runs": "post_runs.lua"}
+        out: dict[str, Any] = {route: {kind: {"rounds": []} for kind in SERVERS} for route in routes}
+        for round_no in range(self.args.rounds):
+            order = list(SERVERS) if round_no % 2 == 0 else list(reversed(SERVERS))
+            for kind in order:
+                if reason := self.available(kind):
+                    for route in routes:
+                        out[route][kind]["error"] = reason
+                    continue
+                # One fresh server a round; resume first, since POST /api/chat/runs leaves runs behind.
+                with self.serving(kind) as server:
+                    for route, script in routes.items():
+                        if self.args.warmup > 0:
+                            self.wrk(script, server.port, self.args.warmup)
+                        result = self.wrk(script, server.port, self.args.duration)
+                        result["rss_kb_after"] = server.status().get("VmRSS")
+                        out[route][kind]["rounds"].append(result)
+                        log(f"  round {round_no + 1} {kind:5} {route:6} {result['rps']:9.0f} req/s  "
+                            f"p50 {result['latency_us']['p50'] / 1000:.2f} ms  p99 "
+                            f"{result['latency_us']['p99'] / 1000:.2f} ms  errors {result['error_count']}")
+        for route in routes:
+            for kind in SERVERS:
+                rounds = out[route][kind]["rounds"]
+                if rounds:
+                    good = [r for r in rounds if r["error_count"] == 0] or rounds
+                    out[route][kind]["best"] = max(good, key=lambda r: r["rps"])
+                    out[route][kind]["spread"] = [round(r["rps"]) for r in rounds]
+        return out
+
+    def paced(self) -> dict[str, Any]:
+        """Each (N, server) ``--paced-rounds`` times on a fresh server; the round with the lowest p99 counts."""
+        out: dict[str, Any] = {"schedule_check": self.schedule_check()}
+        for n in self.args.paced_n:
+            rounds: dict[str, list[dict[str, Any]]] = {"mock": [], "bare": []}
+            for round_no in range(self.args.paced_rounds):
+                for kind in ("mock", "bare") if round_no % 2 == 0 else ("bare", "mock"):
+                    with self.serving(kind, speed=1.0) as server:
+                        fresh = "api" if kind == "mock" else "random"
+                        result = self.streams("paced", server.port, ["--n", str(n), "--fresh-chats", fresh,
+                                                                     "--timeout", str(self.args.stream_timeout)],
+                                              timeout=self.args.stream_timeout + 120)
+                        result["peak_rss_mb"] = server.status().get("VmHWM", 0) / 1024
+                    rounds[kind].append(result)
+                    lat = result["lateness_ms"]
+                    log(f"  paced N={n} round {round_no + 1} {kind}: {result['completed']}/{n} complete, lateness "
+                        f"p50 {_fmt(lat['p50'])} p99 {_fmt(lat['p99'])} ms, TTFB p50 "
+                        f"{_fmt(result['ttfb_ms']['p50'])} ms, peak RSS {result['peak_rss_mb']:.0f} MB")
+            out[str(n)] = {}
+            for kind, results in rounds.items():
+                best = min(results, key=lambda r: (-r["completed"], r["lateness_ms"]["p99"] or float("inf")))
+                out[str(n)][kind] = {**best, "rounds": [
+                    {"completed": r["completed"], "lateness_p99_ms": r["lateness_ms"]["p99"],
+                     "ttfb_p50_ms": r["ttfb_ms"]["p50"], "peak_rss_mb": r["peak_rss_mb"]} for r in results]}
+        return out
+
+    def schedule_check(self) -> dict[str, Any]:
+        """The bare app paces the ``slow`` bytes on the mock's own schedule (or the comparison is off)."""
+        sys.path.insert(0, str(ROOT))
+        sys.path.insert(0, str(BENCH))
+        import bare_app
+
+        from mockserver.engine import schedule
+        from mockserver.scenarios import load_scenarios
+
+        due = schedule(load_scenarios(ROOT / "fixtures" / "scenarios")["slow"], random.Random(0), 1.0)
+        same = [round(d, 6) for d in due[1:]] == [round(d, 6) for d in bare_app.DUE]
+        return {"bare_matches_mock_schedule": same, "chunks": len(due), "last_due_s": due[-1]}
+
+    def unpaced(self) -> dict[str, Any]:
+        out: dict[str, Any] = {kind: {"rounds": []} for kind in ("mock", "bare")}
+        common = ["--streams", str(self.args.unpaced_streams), "--duration", str(self.args.unpaced_duration),
+                  "--concurrency", str(self.args.connections)]
+        for round_no in range(self.args.rounds):
+            for kind in ("mock", "bare") if round_no % 2 == 0 else ("bare", "mock"):
+                with self.serving(kind, speed=0.0) as server:
+                    fresh = "api" if kind == "mock" else "random"
+                    result = self.streams("unpaced", server.port, [*common, "--fresh-chats", fresh],
+                                          timeout=self.args.unpaced_duration + 180)
+                    result["peak_rss_mb"] = server.status().get("VmHWM", 0) / 1024
+                    out[kind]["rounds"].append(result)
+                    log(f"  unpaced round {round_no + 1} {kind}: {result['chunks_per_s']:.0f} chunks/s, "
+                        f"{result['streams_per_s']:.0f} streams/s ({result['streams']} streams, "
+                        f"{result['failed']} failed)")
+        for kind in ("mock", "bare"):
+            rounds = out[kind]["rounds"]
+            out[kind]["best"] = max(rounds, key=lambda r: r["chunks_per_s"])
+            out[kind]["spread"] = [round(r["chunks_per_s"]) for r in rounds]
+        mock_body = out["mock"]["best"].get("sample_body", "")
+        bare_body = out["bare"]["best"].get("sample_body", "")
+        out["same_bytes"] = _normalise(mock_body) == _normalise(bare_body) and bool(mock_body)
+        out["body_bytes"] = {"mock": len(mock_body.encode()), "bare": len(bare_body.encode())}
+        for kind in ("mock", "bare"):
+            for r in out[kind]["rounds"]:
+                r.pop("sample_body", None)
+        return out
+
+    def contract(self) -> dict[str, Any]:
+        exe = str(VENV_BIN / "recoup-mock")
+        probe_help = subprocess.run([exe, "contract", "--help"], cwd=ROOT, capture_output=True, text=True,
+                                    timeout=60, stdin=subprocess.DEVNULL)
+        if probe_help.returncode != 0:
+            return {"available": False, "reason": "`recoup-mock contract --help` failed: "
+                                                  + (probe_help.stderr.strip().splitlines() or ["?"])[-1]}
+        argv = [exe, "contract", "--api-key", API_KEY, "--other-api-key", "recoup_sk_test_bob"]
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=self.args.contract_timeout,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        except subprocess.TimeoutExpired:
+            return {"available": True, "exit_code": None, "duration_s": time.perf_counter() - started,
+                    "reason": f"timed out after {self.args.contract_timeout:g} s"}
+        duration = time.perf_counter() - started
+        log(f"  contract: exit {done.returncode} in {duration:.1f} s")
+        return {"available": True, "exit_code": done.returncode, "duration_s": duration, "command": " ".join(argv[1:]),
+                "output_tail": (done.stdout + done.stderr)[-1500:]}
+
+    def run(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        results: dict[str, Any] = {"meta": self.meta()}
+        self.section("startup", results, self.startup)
+        self.section("rates", results, self.rates)
+        self.section("paced", results, self.paced)
+        self.section("unpaced", results, self.unpaced)
+        self.section("contract", results, self.contract)
+        results["meta"]["wall_s"] = round(time.perf_counter() - started, 1)
+        results["meta"]["loadavg_after"] = os.getloadavg()
+        results["errors"] = self.errors
+        results["targets"] = evaluate(results)
+        return results
+
+    def meta(self) -> dict[str, Any]:
+        def version(argv: list[str]) -> str:
+            try:
+                done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+                return (done.stdout + done.stderr).strip().splitlines()[0]
+            except (OSError, IndexError, subprocess.TimeoutExpired):
+                return "not available"
+
+        from importlib.metadata import PackageNotFoundError
+        from importlib.metadata import version as pkg_version
+
+        packages = {}
+        for name in ("starlette", "uvicorn", "uvloop", "httptools", "openapi-core", "recoup-mock"):
+            try:
+                packages[name] = pkg_version(name)
+            except PackageNotFoundError:
+                packages[name] = "not installed"
+        prism_version = "not installed"
+        with contextlib.suppress(OSError, ValueError):
+            prism_version = json.loads((PRISM_JS.parent.parent / "package.json").read_text())["version"]
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "mockserver", "openapi", "fixtures"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+                    if ln.startswith("model name")), platform.processor())
+        a = self.args
+        return {
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            "commit": commit.stdout.strip() + (" + uncommitted changes" if dirty else ""),
+            "cpu": cpu, "cpus": os.cpu_count(),
+            "python": platform.python_version(), "node": version(["node", "--version"]),
+            "wrk": version(["wrk", "--version"]), "prism": prism_version, "packages": packages,
+            "pinning": self.pin.describe(), "loadavg_before": os.getloadavg(),
+            "settings": {"wrk": f"-t1 -c{a.connections} -d{a.duration:g}s (warm-up {a.warmup:g} s)",
+                         "rounds": a.rounds, "paced_rounds": a.paced_rounds, "paced_n": a.paced_n,
+                         "unpaced_streams": a.unpaced_streams, "unpaced_duration_s": a.unpaced_duration,
+                         "startup_runs": a.startup_runs},
+        }
+
+
+def _normalise(body: str) -> str:
+    return re.sub(r'"messageId":"[^"]*"', '"messageId":"…"', body)
+
+
+def _said(value: Any) -> str:
+    return "not run" if value is None else str(value)
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+# --------------------------------------------------------------------------------------------- figures
+
+def _get(doc: Any, *path: Any) -> Any:
+    for key in path:
+        if not isinstance(doc, dict) or key not in doc:
+            return None
+        doc = doc[key]
+    return doc
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return None if a is None or not b else a / b
+
+
+def figures(r: dict[str, Any]) -> dict[str, float | None]:
+    rps = {(route, kind): _get(r, "rates", route, kind, "best", "rps") for route in ("runs", "resume")
+           for kind in SERVERS}
+    n1000 = _get(r, "paced", "1000", "mock")
+    unpaced = {kind: _get(r, "unpaced", kind, "best", "chunks_per_s") for kind in ("mock", "bare")}
+    return {
+        "runs_vs_bare": _ratio(rps["runs", "mock"], rps["runs", "bare"]),
+        "runs_vs_prism": _ratio(rps["runs", "mock"], rps["runs", "prism"]),
+        "resume_vs_bare": _ratio(rps["resume", "mock"], rps["resume", "bare"]),
+        "resume_vs_prism": _ratio(rps["resume", "mock"], rps["resume", "prism"]),
+        "paced1000_complete": _ratio(_get(n1000, "completed"), _get(n1000, "n")),
+        "paced1000_p99_ms": _get(n1000, "lateness_ms", "p99"),
+        "paced1000_rss_mb": _get(n1000, "peak_rss_mb"),
+        "unpaced_vs_bare": _ratio(unpaced["mock"], unpaced["bare"]),
+        "startup_s": _get(r, "startup", "mock", "median_s"),
+    }
+
+
+def evaluate(r: dict[str, Any]) -> list[dict[str, Any]]:
+    values = figures(r)
+    out = []
+    for key, label, op, target in TARGETS:
+        value = values.get(key)
+        met = None if value is None else (value >= target if op == ">=" else value <= target)
+        out.append({"key": key, "label": label, "op": op, "target": target, "value": value, "met": met})
+    return out
+
+
+# --------------------------------------------------------------------------------------------- reports
+
+def markdown(r: dict[str, Any]) -> str:
+    m = r["meta"]
+    values = figures(r)
+    targets = {t["key"]: t for t in r["targets"]}
+
+    def met(key: str) -> str:
+        t = targets.get(key)
+        if t is None or t["met"] is None:
+            return "n/a"
+        return "yes" if t["met"] else "**no**"
+
+    def target(key: str) -> str:
+        t = targets[key]
+        return f"{'≥' if t['op'] == '>=' else '≤'} {t['target']:g}"
+
+    rows: list[tuple[str, str, str, str, str, str, str]] = []
+
+    def cell(value: Any, digits: int = 0, suffix: str = "") -> str:
+        if isinstance(value, dict) and "error" in value:
+            return "n/a"
+        return "—" if value is None else f"{value:,.{digits}f}{suffix}"
+
+    for route, label in (("runs", "`POST /api/chat/runs` → 202"), ("resume", "resume idle chat → 204")):
+        best = {k: _get(r, "rates", route, k, "best") for k in SERVERS}
+        rate = {k: _get(best[k], "rps") for k in SERVERS}
+        key = "runs_vs_bare" if route == "runs" else "resume_vs_bare"
+        rows.append((f"{label}: req/s", cell(rate["mock"]), cell(rate["bare"]), cell(rate["prism"]),
+                     f"{cell(values[key], 2)} of bare", target(key), met(key)))
+        pkey = "runs_vs_prism" if route == "runs" else "resume_vs_prism"
+        rows.append((f"{label}: vs Prism", "", "", "", f"{cell(values[pkey], 1)}x Prism",
+                     target(pkey) + "x" if pkey in targets else "—", met(pkey) if pkey in targets else ""))
+
+        def lat(kind: str, best: dict[str, Any] = best) -> str:
+            p50, p99 = _get(best[kind], "latency_us", "p50"), _get(best[kind], "latency_us", "p99")
+            return "—" if p50 is None else f"{p50 / 1000:.1f} / {p99 / 1000:.1f}"
+
+        rows.append((f"{label}: latency p50 / p99 (ms)", lat("mock"), lat("bare"), lat("prism"), "", "", ""))
+    for n in r["meta"]["settings"]["paced_n"]:
+        mk, bk = _get(r, "paced", str(n), "mock"), _get(r, "paced", str(n), "bare")
+        big = n == 1000
+
+        def pair(doc: Any, key: str) -> str:
+            a, b = _get(doc, key, "p50"), _get(doc, key, "p99")
+            return "—" if a is None else f"{a:,.1f} / {b:,.1f}"
+
+        def done(d: Any) -> str:
+            return "—" if d is None else f"{d['completed']:,}/{d['n']:,}"
+
+        rows.append((f"{n:,} paced `slow` streams: complete", done(mk), done(bk), "—", "",
+                     "all" if big else "", met("paced1000_complete") if big else ""))
+        rows.append((f"{n:,} streams: lateness p50 / p99 (ms)", pair(mk, "lateness_ms"), pair(bk, "lateness_ms"),
+                     "—", "", "p99 " + target("paced1000_p99_ms") if big else "",
+                     met("paced1000_p99_ms") if big else ""))
+        rows.append((f"{n:,} streams: TTFB p50 / p99 (ms)", pair(mk, "ttfb_ms"), pair(bk, "ttfb_ms"), "—", "", "", ""))
+        rows.append((f"{n:,} streams: server peak RSS (MB)", cell(_get(mk, "peak_rss_mb")),
+                     cell(_get(bk, "peak_rss_mb")), "—", "", target("paced1000_rss_mb") if big else "",
+                     met("paced1000_rss_mb") if big else ""))
+    um, ub = _get(r, "unpaced", "mock", "best"), _get(r, "unpaced", "bare", "best")
+    rows.append(("unpaced `slow` streams (`--speed 0`): chunks/s", cell(_get(um, "chunks_per_s")),
+                 cell(_get(ub, "chunks_per_s")), "—", f"{cell(values['unpaced_vs_bare'], 2)} of bare",
+                 target("unpaced_vs_bare"), met("unpaced_vs_bare")))
+    rows.append(("unpaced: streams/s", cell(_get(um, "streams_per_s")), cell(_get(ub, "streams_per_s")), "—",
+                 "", "", ""))
+    st = {k: _get(r, "startup", k, "median_s") for k in SERVERS}
+    rows.append(("start-up to first answered request (s, median)", cell(st["mock"], 2), cell(st["bare"], 2),
+                 cell(st["prism"], 2), "", target("startup_s"), met("startup_s")))
+    c = r.get("contract") or {}
+    if not c:
+        contract = "not run"
+    elif c.get("available"):
+        contract = f"{c['duration_s']:.1f} s (exit {c.get('exit_code')})"
+    elif "error" in c:
+        contract = "error"
+    else:
+        contract = "not available"
+    rows.append(("`recoup-mock contract` against the bundled mock", contract, "", "", "", "", ""))
+
+    lines = [
+        "# recoup-mock bench: latest results",
+        "",
+        f"{m['date']} · commit `{m['commit']}` · {m['cpus']} x {m['cpu']} · wall time {m.get('wall_s', 0):.0f} s"
+        f" · `make bench`",
+        "",
+        "Ratios are the headline: this machine is shared and noisy, so absolute numbers move between runs.",
+        "The bare app is the ceiling (Starlette + uvicorn doing the least the route needs); Prism 5.14.2 serves",
+        "the upstream seed spec. Targets are measured here, not asserted anywhere.",
+        "",
+        "| metric | mock | bare | prism | ratio | target | met? |",
+        "|---|--:|--:|--:|--:|--:|:-:|",
+        *(f"| {' | '.join(row)} |" for row in rows),
+        "",
+        "## Targets",
+        "",
+        *(f"- {t['label']}: {_fmt(t['value'], 2)} (target {t['op']} {t['target']:g}) → "
+          f"{'met' if t['met'] else 'not met' if t['met'] is not None else 'not measured'}" for t in r["targets"]),
+        "",
+        "## How this was measured",
+        "",
+        f"- Pinning: {m['pinning']}. One server at a time, each a fresh process.",
+        f"- Rates: wrk {m['settings']['wrk']}, best of {m['settings']['rounds']} rounds (round order alternates); "
+        "all rounds are in `latest.json`. The mock runs `--speed 0 --quiet`. **Every 202 from the mock starts a "
+        "run** (default scenario, finished at once at speed 0) and stores a session, a chat and messages; the "
+        "bare app and Prism store nothing.",
+        "- Resume: `GET /api/chat/<idle chat>/stream` with `Prefer: code=204` (so Prism answers 204 too).",
+        f"- Paced streams: best of {m['settings'].get('paced_rounds', 1)} rounds (lowest p99 lateness); the mock at "
+        "`--speed 1`, each stream on a fresh chat (made through the API before "
+        "timing), all requests sent at once on open connections. Lateness of a chunk = its arrival - (stream start "
+        "+ its due time from `mockserver.engine.schedule`), the stream start being the latest instant all of the "
+        "stream's chunks agree with, min(arrival - due): the first chunk's arrival unless it was held back; "
+        "TTFB is from the request. "
+        "Peak RSS is `VmHWM` of the server process. The bare app paces the same bytes on the same schedule "
+        f"(schedule check: {_said(_get(r, 'paced', 'schedule_check', 'bare_matches_mock_schedule'))}).",
+        "- First chunk held back (chunks > 5 ms early against the first chunk's arrival, the reason for that "
+        "anchor): " + (", ".join(
+            f"N={n} {k} {share:.1%}" for n in m["settings"]["paced_n"] for k in ("mock", "bare")
+            if (share := _get(r, "paced", str(n), k, "first_chunk_held_share")) is not None) or "not measured")
+        + "; p99 lateness against the first chunk instead: " + (", ".join(
+            f"N={n} {k} {_fmt(p99)} ms" for n in m["settings"]["paced_n"] for k in ("mock", "bare")
+            if (p99 := _get(r, "paced", str(n), k, "lateness_from_first_chunk_ms", "p99")) is not None)
+            or "not measured") + ".",
+        f"- Unpaced: `--speed 0`, {m['settings']['unpaced_streams']:,} fresh chats at most over "
+        f"{m['settings']['unpaced_duration_s']:g} s, 32 connections; chunks = SSE data events incl. `[DONE]`, "
+        f"counted by the client. Same bytes as the bare app (apart from the message id): "
+        f"{_said(_get(r, 'unpaced', 'same_bytes'))}.",
+        f"- Versions: Python {m['python']}, node {m['node']}, {m['wrk']}, Prism {m['prism']}, "
+        + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
+        f"- Load average before/after: {', '.join(f'{x:.2f}' for x in m['loadavg_before'])} / "
+        f"{', '.join(f'{x:.2f}' for x in m.get('loadavg_after', ()))}.",
+    ]
+    if c and not c.get("available"):
+        lines.append(f"- `recoup-mock contract`: not available ({c.get('reason') or c.get('error')}); the bench "
+                     "runs it as soon as the command exists.")
+    if r.get("errors"):
+        lines += ["", "## Errors", "", *(f"- {e}" for e in r["errors"])]
+    return "\n".join(lines) + "\n"
+
+
+def chart(r: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    values = figures(r)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1, 1.25]})
+    # Left: the ratios themselves, each with its target.
+    ratio_keys = [("runs_vs_bare", "runs 202\nvs bare"), ("resume_vs_bare", "resume 204\nvs bare"),
+                  ("unpaced_vs_bare", "unpaced chunks/s\nvs bare"), ("runs_vs_prism", "runs 202\nvs Prism")]
+    targets = {t["key"]: t for t in r["targets"]}
+    xs = range(len(ratio_keys))
+    for x, (key, _label) in zip(xs, ratio_keys, strict=True):
+        value, t = values.get(key), targets[key]
+        color = "#9e9e9e" if value is None else "#2e7d32" if t["met"] else "#c62828"
+        left.bar(x, value or 0, color=color, width=0.6)
+        left.hlines(t["target"], x - 0.4, x + 0.4, colors="black", linestyles="--", linewidth=1.5)
+        left.annotate("n/a" if value is None else f"{value:.2f}", (x, value or 0), ha="center", va="bottom",
+                      fontsize=10, xytext=(0, 3), textcoords="offset points")
+        left.annotate(f"target ≥ {t['target']:g}", (x, t["target"]), ha="center", va="bottom", fontsize=8,
+                      xytext=(0, 3), textcoords="offset points", color="#333333")
+    left.set_xticks(list(xs), [label for _, label in ratio_keys], fontsize=9)
+    left.set_yscale("log")
+    left.set_ylabel("mock ÷ other server (log scale)")
+    left.set_title("Ratios (dashed: target)")
+    # Right: every target as a share of what it asks for (>= 1 means met).
+    labels, scores, colors = [], [], []
+    for t in r["targets"]:
+        value = t["value"]
+        if value is None:
+            score = 0.0
+        elif t["op"] == ">=":
+            score = value / t["target"]
+        else:
+            score = t["target"] / value if value > 0 else 10.0
+        labels.append(f"{t['label']}\n{_fmt(value, 2)} ({'≥' if t['op'] == '>=' else '≤'} {t['target']:g})")
+        scores.append(max(score, 1e-3))
+        colors.append("#9e9e9e" if t["met"] is None else "#2e7d32" if t["met"] else "#c62828")
+    ys = list(range(len(labels)))[::-1]
+    right.barh(ys, scores, color=colors, height=0.6)
+    right.axvline(1.0, color="black", linestyle="--", linewidth=1.5)
+    right.set_yticks(ys, labels, fontsize=8)
+    right.set_xscale("log")
+    right.set_xlabel("share of target (≥ 1 = met; for ≤ targets: target ÷ value)")
+    right.set_title("Targets")
+    fig.suptitle(f"recoup-mock bench · {r['meta']['date']} · commit {r['meta']['commit']}", fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    (out / "latest.md").write_text(markdown(results))
+    try:
+        chart(results, out / "ratios.png")
+    except ImportError as exc:
+        log(f"no chart: {exc} (install the bench extra: pip install -e '.[bench]')")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", nargs="*", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--duration", type=float, default=10.0, help="wrk seconds a measurement")
+    parser.add_argument("--warmup", type=float, default=2.0, help="wrk warm-up seconds before each measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the rate and unpaced tests (best is kept)")
+    parser.add_argument("--paced-n", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--paced-rounds", type=int, default=2, help="rounds of each paced test (lowest p99 is kept)")
+    parser.add_argument("--stream-timeout", type=float, default=30.0)
+    parser.add_argument("--unpaced-streams", type=int, default=3000)
+    parser.add_argument("--unpaced-duration", type=float, default=8.0)
+    parser.add_argument("--startup-runs", type=int, default=3)
+    parser.add_argument("--contract-timeout", type=float, default=900.0)
+    parser.add_argument("--no-pin", action="store_true", help="do not pin servers and clients to CPUs")
+    parser.add_argument("--quick", action="store_true", help="short smoke run (not for the record)")
+    parser.add_argument("--rewrite", action="store_true", help="rewrite latest.md and ratios.png from latest.json")
+    args = parser.parse_args(argv)
+    if args.rewrite:
+        write(json.loads((args.out / "latest.json").read_text()), args.out)
+        return 0
+    if args.quick:
+        args.duration, args.warmup, args.rounds, args.startup_runs, args.paced_rounds = 3.0, 1.0, 1, 1, 1
+        args.paced_n, args.unpaced_streams, args.unpaced_duration = [100], 500, 3.0
+    if subprocess.run(["which", "wrk"], capture_output=True).returncode:
+        parser.error("wrk is not installed (apt-get install -y wrk; `make bench` does it)")
+    bench = Bench(args)
+    try:
+        results = bench.run()
+    finally:
+        for server in list(_RUNNING):
+            server.stop()
+    write(results, args.out)
+    log(f"wrote {args.out / 'latest.md'} ({results['meta']['wall_s']:.0f} s)")
+    print((args.out / "latest.md").read_text())
+    return 1 if results["errors"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
