@@ -126,7 +126,7 @@ def endpoint(op: Operation, spec: ApiSpec, handler: Handler, authorize: Authoriz
             if body:
                 check_content_type(request, op)
                 parsed = parse_json(body)
-            problems = spec.validate_request(op, request, body)
+            problems = spec.validate_request(op, request, parsed, has_body=bool(body))
             if problems:
                 raise ApiError(400, "Invalid request: " + "; ".join(problems))
             return await handler(Call(request, state, account, parsed))
