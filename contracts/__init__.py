@@ -1,1 +1,36 @@
-"""Schemathesis contract suites that check the mock, or a real deployment, against ``openapi/chat.yaml``."""
+"""Schemathesis contract suites that check the mock, or a real deployment, against ``openapi/chat.yaml``.
+
+``recoup-mock contract`` and ``pytest contracts`` both run `run_contract`: scripted flows (409, 403,
+401, 204, the run lifecycle, whole streams) and the Schemathesis phases (examples, coverage,
+fuzzing, stateful) with the built-in checks plus custom stream checks. Importing this package is
+cheap; Schemathesis is imported when a run starts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .options import ContractOptions
+    from .report import ContractReport
+
+__all__ = ["ContractOptions", "ContractReport", "run_contract"]
+
+
+def run_contract(options: ContractOptions, progress: Any = None) -> ContractReport:
+    """Run the suite (see `contracts.runner.run_contract`)."""
+    from .runner import run_contract as run
+
+    return run(options, progress)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ContractOptions":
+        from .options import ContractOptions
+
+        return ContractOptions
+    if name == "ContractReport":
+        from .report import ContractReport
+
+        return ContractReport
+    raise AttributeError(name)

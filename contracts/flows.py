@@ -1,0 +1,443 @@
+"""Flows the generator will not find alone, scripted against any target.
+
+`provision` creates what the other flows need through the API (a session, its sandbox, chats; and
+a session of the other account), unless ids are passed in. Then, each under its own check name:
+
+==========================  =========================================================================
+``chat_turn_streams``       ``POST /api/chat`` (plain, and ``Prefer: scenario=tool-call``), the
+                            ``/workflow`` path with a Bearer key, and the legacy stream answer 200
+                            streams (every stream check runs on them)
+``resume_no_content``       resuming a chat that never streamed: 204 with an empty body (both schemes)
+``stop_idle``               stopping it: 200 ``{"success": true, "stopped": false}``
+``busy_chat_conflict``      ``POST`` on a chat that is streaming: 409. On the mock, the pinned busy
+                            chat; on any other target, two overlapping POSTs on a fresh chat, the
+                            first with ``Prefer: scenario=slow`` (a deployment ignores it), which is
+                            then stopped (``stopped: true``) and must close
+``foreign_chat_forbidden``  the other account's chat: 403 on POST, resume and stop, and on its
+                            session; the other account reading our run's status: 404
+``credentials_rejected``    missing, unknown, non-Bearer and doubled credentials: 401 everywhere
+``run_lifecycle``           ``POST /api/chat/runs`` 202 -> ``running`` -> ``completed`` (never back,
+                            never ``failed``), then resume 204
+``workflow_run_id``         the run id of a 202 matches its ``Location``; a watched run's stream and
+                            a resumed live run carry the right ``x-workflow-run-id``
+==========================  =========================================================================
+
+Nothing here touches an object the suite did not create, except the mock's fixture world (read
+only, and only when its ids answer as they do on the mock).
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from . import streams
+from .checks import RUN_ID_HEADER, RunIdViolation, check_run_accepted
+from .target import BudgetExhausted, Exchange, Target
+
+# The mock's fixture world (fixtures/world.yaml); used only when the target answers with it.
+WORLD_SESSION = "5e551011-0000-4000-8000-000000000001"
+WORLD_OTHER_SESSION = "5e551011-0000-4000-8000-000000000003"
+WORLD_BUSY_CHAT = "c4a70000-0000-4000-8000-000000000002"
+WORLD_OTHER_CHAT = "c4a70000-0000-4000-8000-000000000003"
+
+DEFAULT_REPO_URL = "https://github.com/recoupable/mock-workspace"
+#: A run id of the right form that no deployment has (the docs' example id, with its time part zeroed).
+UNKNOWN_RUN_ID = "wrun_00000000000000000000000000"
+INVALID_KEY = "recoup_sk_contract_not_a_key_0000000000000000"
+RUN_RANK = {"queued": 0, "running": 1, "completed": 2}
+RUN_POLL_LIMIT = 120.0
+
+
+@dataclass
+class World:
+    """The mock's fixture world, when the target has it."""
+
+    busy_run: str | None = None
+
+
+@dataclass
+class Workspace:
+    """What the flows work in: our session (with a sandbox) and, for the 403s, the other account's chat."""
+
+    session_id: str | None = None
+    chat_id: str | None = None
+    generator_chat_id: str | None = None
+    other_session_id: str | None = None
+    other_chat_id: str | None = None
+    world: World | None = None
+    created: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return self.session_id is not None and self.chat_id is not None
+
+
+def user_message(text: str) -> dict[str, Any]:
+    return {"id": "contract-u1", "role": "user", "parts": [{"type": "text", "text": text}]}
+
+
+def chat_body(chat_id: str, session_id: str, text: str = "recoup-mock contract check: reply briefly") -> dict[str, Any]:
+    return {"messages": [user_message(text)], "chatId": chat_id, "sessionId": session_id}
+
+
+# ---------------------------------------------------------------------- provisioning
+def detect_world(target: Target) -> World | None:
+    """Whether the target is the mock with its fixture world (a read of a fixed session id)."""
+    try:
+        with httpx.Client(timeout=target.options.request_timeout) as client:
+            response = client.get(f"{target.base_url}/api/sessions/{WORLD_SESSION}", headers=target.auth("owner"))
+            session = response.json().get("session", {}) if response.status_code == 200 else {}
+            if session.get("id") != WORLD_SESSION:
+                return None
+            response = client.get(f"{target.base_url}/api/sessions/{WORLD_SESSION}/chats/{WORLD_BUSY_CHAT}",
+                                  headers=target.auth("owner"))
+            chat = response.json().get("chat", {}) if response.status_code == 200 else {}
+    except (httpx.HTTPError, ValueError, AttributeError):
+        return None
+    target.report.count("flows", 2)
+    return World(busy_run=chat.get("activeStreamId"))
+
+
+def provision(target: Target, repo_url: str = DEFAULT_REPO_URL) -> Workspace:
+    flow = "provision"
+    ws = Workspace(world=detect_world(target))
+    options = target.options
+    if options.session_id:
+        exchange = target.send(flow, "getSession", path={"sessionId": options.session_id})
+        if target.expect_status(exchange, "provisioning", "session", 200,
+                                "RECOUP_CONTRACT_SESSION_ID must name a session of the --api-key account"):
+            ws.session_id = options.session_id
+    else:
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        exchange = target.send(flow, "createSession", body={"title": f"recoup-mock contract {stamp}"})
+        if target.expect_status(exchange, "provisioning", "session", 200, "creating a session must succeed"):
+            body = exchange.json() or {}
+            ws.session_id = body.get("session", {}).get("id")
+            ws.created.append(f"session {ws.session_id}")
+        if ws.session_id:
+            exchange = target.send(flow, "createSandbox", body={"repoUrl": repo_url, "sessionId": ws.session_id})
+            if target.expect_status(exchange, "provisioning", "sandbox", 200, "provisioning the sandbox must succeed"):
+                ws.created.append(f"sandbox of session {ws.session_id}")
+    if ws.session_id:
+        ws.chat_id = new_chat(target, flow, ws)
+        ws.generator_chat_id = new_chat(target, flow, ws)
+    if options.other_session_id and options.other_chat_id:
+        ws.other_session_id, ws.other_chat_id = options.other_session_id, options.other_chat_id
+    elif target.other_api_key:
+        exchange = target.send(flow, "createSession", auth="other", body={"title": "recoup-mock contract (peer)"})
+        if target.expect_status(exchange, "provisioning", "other-session", 200,
+                                "creating a session as the --other-api-key account must succeed"):
+            body = exchange.json() or {}
+            ws.other_session_id = body.get("session", {}).get("id")
+            ws.other_chat_id = body.get("chat", {}).get("id")
+            ws.created.append(f"session {ws.other_session_id} (other account)")
+    elif ws.world is not None:
+        ws.other_session_id, ws.other_chat_id = WORLD_OTHER_SESSION, WORLD_OTHER_CHAT
+    return ws
+
+
+def new_chat(target: Target, flow: str, ws: Workspace) -> str | None:
+    """A fresh chat in our session (so no flow ever finds another flow's run on it)."""
+    assert ws.session_id is not None
+    exchange = target.send(flow, "createSessionChat", path={"sessionId": ws.session_id}, body={})
+    if not target.expect_status(exchange, "provisioning", "chat", 200, "creating a chat in our session must succeed"):
+        return None
+    chat_id = (exchange.json() or {}).get("chat", {}).get("id")
+    if isinstance(chat_id, str):
+        ws.created.append(f"chat {chat_id}")
+        return chat_id
+    return None
+
+
+# ---------------------------------------------------------------------- the flows
+def chat_turn(target: Target, ws: Workspace) -> None:
+    flow, check = "chat_turn", "chat_turn_streams"
+    assert ws.session_id is not None
+    turns: list[tuple[str, str | None, str, str]] = [
+        ("postChat", None, "owner", "post"),
+        ("postChat", "scenario=tool-call", "owner", "post-tool-call"),
+        ("postChatWorkflow", None, "owner-bearer", "workflow-path"),
+    ]
+    for operation_id, prefer, auth, rule in turns:
+        chat_id = new_chat(target, flow, ws)
+        if chat_id is None:
+            return
+        headers = {"Prefer": prefer} if prefer else None
+        exchange = target.send(flow, operation_id, auth=auth, headers=headers, body=chat_body(chat_id, ws.session_id))
+        target.expect_status(exchange, check, rule, 200, "a turn on an idle chat with a sandbox streams")
+    exchange = target.send(flow, "legacyChat", body={"prompt": "recoup-mock contract check: reply briefly"})
+    target.expect_status(exchange, check, "legacy", 200, "the legacy stream answers a prompt with a stream")
+
+
+def resume_idle(target: Target, ws: Workspace) -> None:
+    flow = "resume_idle"
+    chat_id = new_chat(target, flow, ws)
+    if chat_id is None:
+        return
+    for auth, rule in (("owner", "idle"), ("owner-bearer", "idle-bearer")):
+        exchange = target.send(flow, "resumeChatStream", auth=auth, path={"chatId": chat_id})
+        expect_no_content(target, exchange, "resume_no_content", rule,
+                          "a chat that never streamed has nothing to resume")
+    exchange = target.send(flow, "stopChat", path={"chatId": chat_id})
+    if target.expect_status(exchange, "stop_idle", "status", 200, "stop is idempotent"):
+        body = exchange.json()
+        if body != {"success": True, "stopped": False}:
+            target.record(exchange, "stop_idle", "body",
+                          f"Stopping an idle chat should answer {{\"success\": true, \"stopped\": false}}, not {body}")
+
+
+def expect_no_content(target: Target, exchange: Exchange, check: str, rule: str, why: str) -> bool:
+    if not target.expect_status(exchange, check, rule, 204, why):
+        return False
+    assert exchange.response is not None
+    if exchange.response.content:
+        target.record(exchange, check, f"{rule}-body", "A 204 must have an empty body.")
+        return False
+    return True
+
+
+def busy_conflict(target: Target, ws: Workspace) -> None:
+    if ws.world is not None and ws.world.busy_run is not None:
+        _busy_fixture(target, ws.world.busy_run)
+    else:
+        _busy_overlap(target, ws)
+
+
+def _busy_fixture(target: Target, busy_run: str) -> None:
+    flow, check = "busy_conflict", "busy_chat_conflict"
+    exchange = target.send(flow, "postChat", body=chat_body(WORLD_BUSY_CHAT, WORLD_SESSION))
+    target.expect_status(exchange, check, "post-streaming", 409,
+                         "a POST on a chat whose response is streaming gets 409")
+    # Resuming it replays the live run from chunk 0, then from chunk 1.
+    exchange = target.send(flow, "resumeChatStream", path={"chatId": WORLD_BUSY_CHAT})
+    if target.expect_status(exchange, check, "resume-busy", 200, "resuming a streaming chat replays its run"):
+        expect_run_id(target, exchange, busy_run, "resume-live-run", "the chat's activeStreamId")
+    exchange = target.send(flow, "resumeChatStream", path={"chatId": WORLD_BUSY_CHAT}, query={"startIndex": 1})
+    if target.expect_status(exchange, check, "resume-busy-index", 200, "a resume from startIndex 1 replays the rest"):
+        first = streams.data_events(exchange.response.content if exchange.response else b"")[:1]
+        if first and '"type":"start"' in first[0].replace(" ", ""):
+            target.record(exchange, check, "start-index", "A resume from startIndex 1 must not begin with `start`.")
+
+
+def _busy_overlap(target: Target, ws: Workspace) -> None:
+    """Two overlapping POSTs on a fresh chat: the first (slow) one streams, the second gets 409."""
+    flow, check = "busy_conflict", "busy_chat_conflict"
+    assert ws.session_id is not None
+    chat_id = new_chat(target, flow, ws)
+    if chat_id is None:
+        return
+    first_case = target.case("postChat", headers={"Prefer": "scenario=slow"}, body=chat_body(chat_id, ws.session_id))
+    first = Exchange(flow, first_case, None, target.curl(first_case, "postChat"))
+    timeout = target.options.request_timeout
+    headers = {**target.auth("owner"), "Prefer": "scenario=slow", "Content-Type": "application/json"}
+    target.check_budget()
+    target.report.count("flows")
+    target.report.groups.add((f"flow:{flow}", first_case.operation.label))
+    try:
+        with httpx.Client(timeout=httpx.Timeout(timeout)) as client, client.stream(
+                "POST", f"{target.base_url}/api/chat", headers=headers, json=chat_body(chat_id, ws.session_id)) as live:
+            if live.status_code != 200:
+                target.record(first, check, "slow-post", f"The first (slow) POST got {live.status_code}, not a stream.")
+                return
+            run_id = live.headers.get(RUN_ID_HEADER)
+            reader = live.iter_bytes()
+            received = _read_first_event(reader, timeout)
+            if streams.DONE.encode() in received:
+                target.report.note("busy_conflict: the first stream had already ended, so there was nothing to "
+                                   "collide with (a target that ignores `Prefer: scenario=slow` and answers fast); "
+                                   "the 409 was not tested")
+                return
+            second = target.send(flow, "postChat", body=chat_body(chat_id, ws.session_id))
+            target.expect_status(second, check, "post-streaming", 409,
+                                 "a POST on a chat whose response is still streaming gets 409 (not a replay)")
+            resumed = target.send(flow, "resumeChatStream", path={"chatId": chat_id})
+            resumed_ok = target.expect_status(resumed, check, "resume-live", (200, 204),
+                                              "resume answers a stream or 204")
+            if resumed_ok and resumed.status == 200 and run_id:
+                expect_run_id(target, resumed, run_id, "resume-live-run", "the POST that started the run")
+            stop = target.send(flow, "stopChat", path={"chatId": chat_id})
+            target.expect_status(stop, "stop_idle", "stop-live", 200, "stop answers 200")
+            _drain(target, first, reader, received, timeout)
+    except httpx.HTTPError as exc:
+        target.record(first, check, "slow-post", f"The first (slow) POST failed: {exc!r}")
+
+
+def _read_first_event(reader: Any, timeout: float) -> bytes:
+    received = b""
+    deadline = time.monotonic() + timeout
+    for piece in reader:
+        received += piece
+        if b"\n\n" in received or b"\r\n\r\n" in received or time.monotonic() > deadline:
+            break
+    return received
+
+
+def _drain(target: Target, first: Exchange, reader: Any, received: bytes, timeout: float) -> None:
+    """After a stop, the live stream must end within the bound (read timeout, byte cap)."""
+    deadline = time.monotonic() + timeout
+    cap = target.options.stream_byte_cap
+    try:
+        for piece in reader:
+            received += piece
+            if time.monotonic() > deadline or len(received) > cap:
+                target.record(first, "stream_closes", "after-stop",
+                              f"The stream was still open {timeout:g} s after the run was stopped.")
+                return
+    except httpx.ReadTimeout:
+        target.record(first, "stream_closes", "after-stop",
+                      f"The stream went silent without closing after the run was stopped ({timeout:g} s).")
+
+
+def expect_run_id(target: Target, exchange: Exchange, expected: str, rule: str, source: str) -> None:
+    value = exchange.header(RUN_ID_HEADER)
+    if value != expected:
+        operation = exchange.case.operation.label
+        failure = RunIdViolation(operation=operation, rule=rule,
+                                 message=f"`{RUN_ID_HEADER}: {value}` should be {expected}, the run id of {source}.")
+        target.record_failure(exchange, "workflow_run_id", failure)
+
+
+def foreign_chat(target: Target, ws: Workspace) -> None:
+    flow, check = "foreign_chat", "foreign_chat_forbidden"
+    if ws.other_chat_id is None or ws.other_session_id is None:
+        target.report.note("foreign_chat: skipped, no other account (pass --other-api-key)")
+        return
+    chat, session = ws.other_chat_id, ws.other_session_id
+    why = "the chat belongs to another account"
+    exchange = target.send(flow, "postChat", body=chat_body(chat, session))
+    target.expect_status(exchange, check, "post", 403, why)
+    exchange = target.send(flow, "resumeChatStream", path={"chatId": chat})
+    target.expect_status(exchange, check, "resume", 403, why)
+    exchange = target.send(flow, "stopChat", path={"chatId": chat})
+    target.expect_status(exchange, check, "stop", 403, why)
+    exchange = target.send(flow, "getSession", path={"sessionId": session})
+    target.expect_status(exchange, check, "session", 403, "the session belongs to another account")
+
+
+def credentials(target: Target, ws: Workspace) -> None:
+    flow, check = "credentials", "credentials_rejected"
+    key = target.api_key
+    variants: list[tuple[str, dict[str, str]]] = [
+        ("missing", {}),
+        ("unknown-key", {"x-api-key": INVALID_KEY}),
+        ("unknown-bearer", {"Authorization": f"Bearer {INVALID_KEY}"}),
+        ("not-bearer", {"Authorization": f"Basic {key}"}),
+        ("doubled", {"x-api-key": key, "Authorization": f"Bearer {key}"}),
+    ]
+    chat, session = ws.chat_id or WORLD_BUSY_CHAT, ws.session_id or WORLD_SESSION
+    requests: list[tuple[str, dict[str, Any]]] = [
+        ("postChat", {"body": chat_body(chat, session)}),
+        ("resumeChatStream", {"path": {"chatId": chat}}),
+        ("stopChat", {"path": {"chatId": chat}}),
+        ("startChatRun", {"body": {"prompt": "recoup-mock contract check"}}),
+        ("getChatRunStatus", {"path": {"runId": UNKNOWN_RUN_ID}}),
+        ("createSession", {"body": {"title": "recoup-mock contract (must be refused)"}}),
+        ("getSession", {"path": {"sessionId": session}}),
+    ]
+    for operation_id, parts in requests:
+        for rule, headers in variants:
+            exchange = target.send(flow, operation_id, auth=None, headers=headers, **parts)
+            target.expect_status(exchange, check, rule, 401,
+                                 f"credentials that are {rule.replace('-', ' ')} must be refused")
+
+
+def run_lifecycle(target: Target, ws: Workspace) -> None:
+    flow, check = "run_lifecycle", "run_lifecycle"
+    exchange = target.send(flow, "startChatRun", body={"prompt": "recoup-mock contract check: reply briefly"})
+    if not target.expect_status(exchange, check, "accepted", 202, "a headless run is accepted"):
+        return
+    body = exchange.json() or {}
+    try:
+        run_id = check_run_accepted(exchange.case.operation.label, exchange.response)  # type: ignore[arg-type]
+    except RunIdViolation:
+        return  # the response check `workflow_run_id` already recorded it
+    chat_id = body.get("chatId")
+    if run_id is None or not isinstance(chat_id, str):
+        return
+    watched = target.send(flow, "resumeChatStream", path={"chatId": chat_id})
+    watch_ok = target.expect_status(watched, check, "watch", (200, 204),
+                                    "the run's chat can be watched (or it is done)")
+    if watch_ok and watched.status == 200:
+        expect_run_id(target, watched, run_id, "watch-run-id", "POST /api/chat/runs")
+    statuses = _poll_run(target, flow, run_id)
+    if statuses is None:
+        return
+    seen, last = statuses
+    bad = [s for s in seen if s not in RUN_RANK]
+    ranks = [RUN_RANK[s] for s in seen if s in RUN_RANK]
+    if bad:
+        target.record(last, check, "status", f"The run went {' -> '.join(seen)}; a plain reply should complete.")
+        return
+    if ranks != sorted(ranks):
+        target.record(last, check, "order", f"The run's status went backwards: {' -> '.join(seen)}.")
+    if seen[-1] != "completed":
+        target.record(last, check, "completes",
+                      f"The run did not complete within {RUN_POLL_LIMIT:g} s: {' -> '.join(seen)}.")
+        return
+    after = target.send(flow, "resumeChatStream", path={"chatId": chat_id})
+    expect_no_content(target, after, check, "resume-after", "a completed run leaves nothing to resume")
+    if target.other_api_key:
+        peek = target.send(flow, "getChatRunStatus", auth="other", path={"runId": run_id})
+        target.expect_status(peek, "foreign_chat_forbidden", "run-status", 404,
+                             "a run's status is visible only to its owner")
+
+
+def _poll_run(target: Target, flow: str, run_id: str) -> tuple[list[str], Exchange] | None:
+    seen: list[str] = []
+    limit = RUN_POLL_LIMIT
+    remaining = target.remaining()
+    if remaining is not None:
+        limit = min(limit, remaining)
+    deadline = time.monotonic() + limit
+    interval = 0.2
+    while True:
+        exchange = target.send(flow, "getChatRunStatus", path={"runId": run_id})
+        if not target.expect_status(exchange, "run_lifecycle", "status-read", 200, "the run's owner reads its status"):
+            return None
+        status = (exchange.json() or {}).get("status")
+        if not seen or seen[-1] != status:
+            seen.append(str(status))
+        if status not in ("queued", "running") or time.monotonic() + interval > deadline:
+            return seen, exchange
+        # Polling a remote run: the server gives no other signal that it is done.
+        time.sleep(interval)
+        interval = min(interval * 2, 2.0)
+
+
+Flow = Callable[[Target, Workspace], None]
+FLOW_FUNCTIONS: dict[str, Flow] = {
+    "chat_turn": chat_turn,
+    "resume_idle": resume_idle,
+    "busy_conflict": busy_conflict,
+    "foreign_chat": foreign_chat,
+    "credentials": credentials,
+    "run_lifecycle": run_lifecycle,
+}
+
+
+def run_flows(target: Target, names: tuple[str, ...], repo_url: str = DEFAULT_REPO_URL) -> Workspace:
+    """Provision, then run the named flows; a flow that crashes is reported, the others still run."""
+    ws = Workspace()
+    try:
+        ws = provision(target, repo_url)
+    except BudgetExhausted:
+        target.report.note("--max-time was spent while provisioning; no flow ran")
+        return ws
+    if not ws.ready:
+        target.report.note("provisioning failed, so the flows that need a session did not run")
+    for name in names:
+        needs_session = name not in ("foreign_chat",)
+        if needs_session and not ws.ready:
+            continue
+        try:
+            FLOW_FUNCTIONS[name](target, ws)
+        except BudgetExhausted:
+            target.report.note(f"--max-time was spent during flow {name}; the remaining flows did not run")
+            break
+    return ws

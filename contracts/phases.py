@@ -1,0 +1,196 @@
+"""The Schemathesis phases (examples, coverage, fuzzing, stateful) over every operation of the spec.
+
+The run is configured in code, not by a ``schemathesis.toml`` (so it behaves the same from any
+working directory): the built-in checks that apply to this API, the custom stream checks, the
+credentials of both accounts as a Web Fuzzing Commons document (``object_level_authorization``
+compares them as peers), bounded stream reads, and the chat that ``POST /api/chat`` may stream on.
+
+Failures arrive as engine events and become `Finding`s with their check name and curl command.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import schemathesis
+from schemathesis.config import SchemathesisConfig
+from schemathesis.engine import Status, events, from_schema
+
+from . import checks as _checks  # noqa: F401  (registers the custom checks)
+from .options import BUILTIN_CHECKS, ContractOptions
+from .report import CHECK_ERROR, ContractReport, Finding, redact
+from .target import ENV_API_KEY, ENV_OTHER_API_KEY
+
+if TYPE_CHECKING:
+    from schemathesis import Response
+    from schemathesis.schemas import BaseSchema
+
+    from .flows import Workspace
+
+#: Operations whose schema-valid requests the server may still refuse with a documented 400:
+#: "Sandbox not initialized" (a session without a sandbox is schema-valid), and a blank `prompt` or an
+#: empty `messages`, which the spec's `oneOf` accepts but the server (like the deployed one) rejects.
+#: See the report of issue 4: the spec should say `prompt: {pattern: '\S'}` and `messages: {minItems: 1}`.
+SEMANTIC_400 = ("postChat", "postChatWorkflow", "startChatRun", "legacyChat")
+POSITIVE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
+OWNER, PEER = "owner", "other"
+
+
+def build_config(options: ContractOptions, base_url: str, auth_file: Path, workspace: Workspace | None,
+                 seed: int) -> SchemathesisConfig:
+    enabled = set(options.checks)
+    if not options.other_api_key:
+        enabled.discard("object_level_authorization")
+    checks: dict[str, Any] = {name: {"enabled": name in enabled} for name in BUILTIN_CHECKS}
+    operations: list[dict[str, Any]] = [
+        {"include-operation-id": operation_id,
+         "checks": {"positive_data_acceptance": {"enabled": "positive_data_acceptance" in enabled,
+                                                 "expected-statuses": POSITIVE_STATUSES}}}
+        for operation_id in SEMANTIC_400
+    ]
+    if workspace is not None and workspace.session_id and workspace.generator_chat_id:
+        # Let generated turns reach a 200 stream: a chat of ours, in a session with a sandbox.
+        for entry in operations[:2]:
+            entry["parameters"] = {"body.chatId": workspace.generator_chat_id, "body.sessionId": workspace.session_id}
+    wfc: dict[str, Any] = {"path": str(auth_file), "user": OWNER}
+    if options.other_api_key:
+        wfc["peers"] = [OWNER, PEER]
+    data: dict[str, Any] = {
+        "seed": seed,
+        "base-url": base_url,
+        "workers": options.workers,
+        # A slow target is not a contract failure (a deployment's agent runs take seconds).
+        "suppress-health-check": ["too_slow"],
+        "request-timeout": options.request_timeout,
+        # Streams end at `[DONE]`; the cap only matters for a target that never closes one.
+        "max-stream-events": 100_000,
+        "output": {"sanitization": {"enabled": False}},
+        "generation": {"max-examples": options.max_examples, "database": "none"},
+        "phases": {name: {"enabled": name in options.phases} for name in ("examples", "coverage", "fuzzing",
+                                                                             "stateful")},
+        "checks": checks,
+        "auth": {"wfc": wfc},
+        "operations": operations,
+    }
+    if options.rate_limit and options.rate_limit.lower() != "none":
+        data["rate-limit"] = options.rate_limit
+    return SchemathesisConfig.from_dict(data)
+
+
+def write_auth_file(options: ContractOptions, directory: Path) -> Path:
+    """Both accounts as a Web Fuzzing Commons auth document (fixed ``x-api-key`` headers)."""
+    users = [{"name": OWNER, "fixedHeaders": [{"name": "x-api-key", "value": options.api_key}]}]
+    if options.other_api_key:
+        users.append({"name": PEER, "fixedHeaders": [{"name": "x-api-key", "value": options.other_api_key}]})
+    path = directory / "auth.json"
+    path.write_text(json.dumps({"auth": users}), encoding="utf-8")
+    return path
+
+
+def load_schema(spec: Path, config: SchemathesisConfig, operations: tuple[str, ...]) -> BaseSchema:
+    schema: BaseSchema = schemathesis.openapi.from_path(spec, config=config)
+    if operations:
+        schema = schema.include(operation_id=list(operations))
+    return schema
+
+
+def run_phases(options: ContractOptions, spec: Path, base_url: str, report: ContractReport,
+               workspace: Workspace | None, seed: int, deadline: float | None,
+               progress: Callable[[str], None] | None = None) -> None:
+    """Run the configured phases; every failure and error becomes a finding in ``report``."""
+    if not options.phases:
+        return
+    secrets = {options.api_key: ENV_API_KEY}
+    if options.other_api_key:
+        secrets[options.other_api_key] = ENV_OTHER_API_KEY
+    with tempfile.TemporaryDirectory(prefix="recoup-contract-") as tmp:
+        config = build_config(options, base_url, write_auth_file(options, Path(tmp)), workspace, seed)
+        schema = load_schema(spec, config, options.operations)
+        stream = from_schema(schema).execute()
+        timer: threading.Timer | None = None
+        if deadline is not None:
+            # Stop between cases once the budget is spent; a case in flight ends within the request timeout.
+            timer = threading.Timer(max(0.0, deadline - time.monotonic()), stream.stop)
+            timer.daemon = True
+            timer.start()
+        try:
+            for event in stream:
+                _consume(event, report, secrets)
+                if progress is not None and isinstance(event, events.PhaseFinished) and event.phase.name.value in (
+                        "examples", "coverage", "fuzzing", "stateful"):
+                    name = event.phase.name.value
+                    progress(f"phase {name}: {event.status.value} ({report.requests.get('phase:' + name, 0)} requests)")
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if deadline is not None and time.monotonic() >= deadline:
+            report.note("--max-time was reached during the Schemathesis phases; they stopped early")
+
+
+def _consume(event: events.EngineEvent, report: ContractReport, secrets: dict[str, str]) -> None:
+    if isinstance(event, events.ScenarioFinished):
+        phase = event.phase.value
+        source = f"phase:{phase}"
+        recorder = event.recorder
+        report.count(source, len(recorder.interactions))
+        if recorder.label:
+            report.groups.add((source, recorder.label))
+        for case_id, nodes in recorder.checks.items():
+            for node in nodes:
+                if node.status in (Status.SUCCESS, Status.FAILURE):
+                    report.checked(node.name)
+                if node.status != Status.FAILURE or node.failure_info is None:
+                    continue
+                failure = node.failure_info.failure
+                operation = failure.operation or recorder.label
+                interaction = recorder.interactions.get(case_id)
+                got = _got(interaction.response if interaction is not None else None)
+                report.add(Finding(
+                    operation=operation,
+                    check=node.name,
+                    title=failure.title,
+                    message=redact((failure.message or failure.title) + got, secrets),
+                    curl=redact(node.failure_info.code_sample, secrets),
+                    source=source,
+                    identity=(operation, node.name, type(failure).__name__, failure._unique_key),
+                ))
+    elif isinstance(event, events.NonFatalError):
+        phase = event.phase.value if event.phase is not None else "run"
+        report.add(Finding(
+            operation=event.label,
+            check=CHECK_ERROR,
+            title=event.info.title,
+            message=redact(event.info.message, secrets),
+            curl=redact(sample, secrets) if (sample := getattr(event.info, "_code_sample", None)) else None,
+            source=f"phase:{phase}",
+            identity=(event.label, CHECK_ERROR, type(event.value).__name__, event.info.title),
+        ))
+    elif isinstance(event, events.FatalError):
+        report.add(Finding(
+            operation="(schema)", check=CHECK_ERROR, title="Schemathesis could not run",
+            message=f"{type(event.exception).__name__}: {event.exception}", curl=None, source="phase:run",
+            identity=("(schema)", CHECK_ERROR, type(event.exception).__name__, ""),
+        ))
+    elif isinstance(event, events.EngineFinished):
+        for failure in event.failures:
+            operation = failure.operation or "(run)"
+            report.add(Finding(
+                operation=operation, check=failure.title, title=failure.title,
+                message=redact(failure.message, secrets), curl=None, source="phase:run",
+                identity=(operation, failure.title, type(failure).__name__, failure._unique_key),
+            ))
+
+
+def _got(response: Response | None, limit: int = 300) -> str:
+    """What the server answered, in short, for the failure's message."""
+    if response is None:
+        return ""
+    body = response.content[:limit].decode("utf-8", errors="replace")
+    more = "…" if len(response.content) > limit else ""
+    return f"\n\nGot {response.status_code}: {body or '(empty body)'}{more}"

@@ -1,0 +1,177 @@
+"""What a contract run found: findings (operation, check, message, curl), the console text, JUnit XML."""
+
+from __future__ import annotations
+
+import threading
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: Findings that do not come from an HTTP check.
+CHECK_CONNECTION = "connection"
+CHECK_ERROR = "schemathesis_error"
+
+Identity = tuple[str, str, str, str]
+
+
+@dataclass
+class Finding:
+    """One failure: where (operation), what decided it (check), why (message), and how to see it again (curl)."""
+
+    operation: str
+    check: str
+    title: str
+    message: str
+    curl: str | None
+    #: "flow:<name>" for a scripted flow, "phase:<name>" for a Schemathesis phase.
+    source: str
+    #: (operation, check, failure class, signature): what a baseline entry names.
+    identity: Identity
+    #: The baseline entry id, when the failure is known drift.
+    known: str | None = None
+    #: The docs/drift.md row of that entry, when it names one.
+    drift: str | None = None
+
+    @property
+    def is_new(self) -> bool:
+        return self.known is None
+
+
+@dataclass
+class ContractReport:
+    base_url: str
+    target: str
+    seed: int
+    findings: list[Finding] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    #: How many requests each part made, e.g. {"flows": 61, "phase:fuzzing": 412}.
+    requests: dict[str, int] = field(default_factory=dict)
+    duration: float = 0.0
+    baseline: str | None = None
+    baseline_recorded: int | None = None
+    #: How many responses each check judged (passed or failed), over the whole run.
+    check_runs: dict[str, int] = field(default_factory=dict)
+    #: Every group that ran (flow or phase, operation), for the JUnit report.
+    groups: set[tuple[str, str]] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, finding: Finding) -> bool:
+        """Record a finding unless the same failure was already recorded; True when it was new to the report."""
+        with self._lock:
+            if any(existing.identity == finding.identity for existing in self.findings):
+                return False
+            self.findings.append(finding)
+            return True
+
+    def note(self, message: str) -> None:
+        with self._lock:
+            self.notes.append(message)
+
+    def count(self, part: str, n: int = 1) -> None:
+        with self._lock:
+            self.requests[part] = self.requests.get(part, 0) + n
+
+    def checked(self, check: str, n: int = 1) -> None:
+        with self._lock:
+            self.check_runs[check] = self.check_runs.get(check, 0) + n
+
+    @property
+    def new_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.is_new]
+
+    @property
+    def known_findings(self) -> list[Finding]:
+        return [f for f in self.findings if not f.is_new]
+
+    @property
+    def passed(self) -> bool:
+        return not self.new_findings
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.passed else 1
+
+    @property
+    def checks_failed(self) -> set[str]:
+        return {f.check for f in self.new_findings}
+
+
+def redact(text: str, secrets: dict[str, str]) -> str:
+    """Replace each secret value with a reference to the environment variable that holds it.
+
+    Inside a single-quoted shell word the reference becomes ``'"$NAME"'``, so the printed curl
+    command still runs once the variables are exported.
+    """
+    for value, name in sorted(secrets.items(), key=lambda item: -len(item[0])):
+        if value:
+            text = text.replace(value, f"'\"${name}\"'").replace(f"\"${name}\"''", f"\"${name}\"")
+    return text
+
+
+def format_report(report: ContractReport, *, max_lines: int = 14) -> str:
+    """The console text: one block per failure (operation, check, message, curl), then a summary."""
+    lines: list[str] = []
+    for title, items in (("FAILURES", report.new_findings), ("KNOWN DRIFT (baseline)", report.known_findings)):
+        if not items:
+            continue
+        lines.append(f"==================== {title} ({len(items)}) ====================")
+        for n, finding in enumerate(sorted(items, key=lambda f: (f.operation, f.check)), 1):
+            lines.append("")
+            lines.append(f"{n}. {finding.operation}  --  check: {finding.check}  [{finding.source}]")
+            lines.append(f"   {finding.title}")
+            if finding.known:
+                drift = f" ({finding.drift})" if finding.drift else ""
+                lines.append(f"   known drift, baseline entry {finding.known}{drift}")
+            message = finding.message.strip().splitlines()
+            for line in message[:max_lines]:
+                lines.append(f"     {line}")
+            if len(message) > max_lines:
+                lines.append(f"     ... ({len(message) - max_lines} more lines in the JUnit report)")
+            if finding.curl:
+                lines.append("   reproduce:")
+                lines.extend(f"     {line}" for line in finding.curl.strip().splitlines())
+        lines.append("")
+    if report.notes:
+        lines.append("Notes:")
+        lines.extend(f"  - {note}" for note in report.notes)
+        lines.append("")
+    if report.check_runs:
+        ran = ", ".join(f"{name} {n}" for name, n in sorted(report.check_runs.items()))
+        lines.append(f"Responses judged per check: {ran}")
+    total = sum(report.requests.values())
+    parts = ", ".join(f"{name} {n}" for name, n in sorted(report.requests.items()))
+    verdict = "PASSED" if report.passed else "FAILED"
+    known = f", {len(report.known_findings)} known drift" if report.known_findings else ""
+    lines.append(f"recoup-mock contract {verdict}: {len(report.new_findings)} failure(s){known}; "
+                 f"{total} requests ({parts}) against {report.base_url} [{report.target}]")
+    lines.append(f"Seed {report.seed}; took {report.duration:.1f} s"
+                 + (f"; baseline {report.baseline}" if report.baseline else ""))
+    return "\n".join(lines)
+
+
+def write_junit(report: ContractReport, path: Path) -> None:
+    """One test case per (flow or phase, operation) that ran; each new failure is a <failure>."""
+    suite = ET.Element("testsuite", name="recoup-mock contract", timestamp="", hostname=report.base_url)
+    by_group: dict[tuple[str, str], list[Finding]] = {}
+    for finding in report.findings:
+        by_group.setdefault((finding.source, finding.operation), []).append(finding)
+    groups = sorted(report.groups | set(by_group))
+    failures = 0
+    for source, operation in groups:
+        case = ET.SubElement(suite, "testcase", classname=source, name=operation)
+        for finding in by_group.get((source, operation), []):
+            text = finding.message + (f"\n\nReproduce with:\n\n    {finding.curl}" if finding.curl else "")
+            if finding.is_new:
+                failures += 1
+                element = ET.SubElement(case, "failure", type=finding.check,
+                                        message=f"{finding.check}: {finding.title}")
+            else:
+                element = ET.SubElement(case, "skipped", message=f"known drift {finding.known}: {finding.check}")
+            element.text = text
+    suite.set("tests", str(len(groups)))
+    suite.set("failures", str(failures))
+    suite.set("errors", "0")
+    suite.set("skipped", str(len(report.known_findings)))
+    suite.set("time", f"{report.duration:.3f}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

@@ -1,0 +1,246 @@
+"""Sending one documented request to the target and judging the response, for the scripted flows.
+
+Every request of a flow is a Schemathesis `Case` of its operation: it is sent through the same
+transport as the generated ones (bounded stream reads, rate limit), every response check applies
+to it (built-in and custom), and each failure is recorded with the check's name and the curl
+command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import requests
+from schemathesis.checks import CHECKS, CheckContext, load_all_checks, run_checks
+from schemathesis.core import NOT_SET
+from schemathesis.core.failures import Failure
+
+from .checks import FlowFailure, header
+from .options import ContractOptions
+from .report import CHECK_CONNECTION, ContractReport, Finding, redact
+
+if TYPE_CHECKING:
+    from schemathesis import Case, Response
+    from schemathesis.checks import CheckFunction
+    from schemathesis.schemas import BaseSchema
+
+#: Built-in checks that judge one response on its own (the others need generated data or probes).
+RESPONSE_CHECKS = (
+    "not_a_server_error",
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_headers_conformance",
+    "response_schema_conformance",
+)
+STREAM_OPERATIONS = {"postChat", "postChatWorkflow", "resumeChatStream", "legacyChat"}
+MAX_RATE_LIMIT_RETRIES = 3
+ENV_API_KEY = "RECOUP_API_KEY"
+ENV_OTHER_API_KEY = "RECOUP_OTHER_API_KEY"
+
+
+class BudgetExhausted(Exception):
+    """``--max-time`` is spent: stop sending."""
+
+
+@dataclass
+class Exchange:
+    """A request the flow sent and what came back (``response`` is None on a connection error)."""
+
+    flow: str
+    case: Case[Any]
+    response: Response | None
+    curl: str
+
+    @property
+    def status(self) -> int | None:
+        return self.response.status_code if self.response is not None else None
+
+    def json(self) -> Any:
+        if self.response is None:
+            return None
+        try:
+            return self.response.json()
+        except ValueError:
+            return None
+
+    def header(self, name: str) -> str | None:
+        return header(self.response, name) if self.response is not None else None
+
+
+class Target:
+    """The API under test, as one account (``api_key``) and optionally a second one (``other_api_key``)."""
+
+    def __init__(self, schema: BaseSchema, base_url: str, options: ContractOptions, report: ContractReport,
+                 deadline: float | None) -> None:
+        self.schema = schema
+        self.base_url = base_url.rstrip("/")
+        self.options = options
+        self.report = report
+        self.deadline = deadline
+        self.api_key = options.api_key
+        self.other_api_key = options.other_api_key
+        load_all_checks()
+        names = [name for name in RESPONSE_CHECKS if name in options.checks]
+        custom = ("stream_ordering", "stream_closes", "workflow_run_id")
+        self.checks: list[CheckFunction] = []
+        for name in (*names, *custom):
+            check = CHECKS.get_one(name)
+            assert not isinstance(check, type), name
+            self.checks.append(check)
+
+    # ------------------------------------------------------------------ sending
+    def auth(self, who: str | None) -> dict[str, str]:
+        """Credential headers: "owner" (x-api-key), "owner-bearer", "other" (x-api-key), or None."""
+        if who is None:
+            return {}
+        if who == "owner":
+            return {"x-api-key": self.api_key}
+        if who == "owner-bearer":
+            return {"Authorization": f"Bearer {self.api_key}"}
+        if who == "other":
+            assert self.other_api_key is not None
+            return {"x-api-key": self.other_api_key}
+        raise ValueError(who)
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def check_budget(self) -> None:
+        remaining = self.remaining()
+        if remaining is not None and remaining <= 0:
+            raise BudgetExhausted()
+
+    def case(self, operation_id: str, *, auth: str | None = "owner", headers: dict[str, str] | None = None,
+             path: dict[str, Any] | None = None, query: dict[str, Any] | None = None, body: Any = NOT_SET) -> Case[Any]:
+        operation = self.schema.find_operation_by_id(operation_id)  # type: ignore[attr-defined]
+        all_headers = {**self.auth(auth), **(headers or {})}
+        kwargs: dict[str, Any] = {"headers": all_headers}
+        if path:
+            kwargs["path_parameters"] = path
+        if query:
+            kwargs["query"] = query
+        if body is not NOT_SET:
+            kwargs["body"] = body
+            kwargs["media_type"] = "application/json"
+        case: Case[Any] = operation.Case(**kwargs)
+        return case
+
+    def curl(self, case: Case[Any], operation_id: str) -> str:
+        command = case.as_curl_command(base_url=self.base_url)
+        if operation_id in STREAM_OPERATIONS:
+            command = command.replace("curl ", "curl -N ", 1)
+        return self.redact(command)
+
+    def redact(self, text: str) -> str:
+        secrets = {self.api_key: ENV_API_KEY}
+        if self.other_api_key:
+            secrets[self.other_api_key] = ENV_OTHER_API_KEY
+        return redact(text, secrets)
+
+    def send(self, flow: str, operation_id: str, *, auth: str | None = "owner", headers: dict[str, str] | None = None,
+             path: dict[str, Any] | None = None, query: dict[str, Any] | None = None, body: Any = NOT_SET,
+             checks: bool = True) -> Exchange:
+        """Send one request, run every response check on the answer, record what fails."""
+        self.check_budget()
+        case = self.case(operation_id, auth=auth, headers=headers, path=path, query=query, body=body)
+        exchange = Exchange(flow, case, None, self.curl(case, operation_id))
+        self.report.groups.add((f"flow:{flow}", case.operation.label))
+        try:
+            response = self._call(case)
+        except requests.RequestException as exc:
+            self.record(exchange, CHECK_CONNECTION, "connection", f"The request got no response: {exc}",
+                        title="Connection error")
+            return exchange
+        exchange.response = response
+        if checks:
+            self.run_checks(exchange)
+        return exchange
+
+    def _call(self, case: Case[Any]) -> Response:
+        for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
+            self.report.count("flows")
+            response = case.call(base_url=self.base_url)
+            if response.status_code != 429 or attempt == MAX_RATE_LIMIT_RETRIES or not self._honours_429():
+                return response
+            wait = _retry_after(response)
+            remaining = self.remaining()
+            if remaining is not None and wait >= remaining:
+                return response
+            self.report.note(f"429 on {case.operation.label}; waited {wait:g} s (Retry-After)")
+            time.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def _honours_429(self) -> bool:
+        return self.options.rate_limit is not None and self.options.rate_limit.lower() != "none"
+
+    def run_checks(self, exchange: Exchange) -> list[str]:
+        """Run the response checks; returns the names of those that failed."""
+        assert exchange.response is not None
+        case = exchange.case
+        ctx = CheckContext(
+            override=None,
+            auth=None,
+            headers=None,
+            config=self.schema.config.checks_config_for(operation=case.operation),
+            transport_kwargs={"base_url": self.base_url},
+            response_checks=None,
+        )
+        failed: list[str] = []
+
+        def on_failure(name: str, collected: set[Failure], failure: Failure) -> None:
+            collected.add(failure)
+            failed.append(name)
+            self.report.checked(name)
+            self.record_failure(exchange, name, failure)
+
+        def on_success(name: str, _case: Case[Any]) -> None:
+            self.report.checked(name)
+
+        run_checks(case=case, response=exchange.response, ctx=ctx, checks=self.checks, on_failure=on_failure,
+                   on_success=on_success)
+        return failed
+
+    # ------------------------------------------------------------------ recording
+    def record_failure(self, exchange: Exchange, check: str, failure: Failure) -> None:
+        operation = failure.operation or exchange.case.operation.label
+        self.report.add(Finding(
+            operation=operation,
+            check=check,
+            title=failure.title,
+            message=self.redact(failure.message),
+            curl=exchange.curl,
+            source=f"flow:{exchange.flow}",
+            identity=(operation, check, type(failure).__name__, failure._unique_key),
+        ))
+
+    def record(self, exchange: Exchange, check: str, rule: str, message: str, *, title: str | None = None) -> None:
+        """A flow's own expectation failed: record it under ``check`` with the stable ``rule`` key."""
+        operation = exchange.case.operation.label
+        failure = FlowFailure(operation=operation, rule=rule, message=message, title=title)
+        if exchange.response is not None:
+            response = exchange.response
+            body = response.content[:600].decode("utf-8", errors="replace")
+            failure.message += f"\n\nGot {response.status_code}: {body or '(empty body)'}"
+        self.record_failure(exchange, check, failure)
+
+    def expect_status(self, exchange: Exchange, check: str, rule: str, expected: int | tuple[int, ...],
+                      why: str) -> bool:
+        """Record a failure unless the response status is ``expected``; True when it is."""
+        wanted = (expected,) if isinstance(expected, int) else expected
+        if exchange.response is None:
+            return False
+        if exchange.status in wanted:
+            return True
+        shown = " or ".join(map(str, wanted))
+        self.record(exchange, check, rule, f"Expected {shown}: {why}", title=f"Expected {shown}, got {exchange.status}")
+        return False
+
+
+def _retry_after(response: Response) -> float:
+    value = header(response, "retry-after")
+    try:
+        return max(0.0, min(float(value), 30.0)) if value is not None else 1.0
+    except ValueError:
+        return 1.0

@@ -1,0 +1,98 @@
+"""Known drift (contracts/baselines/) tells the deployed server's documented differences from new regressions."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from contract_variants import ALICE, BOB, DropFirstTextStart, ProductionDrift, faithful
+from schemathesis.baseline import Baseline
+
+from contracts import baseline as baselines
+from contracts.options import ContractOptions
+from contracts.report import ContractReport, format_report
+from contracts.runner import run_contract
+from contracts.transport import ServedApp
+
+DRIFT_DOC = Path(__file__).resolve().parents[2] / "docs" / "drift.md"
+
+
+def run(app: Any, **config: Any) -> ContractReport:
+    with ServedApp(app) as served:
+        return run_contract(ContractOptions(api_key=ALICE, other_api_key=BOB, base_url=served.base_url, seed=7,
+                                            max_examples=5, **config))
+
+
+@pytest.fixture(scope="module")
+def drift_report() -> ContractReport:
+    """Every flow, and the coverage phase on two operations, against the mock replaying production's drift."""
+    return run(ProductionDrift(faithful()), use_baseline=False, phases=("coverage",),
+               operations=("getSession", "stopChat"))
+
+
+def test_drift_fails_without_the_baseline(drift_report: ContractReport) -> None:
+    assert not drift_report.passed
+    assert {"response_schema_conformance", "busy_chat_conflict", "chat_turn_streams",
+            "foreign_chat_forbidden"} <= drift_report.checks_failed
+
+
+def test_the_bundled_baseline_accounts_for_all_of_it(drift_report: ContractReport) -> None:
+    report = ContractReport(base_url=drift_report.base_url, target=drift_report.target, seed=drift_report.seed,
+                            findings=[dataclasses.replace(finding) for finding in drift_report.findings])
+    baselines.apply(report, baselines.BUNDLED)
+    assert report.passed, format_report(report)
+    assert report.known_findings
+    assert all(finding.drift for finding in report.known_findings)
+    assert {f.source for f in report.known_findings} >= {"flow:chat_turn", "phase:coverage"}
+
+
+def test_a_new_regression_still_fails_on_top_of_known_drift() -> None:
+    report = run(DropFirstTextStart(ProductionDrift(faithful())), baseline=baselines.BUNDLED,
+                 flows=("chat_turn",), phases=())
+    assert report.checks_failed == {"stream_ordering"}, format_report(report)
+    assert any(f.identity[1] == "chat_turn_streams" for f in report.known_findings)
+    text = format_report(report)
+    assert "FAILURES (1)" in text and "KNOWN DRIFT (baseline)" in text
+
+
+def _drift_rows() -> set[str]:
+    rows = set()
+    for line in DRIFT_DOC.read_text(encoding="utf-8").splitlines():
+        match = re.match(r"\| (.+?) \| ", line)
+        if match and match.group(1) not in ("what", "---"):
+            rows.add(match.group(1))
+    return rows
+
+
+def test_the_bundled_baseline_is_a_schemathesis_baseline_naming_drift_rows() -> None:
+    loaded = Baseline.load(baselines.BUNDLED)
+    assert loaded.entries
+    rows = _drift_rows()
+    for entry in loaded.entries:
+        drift = entry.extra.get("drift", "")
+        assert drift in rows or drift.startswith("not deployed:"), (entry.id, drift)
+        assert entry.extra.get("why")
+    document = json.loads(baselines.BUNDLED.read_text(encoding="utf-8"))
+    assert document["format_version"] == 1
+    assert document["targets"]
+
+
+def test_the_bundled_baseline_applies_to_its_targets_only() -> None:
+    production = baselines.targets(baselines.BUNDLED)[0]
+    assert baselines.select(production + "/", explicit=None, enabled=True, bundled_mock=False) == baselines.BUNDLED
+    assert baselines.select("http://127.0.0.1:4010", explicit=None, enabled=True, bundled_mock=False) is None
+    assert baselines.select(production, explicit=None, enabled=False, bundled_mock=False) is None
+    mine = Path("mine.json")
+    assert baselines.select("http://127.0.0.1:4010", explicit=mine, enabled=True, bundled_mock=False) == mine
+
+
+def test_baseline_update_records_new_failures(tmp_path: Path, drift_report: ContractReport) -> None:
+    path = tmp_path / "baseline.json"
+    added = baselines.update(drift_report, path)
+    assert added == len({f.identity for f in drift_report.findings})
+    assert baselines.update(drift_report, path) == 0
+    assert all(entry.extra["drift"] == "unclassified" for entry in Baseline.load(path).entries)

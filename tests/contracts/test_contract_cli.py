@@ -1,0 +1,105 @@
+"""``recoup-mock contract`` end to end, its failure output, and ``pytest contracts``."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from contract_variants import ALICE, BOB, DropFirstTextStart, faithful
+
+from contracts.transport import ServedApp
+from mockserver.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_full_suite_passes_on_the_bundled_mock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No --base-url: every operation, every phase, every flow, against the bundled mock at full speed."""
+    junit = tmp_path / "contract.xml"
+    started = time.monotonic()
+    code = main(["contract", "--api-key", ALICE, "--other-api-key", BOB, "--seed", "4", "--junit", str(junit)])
+    elapsed = time.monotonic() - started
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "recoup-mock contract PASSED: 0 failure(s)" in out
+    took = re.search(r"took (\d+\.\d) s", out)
+    assert took is not None and float(took.group(1)) <= elapsed + 0.1
+    for part in ("flows", "phase:examples", "phase:coverage", "phase:fuzzing", "phase:stateful"):
+        assert re.search(rf"{re.escape(part)} \d+", out), part
+    for check in ("stream_ordering", "stream_closes", "workflow_run_id", "ignored_auth", "object_level_authorization",
+                  "response_schema_conformance", "negative_data_rejection"):
+        assert re.search(rf"{check} [1-9]\d*", out), check
+    suite = ET.parse(junit).getroot()
+    assert suite.get("failures") == "0"
+    assert int(suite.get("tests", "0")) > 20
+    assert elapsed < 240, elapsed
+
+
+def test_failures_print_operation_check_and_curl(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECOUP_CONTRACT_PHASES", "none")
+    monkeypatch.setenv("RECOUP_CONTRACT_FLOWS", "chat_turn")
+    junit = tmp_path / "junit.xml"
+    with ServedApp(DropFirstTextStart(faithful())) as served:
+        code = main(["contract", "--base-url", served.base_url, "--api-key", ALICE, "--junit", str(junit)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "1. POST /api/chat  --  check: stream_ordering  [flow:chat_turn]" in out
+    assert "reproduce:" in out
+    assert re.search(r"curl -N -X POST -H 'x-api-key: '\"\$RECOUP_API_KEY\" .* http://127\.0\.0\.1:\d+/api/chat", out)
+    assert ALICE not in out  # keys are printed as $RECOUP_API_KEY
+    assert "recoup-mock contract FAILED" in out
+    failures = ET.parse(junit).getroot().findall(".//failure")
+    assert failures and all(failure.get("type") == "stream_ordering" for failure in failures)
+
+
+def test_api_key_is_required(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["contract"])
+    assert exit_info.value.code == 2
+    assert "--api-key" in capsys.readouterr().err
+
+
+def test_serve_and_validate_never_import_schemathesis() -> None:
+    code = ("import sys; from mockserver.cli import _parser; _parser().parse_args(['serve']); import mockserver.app; "
+            "print(sorted(m for m in sys.modules if m.startswith(('schemathesis', 'contracts'))))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert result.stdout.strip() == "[]"
+
+
+def _pytest_contracts(base_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RECOUP_CONTRACT_PHASES": "none", "RECOUP_CONTRACT_FLOWS": "chat_turn,resume_idle"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "contracts", "-q", "-p", "no:cacheprovider", "--base-url", base_url,
+         "--api-key", ALICE, *extra],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=120,
+    )
+
+
+def test_pytest_contracts_runs_the_same_suite() -> None:
+    with ServedApp(faithful()) as served:
+        passing = _pytest_contracts(served.base_url, "--seed", "3")
+    assert passing.returncode == 0, passing.stdout + passing.stderr
+    assert "recoup-mock contract PASSED" in passing.stdout
+    with ServedApp(DropFirstTextStart(faithful())) as served:
+        failing = _pytest_contracts(served.base_url)
+    assert failing.returncode == 1, failing.stdout + failing.stderr
+    assert "test_contract[flow:chat_turn]" in failing.stdout
+    assert "check stream_ordering" in failing.stdout
+
+
+def test_max_time_bounds_the_whole_run(capsys: pytest.CaptureFixture[str]) -> None:
+    started = time.monotonic()
+    code = main(["contract", "--api-key", ALICE, "--other-api-key", BOB, "--seed", "5", "--max-time", "4"])
+    elapsed = time.monotonic() - started
+    out = capsys.readouterr().out
+    assert code == 0, out
+    # The budget, plus at most one request in flight (10 s bound; far less on the mock) and start/stop.
+    assert elapsed < 4 + 6, elapsed
+    assert "--max-time was reached" in out
