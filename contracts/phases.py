@@ -34,10 +34,8 @@ if TYPE_CHECKING:
     from .flows import Workspace
 
 #: Operations whose schema-valid requests the server may still refuse with a documented 400:
-#: "Sandbox not initialized" (a session without a sandbox is schema-valid), and a blank `prompt` or an
-#: empty `messages`, which the spec's `oneOf` accepts but the server (like the deployed one) rejects.
-#: See the report of issue 4: the spec should say `prompt: {pattern: '\S'}` and `messages: {minItems: 1}`.
-SEMANTIC_400 = ("postChat", "postChatWorkflow", "startChatRun", "legacyChat")
+#: "Sandbox not initialized" (a session without a sandbox is schema-valid).
+SEMANTIC_400 = ("postChat", "postChatWorkflow")
 POSITIVE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 OWNER, PEER = "owner", "other"
 
