@@ -8,7 +8,6 @@ and at most `Settings.max_finished_runs`, so a mock left running for days stays 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import deque
 from collections.abc import Mapping
 
@@ -16,7 +15,7 @@ from .engine import Run, Script, play
 from .protocol import assemble
 from .scenarios import Scenario
 from .settings import Settings
-from .store import Chat, Store, iso, message_id, ulid_ms
+from .store import Chat, Store, iso, message_id, seeded_uuid, ulid_ms
 from .world import ChatDef
 
 
@@ -86,8 +85,7 @@ class RunManager:
         if chat is not None:
             self.store.release_slot(chat, run.id)
             if run.chunks:
-                row_id = str(uuid.UUID(int=run.rng.getrandbits(128), version=4))
-                self.store.add_message(chat, assemble(run.chunks, run.message_id), row_id=row_id,
+                self.store.add_message(chat, assemble(run.chunks, run.message_id), row_id=seeded_uuid(run.rng),
                                        at=iso(ulid_ms(run.id)))
         self._finished.append(run)
 
