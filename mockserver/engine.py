@@ -94,7 +94,8 @@ class Run:
         if index < len(self.frames) or self.closed:
             return True
         try:
-            await asyncio.wait_for(self._wakeup.wait(), patience)
+            async with asyncio.timeout(patience):  # unlike wait_for, no task per wait
+                await self._wakeup.wait()
         except TimeoutError:
             return False
         return True
@@ -150,6 +151,31 @@ def schedule(scenario: Scenario, rng: random.Random, speed: float) -> list[float
     return due
 
 
+def _advance(run: Run, index: int) -> None:
+    """Apply script item ``index`` to the run: a chunk joins the log, a transport item is filed."""
+    item = run.script.items[index]
+    if item.kind == "chunk" and item.chunk is not None:
+        run.append(item.chunk, run.script.frames[index])
+    elif item.kind != "stall":
+        run.live_items.setdefault(len(run.chunks), []).append(item)
+
+
+def _stall_s(item: Item, speed: float) -> float:
+    return (item.delay_ms or 0) * speed / 1000 if item.kind == "stall" else 0.0
+
+
+def play_now(run: Run, speed: float) -> bool:
+    """Play the whole script at once if nothing in it waits (``--speed 0``): no task, no sleeps,
+    and a reader then gets the whole stream in one write. False if the run needs `play`."""
+    due = schedule(run.scenario, run.rng, speed)
+    if any(due) or any(_stall_s(item, speed) for item in run.script.items):
+        return False
+    for index in range(1 if run.chunks else 0, len(run.script.items)):
+        _advance(run, index)
+    run.close(run.scenario.outcome)
+    return True
+
+
 async def play(run: Run, speed: float, on_close: Callable[[Run], None]) -> None:
     """The run's task: append each item when it is due, then close; on cancel, close open tools."""
     loop = asyncio.get_running_loop()
@@ -160,19 +186,15 @@ async def play(run: Run, speed: float, on_close: Callable[[Run], None]) -> None:
     first = 1 if run.chunks else 0
     try:
         for index in range(first, len(items)):
-            item = items[index]
             wait = started + due[index] - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            if item.kind == "chunk" and item.chunk is not None:
-                run.append(item.chunk, run.script.frames[index])
-            elif item.kind == "stall":
+            if stall := _stall_s(items[index], speed):
                 run.silent = True
-                await asyncio.sleep((item.delay_ms or 0) * speed / 1000)
-                started += (item.delay_ms or 0) * speed / 1000
+                await asyncio.sleep(stall)
+                started += stall
                 run.silent = False
-            else:
-                run.live_items.setdefault(len(run.chunks), []).append(item)
+            _advance(run, index)
         run.close(run.scenario.outcome)
     except asyncio.CancelledError:
         # Stopped: like the deployed watcher, settle every open tool call before the stream ends.
@@ -221,9 +243,14 @@ async def _follow(run: Run, index: int, keepalive: float, live: bool, write_size
         available = len(run.frames)
         if index < available:
             end = min([available, *[k for k in run.live_items if k > index]]) if live else available
-            for piece in cut(b"".join(run.frames[index:end])):
-                yield piece
+            data = b"".join(run.frames[index:end])
             index = end
+            if run.closed and index == len(run.frames) and not (live and index in run.live_items):
+                for piece in cut(data + sse.DONE_FRAME):  # the end of a finished run: one write
+                    yield piece
+                return
+            for piece in cut(data):
+                yield piece
             continue
         if run.closed:
             break

@@ -11,7 +11,7 @@ import asyncio
 from collections import deque
 from collections.abc import Mapping
 
-from .engine import Run, Script, play
+from .engine import Run, Script, play, play_now
 from .protocol import assemble
 from .scenarios import Scenario
 from .settings import Settings
@@ -48,8 +48,11 @@ class RunManager:
         if first is not None:
             run.append(*first)  # the first byte goes out at once: readers have a chunk 0 immediately
         self.runs[run_id] = run
-        run.task = asyncio.get_running_loop().create_task(play(run, self.settings.speed, self._closed),
-                                                          name=f"run {run_id}")
+        if play_now(run, self.settings.speed):
+            self._closed(run)
+        else:
+            run.task = asyncio.get_running_loop().create_task(play(run, self.settings.speed, self._closed),
+                                                              name=f"run {run_id}")
         self._prune()
         return run
 
