@@ -18,6 +18,7 @@ from typing import Any
 from . import sse
 from .scenarios import MESSAGE_ID_PLACEHOLDER, STRUCTURAL, Item, Scenario
 
+_PLACEHOLDER_JSON = sse.encode_json(MESSAGE_ID_PLACEHOLDER).encode()
 OPENERS = frozenset({"start-step", "text-start", "reasoning-start", "tool-input-start"})
 
 
@@ -39,7 +40,8 @@ class Script:
         if first is None or first.get("messageId") != MESSAGE_ID_PLACEHOLDER:
             return None
         chunk = {**first, "messageId": message_id}
-        return chunk, sse.encode_chunk(chunk)
+        # Message ids are alphanumeric: swapping them into the pre-encoded frame is exact.
+        return chunk, self.frames[0].replace(_PLACEHOLDER_JSON, sse.encode_json(message_id).encode(), 1)
 
 
 class Run:
@@ -62,6 +64,8 @@ class Run:
         self.closed = False
         self.silent = False
         self.pinned = False
+        #: Started by POST /api/chat/runs: its session and chat are its own, forgotten with it.
+        self.headless = False
         #: Stream responses reading this run right now.
         self.readers = 0
         self.task: asyncio.Task[None] | None = None
@@ -167,8 +171,8 @@ def _stall_s(item: Item, speed: float) -> float:
 def play_now(run: Run, speed: float) -> bool:
     """Play the whole script at once if nothing in it waits (``--speed 0``): no task, no sleeps,
     and a reader then gets the whole stream in one write. False if the run needs `play`."""
-    due = schedule(run.scenario, run.rng, speed)
-    if any(due) or any(_stall_s(item, speed) for item in run.script.items):
+    if speed != 0 and (any(schedule(run.scenario, run.rng, speed))
+                       or any(_stall_s(item, speed) for item in run.script.items)):
         return False
     for index in range(1 if run.chunks else 0, len(run.script.items)):
         _advance(run, index)

@@ -86,7 +86,7 @@ def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False)
     return StreamingResponse(body, headers=headers)
 
 
-def start_run(call: Call, scenario: Scenario, chat: Chat, messages: Sequence[Any]) -> Run:
+def start_run(call: Call, scenario: Scenario, chat: Chat, messages: Sequence[Any], *, headless: bool = False) -> Run:
     """Store the user's message, claim the chat's slot and start the run (all without awaiting)."""
     if chat.active_stream_id is not None:
         raise ApiError(409, f"A response is already streaming for chat {chat.id} (run {chat.active_stream_id}); "
@@ -97,7 +97,8 @@ def start_run(call: Call, scenario: Scenario, chat: Chat, messages: Sequence[Any
     # Like the deployed server: continuing an assistant message keeps its id.
     is_assistant = isinstance(last, Mapping) and last.get("role") == "assistant" and bool(last.get("id"))
     reuse = str(last["id"]) if is_assistant and isinstance(last, Mapping) else None
-    return call.state.runs.start(scenario, account_id=call.account.id, chat=chat, reuse_message_id=reuse)
+    return call.state.runs.start(scenario, account_id=call.account.id, chat=chat, reuse_message_id=reuse,
+                                 headless=headless)
 
 
 async def post_chat(call: Call) -> Response:
@@ -153,7 +154,7 @@ async def start_chat_run(call: Call) -> Response:
     store = call.state.store
     session = store.add_session(call.account, "Scheduled generation", sandbox=True)
     chat = store.add_chat(session, "Scheduled generation")
-    run = start_run(call, scenario, chat, messages)
+    run = start_run(call, scenario, chat, messages, headless=True)
     call.note(run_id=run.id)
     return JSONResponse({"runId": run.id, "chatId": chat.id, "sessionId": session.id}, status_code=202,
                         headers={"location": f"/api/chat/runs/{run.id}"})

@@ -62,8 +62,13 @@ async def read_body(request: Request, limit: int, patience: float) -> bytes:
     body = bytearray()
     try:
         async with asyncio.timeout(patience):
-            async for piece in request.stream():
-                body += piece
+            more = True
+            while more:  # the ASGI messages directly: Starlette's stream() is an async generator per request
+                message = await request.receive()
+                if message["type"] == "http.disconnect":
+                    raise ApiError(400, "The client went away before sending the whole body")
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
                 if len(body) > limit:
                     raise ApiError(413, f"Request body exceeds the limit of {limit} bytes")
     except TimeoutError:

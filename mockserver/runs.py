@@ -33,7 +33,7 @@ class RunManager:
         return self.runs.get(run_id) if run_id else None
 
     def start(self, scenario: Scenario, *, account_id: str, chat: Chat | None,
-              reuse_message_id: str | None = None) -> Run:
+              reuse_message_id: str | None = None, headless: bool = False) -> Run:
         """Create a run, claim ``chat``'s stream slot for it and start its task.
 
         The caller has checked that the slot is free, with no ``await`` since: the claim cannot fail.
@@ -44,6 +44,7 @@ class RunManager:
         rng = self.store.ids.run_rng(run_id)
         run = Run(run_id, self.scripts[scenario.name], reuse_message_id or message_id(rng),
                   chat_id=chat.id if chat else None, account_id=account_id, rng=rng)
+        run.headless = headless
         first = run.script.first(run.message_id)
         if first is not None:
             run.append(*first)  # the first byte goes out at once: readers have a chunk 0 immediately
@@ -53,7 +54,6 @@ class RunManager:
         else:
             run.task = asyncio.get_running_loop().create_task(play(run, self.settings.speed, self._closed),
                                                               name=f"run {run_id}")
-        self._prune()
         return run
 
     def pin(self, chat: Chat, pinned: ChatDef) -> None:
@@ -91,6 +91,7 @@ class RunManager:
                 self.store.add_message(chat, assemble(run.chunks, run.message_id), row_id=seeded_uuid(run.rng),
                                        at=iso(ulid_ms(run.id)))
         self._finished.append(run)
+        self._prune()
 
     def _prune(self) -> None:
         loop_time = asyncio.get_running_loop().time()
@@ -99,7 +100,11 @@ class RunManager:
             len(self._finished) > keep
             or loop_time - (self._finished[0].finished_at or loop_time) > ttl
         ):
-            self.runs.pop(self._finished.popleft().id, None)
+            run = self._finished.popleft()
+            self.runs.pop(run.id, None)
+            chat = self.store.chats.get(run.chat_id) if run.chat_id else None
+            if run.headless and chat is not None and chat.active_stream_id is None:
+                self.store.forget_chat(chat)  # a headless run's own session and chat go with it
 
     async def shutdown(self) -> None:
         """Cancel every live run and wait for all of their tasks (reset, server shutdown)."""

@@ -8,6 +8,7 @@ has no ``await`` inside it, so it is atomic with respect to concurrent requests.
 
 from __future__ import annotations
 
+import functools
 import random
 import time
 from collections import deque
@@ -71,9 +72,15 @@ def message_id(rng: random.Random) -> str:
     return "".join(rng.choice(_ALNUM) for _ in range(16))
 
 
+@functools.lru_cache(maxsize=64)
+def _iso_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+
+
 def iso(ms: int) -> str:
-    """Epoch milliseconds as ``2026-01-01T00:00:00.001Z``."""
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+    """Epoch milliseconds as ``2026-01-01T00:00:00.001Z`` (the logical clock stays in one second
+    for a thousand readings, so the seconds part is memoised)."""
+    return f"{_iso_second(ms // 1000)}.{ms % 1000:03d}Z"
 
 
 @dataclass
@@ -90,6 +97,7 @@ class Session:
     sandbox: dict[str, Any] | None
     created_at: str
     updated_at: str
+    chat_count: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -163,7 +171,15 @@ class Store:
         now = self.ids.now_iso()
         chat = Chat(chat_id or self.ids.uuid(), session, title, self.world.default_model, now, now, scenario)
         self.chats[chat.id] = chat
+        session.chat_count += 1
         return chat
+
+    def forget_chat(self, chat: Chat) -> None:
+        """Drop a chat, and its session if no other chat is left in it (a headless run's own)."""
+        if self.chats.pop(chat.id, None) is not None:
+            chat.session.chat_count -= 1
+            if chat.session.chat_count == 0:
+                self.sessions.pop(chat.session.id, None)
 
     def claim_slot(self, chat: Chat, run_id: str) -> bool:
         """Compare-and-set the chat's stream slot from empty to ``run_id``. No await: atomic."""

@@ -81,3 +81,14 @@ def test_finished_runs_are_forgotten_beyond_the_bound(server: LiveServer) -> Non
     statuses = [httpx.get(f"{server.base_url}/api/chat/runs/{r}", headers=H).status_code for r in run_ids]
     # Kept: at most 2 finished runs, plus the newest, which was still closing when the last one started.
     assert statuses[0] == 404 and statuses[-1] == 200
+
+
+def test_a_forgotten_headless_run_takes_its_session_and_chat_along(server: LiveServer) -> None:
+    starts = [httpx.post(server.base_url + "/api/chat/runs", json={"prompt": "x"}, headers=H).json() for _ in range(5)]
+    for started in starts:  # watch each to its end
+        httpx.get(f"{server.base_url}/api/chat/{started['chatId']}/stream", headers=H)
+    status = httpx.get(server.base_url + "/__mock/status").json()
+    assert status["sessions"] <= 3 + 3 and status["chats"] <= 4 + 3  # the world, plus at most the kept runs'
+    first = starts[0]
+    assert httpx.get(f"{server.base_url}/api/sessions/{first['sessionId']}", headers=H).status_code == 404
+    assert httpx.get(f"{server.base_url}/api/chat/runs/{first['runId']}", headers=H).status_code == 404
