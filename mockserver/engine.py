@@ -71,6 +71,7 @@ class Run:
         self.task: asyncio.Task[None] | None = None
         self.finished_at: float | None = None
         self._wakeup = asyncio.Event()
+        self._waiting = 0
 
     @property
     def tail_index(self) -> int:
@@ -90,18 +91,22 @@ class Run:
         self._notify()
 
     def _notify(self) -> None:
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
+        if self._waiting:  # nobody waiting (the common case at speed 0): nothing to wake
+            self._wakeup.set()
+            self._wakeup = asyncio.Event()
 
     async def wait(self, index: int, patience: float) -> bool:
         """Wait until chunk ``index`` exists or the run closes; False after ``patience`` seconds."""
         if index < len(self.frames) or self.closed:
             return True
+        self._waiting += 1
         try:
             async with asyncio.timeout(patience):  # unlike wait_for, no task per wait
                 await self._wakeup.wait()
         except TimeoutError:
             return False
+        finally:
+            self._waiting -= 1
         return True
 
     def open_tool_calls(self) -> list[tuple[str, str, bool]]:
@@ -209,6 +214,14 @@ async def play(run: Run, speed: float, on_close: Callable[[Run], None]) -> None:
         run.close("cancelled")
     finally:
         on_close(run)
+
+
+def replay_now(run: Run, start: int, *, live: bool = False) -> bytes | None:
+    """The whole stream from ``start`` at once, when the run is over and this reader would get no
+    transport fault: one write, with no waiting and no disconnect watch. None otherwise."""
+    if not run.closed or (live and run.live_items):
+        return None
+    return b"".join(run.frames[start:]) + sse.DONE_FRAME
 
 
 async def follow(run: Run, start: int, *, keepalive: float, live: bool = False,

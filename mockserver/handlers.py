@@ -12,9 +12,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from . import sse
-from .engine import Run, follow
+from .engine import Run, follow, replay_now
 from .errors import ApiError
 from .pipeline import Call
 from .scenarios import Scenario
@@ -74,16 +75,35 @@ def owned_session(call: Call, session_id: str) -> Session:
     return session
 
 
-def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False) -> StreamingResponse:
+def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False) -> Response:
     """A UI message stream of ``run`` from chunk ``start``; ``live`` for the connection that started it."""
     headers = dict(sse.STREAM_HEADERS)
     headers["x-workflow-run-id"] = run.id
     if not live:
         headers["x-workflow-stream-tail-index"] = str(run.tail_index)
     call.note(scenario=run.scenario.name, run_id=run.id)
-    body = follow(run, start, keepalive=call.state.settings.keepalive_seconds, live=live,
-                  write_sizes=run.scenario.timing.write_sizes if live else ())
+    write_sizes = run.scenario.timing.write_sizes if live else ()
+    if not write_sizes and (whole := replay_now(run, start, live=live)) is not None:
+        return FinishedStream(whole, headers=headers)
+    body = follow(run, start, keepalive=call.state.settings.keepalive_seconds, live=live, write_sizes=write_sizes)
     return StreamingResponse(body, headers=headers)
+
+
+class FinishedStream(Response):
+    """A stream whose run is already over (``--speed 0``, or a late reader): the same bytes, headers
+    and chunked transfer as a `StreamingResponse`, in one write and without its disconnect-watching
+    task group, which only matters while a stream waits."""
+
+    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
+        # Not Response.__init__: it would add a Content-Length, which a stream must not have.
+        self.status_code = 200
+        self.background = None
+        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self.whole = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        await send({"type": "http.response.body", "body": self.whole, "more_body": False})
 
 
 def start_run(call: Call, scenario: Scenario, chat: Chat, messages: Sequence[Any], *, headless: bool = False) -> Run:

@@ -49,7 +49,7 @@ async def get_session_chat(call: Call) -> Response:
     if chat.session is not session:
         raise ApiError(404, f"Chat not found: {chat.id} in session {session.id}")
     return JSONResponse({"chat": chat.to_json(), "isStreaming": chat.active_stream_id is not None,
-                         "messages": [m["content"] for m in chat.messages]})
+                         "messages": [m.content for m in chat.messages]})
 
 
 async def create_sandbox(call: Call) -> Response:
@@ -63,4 +63,4 @@ async def create_sandbox(call: Call) -> Response:
 
 async def get_chat_messages(call: Call) -> Response:
     chat = owned_chat(call, call.request.path_params["id"])
-    return JSONResponse({"data": chat.messages})
+    return JSONResponse({"data": [m.to_json() for m in chat.messages]})

@@ -8,6 +8,7 @@ and at most `Settings.max_finished_runs`, so a mock left running for days stays 
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import deque
 from collections.abc import Mapping
 
@@ -88,7 +89,8 @@ class RunManager:
         if chat is not None:
             self.store.release_slot(chat, run.id)
             if run.chunks:
-                self.store.add_message(chat, assemble(run.chunks, run.message_id), row_id=seeded_uuid(run.rng),
+                self.store.add_message(chat, functools.partial(assemble, run.chunks, run.message_id),
+                                       role="assistant", row_id=seeded_uuid(run.rng),
                                        at=iso(ulid_ms(run.id)))
         self._finished.append(run)
         self._prune()

@@ -12,6 +12,7 @@ import functools
 import random
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -110,6 +111,27 @@ class Session:
         }
 
 
+class MessageRow:
+    """A stored message. Its content may be a function, called on first read: a run's assistant
+    message is assembled only if someone asks for it."""
+
+    __slots__ = ("_content", "chat_id", "id", "updated_at")
+
+    def __init__(self, row_id: str, chat_id: str, content: dict[str, Any] | Callable[[], dict[str, Any]],
+                 updated_at: str) -> None:
+        self.id, self.chat_id, self.updated_at = row_id, chat_id, updated_at
+        self._content = content
+
+    @property
+    def content(self) -> dict[str, Any]:
+        if callable(self._content):
+            self._content = self._content()
+        return self._content
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "room_id": self.chat_id, "content": self.content, "updated_at": self.updated_at}
+
+
 @dataclass
 class Chat:
     id: str
@@ -121,7 +143,7 @@ class Chat:
     scenario: str | None = None
     active_stream_id: str | None = None
     last_assistant_message_at: str | None = None
-    messages: list[dict[str, Any]] = field(default_factory=list)
+    messages: list[MessageRow] = field(default_factory=list)
 
     @property
     def account(self) -> Account:
@@ -195,15 +217,15 @@ class Store:
         chat.active_stream_id = None
         return True
 
-    def add_message(self, chat: Chat, message: dict[str, Any], *, row_id: str | None = None,
-                    at: str | None = None) -> None:
+    def add_message(self, chat: Chat, message: dict[str, Any] | Callable[[], dict[str, Any]], *,
+                    role: str = "user", row_id: str | None = None, at: str | None = None) -> None:
         """Store a message row. A run's task passes its own ``row_id`` and ``at``: drawing from the
         shared ids when a run happens to finish would make later ids depend on timing."""
         now = at or self.ids.now_iso()
         row_id = row_id or self.ids.uuid()
-        chat.messages.append({"id": row_id, "room_id": chat.id, "content": message, "updated_at": now})
+        chat.messages.append(MessageRow(row_id, chat.id, message, now))
         chat.updated_at = now
-        if message.get("role") == "assistant":
+        if role == "assistant":
             chat.last_assistant_message_at = now
 
 
