@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import random
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from typing import Any
 from .world import World
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+#: Crockford's digits -> the digits Python's int(x, 32) reads.
+_CROCKFORD_TO_BASE32 = str.maketrans(_CROCKFORD, "0123456789abcdefghijklmnopqrstuv")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 #: The logical clock starts here after every reset (2026-01-01T00:00:00Z).
 EPOCH_MS = 1_767_225_600_000
@@ -49,8 +52,9 @@ class Ids:
         return "wrun_" + "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
 
     def run_rng(self, run_id: str) -> random.Random:
-        """An independent generator for one run (message id, jitter), from the seed and the run id."""
-        return random.Random(f"{self._seed}/{run_id}")
+        """An independent generator for one run (message id, jitter), from the seed and the run id.
+        Seeded with an integer: a string seed would be hashed with SHA-512 on every run."""
+        return random.Random((self._seed << 160) | zlib.crc32(run_id.encode()) << 128 | ulid_value(run_id))
 
 
 def seeded_uuid(rng: random.Random) -> str:
@@ -60,17 +64,22 @@ def seeded_uuid(rng: random.Random) -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+def ulid_value(run_id: str) -> int:
+    """The 128-bit number a ``wrun_`` ULID spells (0 for anything that is not one)."""
+    try:
+        return int(run_id.removeprefix("wrun_").translate(_CROCKFORD_TO_BASE32), 32)
+    except ValueError:
+        return 0
+
+
 def ulid_ms(run_id: str) -> int:
     """The millisecond timestamp inside a ``wrun_`` ULID."""
-    value = 0
-    for char in run_id.removeprefix("wrun_")[:10]:
-        value = value * 32 + _CROCKFORD.index(char)
-    return value
+    return ulid_value(run_id) >> 80
 
 
 def message_id(rng: random.Random) -> str:
     """A 16-character alphanumeric id, like the AI SDK's ``generateId()``."""
-    return "".join(rng.choice(_ALNUM) for _ in range(16))
+    return "".join(rng.choices(_ALNUM, k=16))
 
 
 @functools.lru_cache(maxsize=64)
