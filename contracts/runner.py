@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from mockserver.serving import ServedApp
 from mockserver.settings import DEFAULT_SPEC
 
 from . import baseline as baselines
@@ -20,7 +21,7 @@ from .options import ContractOptions
 from .phases import load_schema, run_phases
 from .report import ContractReport
 from .target import Target
-from .transport import ServedApp, bundled_mock, install_stream_byte_cap
+from .transport import bundled_mock, install_stream_byte_cap
 
 
 def flow_config(options: ContractOptions, base_url: str, seed: int) -> object:

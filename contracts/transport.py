@@ -9,11 +9,11 @@ streams forever, or one huge event, fails ``stream_closes`` instead of filling m
 
 from __future__ import annotations
 
-import socket
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
+
+from mockserver.serving import ServedApp
 
 DEFAULT_STREAM_BYTE_CAP = 4 * 1024 * 1024
 
@@ -58,48 +58,6 @@ def install_stream_byte_cap(limit: int = DEFAULT_STREAM_BYTE_CAP) -> None:
 
         transport._iter_event_stream = capped
         _installed = True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServedApp:
-    """An ASGI app on a real uvicorn in a background thread, on a free loopback port."""
-
-    def __init__(self, app: Any, *, port: int | None = None) -> None:
-        import uvicorn
-
-        self.port = port or free_port()
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="error", lifespan="on",
-                                access_log=False, timeout_graceful_shutdown=1, server_header=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self, timeout: float = 15.0) -> ServedApp:
-        self.thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"uvicorn on port {self.port} did not start within {timeout:g} s")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-    def __enter__(self) -> ServedApp:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def bundled_mock() -> ServedApp:

@@ -31,9 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -42,9 +39,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-if TYPE_CHECKING:
-    import uvicorn
+from .serving import ServedApp
 
+if TYPE_CHECKING:
     from .settings import Settings
 
 __all__ = ["RecoupMock", "RecoupMockServer", "recoup_mock", "recoup_mock_server", "recoup_mock_settings"]
@@ -53,60 +50,19 @@ __all__ = ["RecoupMock", "RecoupMockServer", "recoup_mock", "recoup_mock_server"
 PLUGIN_DEFAULTS: dict[str, Any] = {"speed": 0.0, "access_log": False}
 
 
-class RecoupMockServer:
+class RecoupMockServer(ServedApp):
     """A real uvicorn serving recoup-mock on a loopback port, in a daemon thread."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._sock: socket.socket | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def port(self) -> int:
-        if self._sock is None:
-            raise RuntimeError("the recoup-mock server is not started")
-        return int(self._sock.getsockname()[1])
-
-    @property
-    def base_url(self) -> str:
-        host = self.settings.host
-        return f"http://[{host}]:{self.port}" if ":" in host else f"http://{host}:{self.port}"
+        super().__init__(None, host=settings.host, port=settings.port)
 
     def start(self, timeout: float = 30.0) -> RecoupMockServer:
-        import uvicorn
-
         from .app import create_app
 
-        app = create_app(self.settings)
-        # Bind here, on the port the settings name (0: any free one), so there is no race for the port.
-        family = socket.AF_INET6 if ":" in self.settings.host else socket.AF_INET
-        self._sock = socket.socket(family, socket.SOCK_STREAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((self.settings.host, self.settings.port))
-        config = uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False,
-                                timeout_graceful_shutdown=1, server_header=False)
-        server = uvicorn.Server(config)
-        self._server = server
-        self._thread = threading.Thread(target=server.run, kwargs={"sockets": [self._sock]},
-                                        name="recoup-mock", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"recoup-mock did not start on {self.settings.host}:{self.settings.port}")
-            time.sleep(0.01)
+        self.app = create_app(self.settings)
+        super().start(timeout)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._sock is not None:
-            self._sock.close()
-        self._server = self._thread = None
 
 
 class RecoupMock:

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,20 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from mockserver import Settings, create_app
+from mockserver.pytest_plugin import RecoupMock
+from mockserver.serving import ServedApp
 
-ALICE = "recoup_sk_test_alice"
-BOB = "recoup_sk_test_bob"
-SESSION_READY = "5e551011-0000-4000-8000-000000000001"
-SESSION_NO_SANDBOX = "5e551011-0000-4000-8000-000000000002"
-SESSION_BOB = "5e551011-0000-4000-8000-000000000003"
-CHAT_IDLE = "c4a70000-0000-4000-8000-000000000001"
-CHAT_BUSY = "c4a70000-0000-4000-8000-000000000002"
-CHAT_BOB = "c4a70000-0000-4000-8000-000000000003"
-CHAT_NO_SANDBOX = "c4a70000-0000-4000-8000-000000000004"
-PINNED_RUN = "wrun_01JQ8PNNED0BVSY00000000002"
+# The fixture world's well-known values, as the shipped pytest plugin documents them.
+ALICE, BOB, PINNED_RUN = RecoupMock.ALICE, RecoupMock.BOB, RecoupMock.PINNED_RUN
+SESSION_READY, SESSION_NO_SANDBOX, SESSION_BOB = (RecoupMock.SESSION_READY, RecoupMock.SESSION_NO_SANDBOX,
+                                                  RecoupMock.SESSION_BOB)
+CHAT_IDLE, CHAT_BUSY, CHAT_BOB, CHAT_NO_SANDBOX = (RecoupMock.CHAT_IDLE, RecoupMock.CHAT_BUSY, RecoupMock.CHAT_BOB,
+                                                   RecoupMock.CHAT_NO_SANDBOX)
 
 #: Both credential schemes, as header dicts, per key.
 SCHEMES = {
@@ -130,34 +126,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class LiveServer:
-    """A real uvicorn on loopback in a background thread (for timing, streaming, disconnects)."""
+class LiveServer(ServedApp):
+    """The mock on a real uvicorn on loopback in a background thread (timing, streaming, disconnects)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.app = create_app(settings)
-        self.port = free_port()
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
-                                lifespan="on", timeout_graceful_shutdown=1, access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"uvicorn on port {self.port} failed to start within 10 s")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
+        super().__init__(create_app(settings))
 
 
 @contextlib.contextmanager

@@ -81,7 +81,7 @@ def recorded_mock() -> Iterator[tuple[LiveServer, list[dict[str, str]]]]:
                          "acrm": headers.get(b"access-control-request-method", b"").decode()})
         await app(scope, receive, send)
 
-    server.server.config.app = recording
+    server.app = recording
     server.start()
     try:
         yield server, seen

@@ -16,7 +16,7 @@ from contracts import baseline as baselines
 from contracts.options import ContractOptions
 from contracts.report import ContractReport, format_report
 from contracts.runner import run_contract
-from contracts.transport import ServedApp
+from mockserver.serving import ServedApp
 
 DRIFT_DOC = Path(__file__).resolve().parents[2] / "docs" / "drift.md"
 

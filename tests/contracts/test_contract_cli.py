@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from contract_variants import ALICE, BOB, DropFirstTextStart, faithful
 
-from contracts.transport import ServedApp
 from mockserver.cli import main
+from mockserver.serving import ServedApp
 
 ROOT = Path(__file__).resolve().parents[2]
 

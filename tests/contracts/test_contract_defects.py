@@ -17,7 +17,7 @@ from contract_variants import ALICE, BOB, DEFECTS, EndlessStream, HideFixtureWor
 from contracts.options import ContractOptions
 from contracts.report import ContractReport, format_report
 from contracts.runner import run_contract
-from contracts.transport import ServedApp
+from mockserver.serving import ServedApp
 
 SEED = 20261122
 STREAM_FLOWS: dict[str, Any] = {"flows": ("chat_turn",), "phases": ()}
