@@ -16,7 +16,10 @@ from .settings import DEFAULT_ADMIN_SPEC, DEFAULT_FIXTURES, DEFAULT_SPEC, env_se
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="recoup-mock", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="recoup-mock",
+        description="Serve the Recoup chat API mock, check a spec and fixtures, or run the contract suite "
+                    "against the mock or a deployment.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the mock API")
