@@ -173,24 +173,28 @@ def _stall_s(item: Item, speed: float) -> float:
     return (item.delay_ms or 0) * speed / 1000 if item.kind == "stall" else 0.0
 
 
-def play_now(run: Run, speed: float) -> bool:
-    """Play the whole script at once if nothing in it waits (``--speed 0``): no task, no sleeps,
-    and a reader then gets the whole stream in one write. False if the run needs `play`."""
-    if speed != 0 and (any(schedule(run.scenario, run.rng, speed))
-                       or any(_stall_s(item, speed) for item in run.script.items)):
-        return False
+def plan(run: Run, speed: float) -> list[float] | None:
+    """The run's due times, or None when nothing in it waits (``--speed 0``): then `fill` plays it
+    at once, with no task and no sleeps, and a reader gets the whole stream in one write."""
+    if speed == 0:
+        return None
+    due = schedule(run.scenario, run.rng, speed)
+    if any(due) or any(_stall_s(item, speed) for item in run.script.items):
+        return due
+    return None
+
+
+def fill(run: Run) -> None:
+    """Apply every script item not yet applied, at once."""
     for index in range(1 if run.chunks else 0, len(run.script.items)):
         _advance(run, index)
-    run.close(run.scenario.outcome)
-    return True
 
 
-async def play(run: Run, speed: float, on_close: Callable[[Run], None]) -> None:
+async def play(run: Run, due: list[float], speed: float, on_close: Callable[[Run], None]) -> None:
     """The run's task: append each item when it is due, then close; on cancel, close open tools."""
     loop = asyncio.get_running_loop()
     started = loop.time()
     items = run.script.items
-    due = schedule(run.scenario, run.rng, speed)
     # The `start` chunk, when the script has a placeholder one, was appended when the run began.
     first = 1 if run.chunks else 0
     try:

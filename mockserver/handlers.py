@@ -156,20 +156,16 @@ async def stop_chat(call: Call) -> Response:
     return JSONResponse({"success": True, "stopped": stopped})
 
 
-def exactly_one_prompt(body: Mapping[str, Any], call: Call) -> list[dict[str, Any]]:
-    """The request's messages: ``prompt`` becomes one user message. 400 unless exactly one is given."""
-    prompt = body.get("prompt")
-    has_prompt = isinstance(prompt, str) and bool(prompt.strip())
-    has_messages = bool(body.get("messages"))
-    if has_prompt == has_messages:
-        raise ApiError(400, "Exactly one of prompt or messages must be provided")
-    if has_messages:
+def request_messages(body: Mapping[str, Any], call: Call) -> list[dict[str, Any]]:
+    """The request's messages; a ``prompt`` becomes one user message. The spec's ``oneOf`` has
+    already made sure exactly one of the two was given (a 400 otherwise)."""
+    if body.get("messages"):
         return list(body["messages"])
-    return [{"id": call.state.store.ids.uuid(), "role": "user", "parts": [{"type": "text", "text": prompt}]}]
+    return [{"id": call.state.store.ids.uuid(), "role": "user", "parts": [{"type": "text", "text": body["prompt"]}]}]
 
 
 async def start_chat_run(call: Call) -> Response:
-    messages = exactly_one_prompt(call.body, call)
+    messages = request_messages(call.body, call)
     scenario = select_scenario(call, messages, None)
     store = call.state.store
     session = store.add_session(call.account, "Scheduled generation", sandbox=True)
@@ -189,7 +185,7 @@ async def get_chat_run_status(call: Call) -> Response:
 
 
 async def legacy_chat(call: Call) -> Response:
-    messages = exactly_one_prompt(call.body, call)
+    messages = request_messages(call.body, call)
     scenario = select_scenario(call, messages, None)
     run = call.state.runs.start(scenario, account_id=call.account.id, chat=None)
     return stream_response(call, run, live=True)

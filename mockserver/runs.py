@@ -11,8 +11,9 @@ import asyncio
 import functools
 from collections import deque
 from collections.abc import Mapping
+from typing import Any
 
-from .engine import Run, Script, play, play_now
+from .engine import Run, Script, fill, plan, play
 from .protocol import assemble
 from .scenarios import Scenario
 from .settings import Settings
@@ -43,37 +44,38 @@ class RunManager:
         if chat is not None and not self.store.claim_slot(chat, run_id):
             raise RuntimeError(f"chat {chat.id}'s stream slot was taken between check and claim")
         rng = self.store.ids.run_rng(run_id)
-        run = Run(run_id, self.scripts[scenario.name], reuse_message_id or message_id(rng),
-                  chat_id=chat.id if chat else None, account_id=account_id, rng=rng)
+        run = self._new_run(run_id, self.scripts[scenario.name], reuse_message_id or message_id(rng),
+                            chat_id=chat.id if chat else None, account_id=account_id, rng=rng)
         run.headless = headless
-        first = run.script.first(run.message_id)
-        if first is not None:
-            run.append(*first)  # the first byte goes out at once: readers have a chunk 0 immediately
-        self.runs[run_id] = run
-        if play_now(run, self.settings.speed):
+        due = plan(run, self.settings.speed)
+        if due is None:
+            fill(run)
+            run.close(run.scenario.outcome)
             self._closed(run)
         else:
-            run.task = asyncio.get_running_loop().create_task(play(run, self.settings.speed, self._closed),
+            run.task = asyncio.get_running_loop().create_task(play(run, due, self.settings.speed, self._closed),
                                                               name=f"run {run_id}")
+        return run
+
+    def _new_run(self, run_id: str, script: Script, message_id: str, **kwargs: Any) -> Run:
+        """A registered run whose ``start`` chunk (with its message id) is already out: readers have a
+        chunk 0 at once, as the first byte of a real stream goes out at once."""
+        run = Run(run_id, script, message_id, **kwargs)
+        first = script.first(message_id)
+        if first is not None:
+            run.append(*first)
+        self.runs[run_id] = run
         return run
 
     def pin(self, chat: Chat, pinned: ChatDef) -> None:
         """Install a fixture's pinned run: all chunks present, closed to readers, status `running`."""
         assert pinned.pinned_run is not None
         spec = pinned.pinned_run
-        script = self.scripts[spec.scenario]
-        run = Run(spec.id, script, spec.message_id, chat_id=chat.id, account_id=chat.account.id,
-                  rng=self.store.ids.run_rng(spec.id))
-        first = script.first(spec.message_id)
-        for index, item in enumerate(script.items):
-            if item.chunk is not None:
-                if index == 0 and first is not None:
-                    run.append(*first)
-                else:
-                    run.append(item.chunk, script.frames[index])
+        run = self._new_run(spec.id, self.scripts[spec.scenario], spec.message_id, chat_id=chat.id,
+                            account_id=chat.account.id, rng=self.store.ids.run_rng(spec.id))
+        fill(run)
         run.pinned = True
         run.closed = True  # readers get a finite replay; the status stays `running` forever
-        self.runs[run.id] = run
         chat.active_stream_id = run.id
 
     async def cancel(self, run: Run) -> bool:
