@@ -8,8 +8,6 @@ handler, or a handler without an operation, is a `SpecError` at start-up.
 
 from __future__ import annotations
 
-import gc
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,7 +21,7 @@ from starlette.routing import Route
 from . import admin, handlers, resources
 from .errors import SpecError, error_response
 from .fixtures import load_fixtures
-from .middleware import DropFilter, MockMiddleware
+from .middleware import MockMiddleware
 from .pipeline import Authorizer, Handler, api_key_auth, endpoint
 from .settings import Settings
 from .spec import ApiSpec
@@ -91,20 +89,16 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        drop_filter = DropFilter()
-        logging.getLogger("uvicorn.error").addFilter(drop_filter)
-        # Everything loaded so far (spec, validators, fixtures) lives for the whole process: keep it
-        # out of the cyclic collector's full passes, which otherwise grow with it.
-        gc.freeze()
+        # Nothing process-wide here (no gc or logging changes): the app may live inside someone
+        # else's process (the pytest plugin). `recoup-mock serve` does those for its own process.
         try:
             yield
         finally:
             await app.state.mock.runs.shutdown()
-            logging.getLogger("uvicorn.error").removeFilter(drop_filter)
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(MockMiddleware, journal=state.journal)],
+        middleware=[Middleware(MockMiddleware, journal=state.journal, access_log=settings.access_log)],
         exception_handlers={404: not_found, 405: not_found, HTTPException: http_error},
         lifespan=lifespan,
     )

@@ -6,6 +6,7 @@ Logging is configured here and only here (not at import, not in `create_app`).
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from collections.abc import Sequence
@@ -68,6 +69,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from .app import create_app
+    from .middleware import DropFilter
 
     settings = env_settings(host=args.host, port=args.port, spec=args.spec, fixtures=args.fixtures,
                             speed=args.speed, seed=args.seed, admin_token=args.admin_token,
@@ -75,8 +77,15 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if settings.access_log else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     app = create_app(settings)
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="info",
-                timeout_graceful_shutdown=2, server_header=False)
+    # This process is the server's own, so process-wide tuning is ours to do (never in create_app,
+    # which may run inside a user's test process). Everything loaded so far (spec, validators,
+    # fixtures) lives as long as the process: keep it out of the cyclic collector's full passes.
+    gc.freeze()
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, access_log=False, log_level="info",
+                            timeout_graceful_shutdown=2, server_header=False)
+    # After Config, which (re)configures uvicorn's loggers.
+    logging.getLogger("uvicorn.error").addFilter(DropFilter())
+    uvicorn.Server(config).run()
     return 0
 
 

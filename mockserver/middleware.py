@@ -33,9 +33,10 @@ PREFLIGHT_HEADERS = [*CORS_HEADERS, (b"access-control-max-age", b"600"), (b"cont
 class MockMiddleware:
     """CORS, preflight, journal and access log, as one pure ASGI middleware (no body buffering)."""
 
-    def __init__(self, app: ASGIApp, journal: Journal) -> None:
+    def __init__(self, app: ASGIApp, journal: Journal, *, access_log: bool = True) -> None:
         self.app = app
         self.journal = journal
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -86,7 +87,7 @@ class MockMiddleware:
                 entry.duration_ms = elapsed
             if not done and not outcome:
                 outcome = " (client went away)"
-            if log.isEnabledFor(logging.INFO):
+            if self.access_log and log.isEnabledFor(logging.INFO):
                 extra = "" if entry is None else "".join(
                     f" {k}={v}" for k, v in (("scenario", entry.scenario), ("run", entry.run_id),
                                              ("key", entry.account)) if v)
@@ -94,7 +95,8 @@ class MockMiddleware:
 
 
 class DropFilter(logging.Filter):
-    """Hide uvicorn's traceback for a connection a scenario dropped on purpose."""
+    """Hide uvicorn's traceback for a connection a scenario dropped on purpose (installed by
+    ``recoup-mock serve`` on its own process; an embedding process keeps its logging as it is)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None

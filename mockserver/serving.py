@@ -1,6 +1,8 @@
 """An ASGI app on a real uvicorn in a background thread: for tests, the pytest plugin and the
 contract suite. It binds its own socket first (port 0: any free one), so there is no race for the
 port between choosing it and listening on it, and it shuts down without waiting on open streams.
+It leaves the process's logging alone: uvicorn's loggers propagate to whatever the host process
+(pytest, a user's script) configured, instead of uvicorn installing its own handlers and levels.
 """
 
 from __future__ import annotations
@@ -17,11 +19,10 @@ if TYPE_CHECKING:
 class ServedApp:
     """``with ServedApp(app) as served: httpx.get(served.base_url + ...)``."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.app = app
         self.host = host
         self.requested_port = port
-        self.log_level = log_level
         self._sock: socket.socket | None = None
         self._port: int | None = None
         self.server: uvicorn.Server | None = None
@@ -41,14 +42,18 @@ class ServedApp:
     def start(self, timeout: float = 30.0) -> ServedApp:
         import uvicorn  # here, not at import: the pytest plugin imports this module in every session
 
+        class HostedConfig(uvicorn.Config):
+            def configure_logging(self) -> None:
+                """Nothing: uvicorn's own set-up (handlers, levels, level names) would change the host
+                process's logging; its loggers propagate to whatever that process configured."""
+
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         self._sock = socket.socket(family, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((self.host, self.requested_port))
         self._port = int(self._sock.getsockname()[1])
         # A graceful-shutdown bound: uvicorn's default waits for open streams forever.
-        config = uvicorn.Config(self.app, log_level=self.log_level, lifespan="on", access_log=False,
-                                timeout_graceful_shutdown=1, server_header=False)
+        config = HostedConfig(self.app, lifespan="on", timeout_graceful_shutdown=1, server_header=False)
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]},
                                         name=f"uvicorn-{self.port}", daemon=True)
