@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import admin, handlers, resources
-from .errors import SpecError, error_response
+from .errors import ApiError, SpecError, error_response
 from .fixtures import load_fixtures
 from .middleware import MockMiddleware
 from .pipeline import Authorizer, Handler, api_key_auth, endpoint
@@ -64,6 +64,18 @@ def _routes(spec: ApiSpec, table: dict[str, Handler], authorize: Authorizer) -> 
                   name=op.operation_id) for op in spec.operations]
 
 
+def _as_api_error(request: Request, exc: Exception, known: list[str]) -> ApiError:
+    """Starlette's own HTTP errors (no route, wrong method), told in the API's words."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 405:
+        allowed = (getattr(exc, "headers", None) or {}).get("Allow", "")
+        return ApiError(405, f"Method {request.method} is not allowed on {request.url.path}; allowed: {allowed}",
+                        headers={"allow": allowed})
+    if status == 404:
+        return ApiError(404, f"No operation at {request.method} {request.url.path}; the API has: {', '.join(known)}")
+    return ApiError(status, str(getattr(exc, "detail", exc)))
+
+
 def create_app(settings: Settings) -> Starlette:
     """Build the mock server for ``settings``."""
     spec = ApiSpec(settings.spec)
@@ -75,17 +87,9 @@ def create_app(settings: Settings) -> Starlette:
         routes += _routes(admin_spec, ADMIN_HANDLERS, admin.admin_auth)
     known = sorted({f"{op.method} {op.path}" for op in spec.operations})
 
-    async def not_found(request: Request, exc: Exception) -> Response:
-        if isinstance(exc, HTTPException) and exc.status_code == 405:
-            allowed = (exc.headers or {}).get("Allow", "")
-            return error_response(405, f"Method {request.method} is not allowed on {request.url.path}; "
-                                       f"allowed: {allowed}", {"allow": allowed})
-        return error_response(404, f"No operation at {request.method} {request.url.path}; "
-                                   f"the API has: {', '.join(known)}")
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        status = exc.status_code if isinstance(exc, HTTPException) else 500
-        return error_response(status, str(getattr(exc, "detail", exc)))
+    async def api_error(request: Request, exc: Exception) -> Response:
+        """The one exception handler of the app: every error answer goes out here."""
+        return error_response(exc if isinstance(exc, ApiError) else _as_api_error(request, exc, known))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -99,7 +103,7 @@ def create_app(settings: Settings) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[Middleware(MockMiddleware, journal=state.journal, access_log=settings.access_log)],
-        exception_handlers={404: not_found, 405: not_found, HTTPException: http_error},
+        exception_handlers={ApiError: api_error, HTTPException: api_error},
         lifespan=lifespan,
     )
     app.state.mock = state

@@ -9,15 +9,16 @@ MockServerError            anything recoup-mock raises on purpose
 └── ApiError               an HTTP request must be answered with an error status
 ```
 
-Every HTTP error leaves the server as the documented body
-``{"status": "error", "message": ...}``; `ApiError` carries the status, the message and any
-extra headers (``Retry-After``, ``Allow``). This module imports nothing else from the package.
+Every HTTP error is raised as an `ApiError` and leaves the server through `error_response`, the
+one place that writes the documented body ``{"status": "error", "message": ...}``. This module
+imports nothing else from the package.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from starlette.responses import Response
 
@@ -48,26 +49,42 @@ class ScenarioError(FixtureError):
     """A scenario breaks the chunk schema, the ordering rules or its declared client versions."""
 
 
-class ApiError(MockServerError):
-    """An HTTP error answer: status, human-readable message, optional extra headers."""
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request, kept structured until the error is rendered.
 
-    def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None) -> None:
-        super().__init__(message)
+    ``where`` names the place (``body.messages[0].role``, ``query parameter 'startIndex'``) and
+    ``rule`` the rule it breaks; ``missing`` is the field's name when the problem is that a
+    required field is absent (the deployed server lists those as ``missing_fields``).
+    """
+
+    where: str
+    rule: str
+    missing: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.rule}"
+
+
+class ApiError(MockServerError):
+    """An HTTP error answer: status, a human-readable message, the structured problems behind it
+    (validation failures) and any extra headers (``Retry-After``, ``Allow``)."""
+
+    def __init__(self, status: int, message: str, details: Sequence[Problem] = (), *,
+                 headers: Mapping[str, str] | None = None) -> None:
         self.status = status
         self.message = message
+        self.details = tuple(details)
         self.headers = dict(headers or {})
+        super().__init__(self.text)
+
+    @property
+    def text(self) -> str:
+        """The message, followed by each problem: what the documented body's ``message`` says."""
+        return self.message + (": " + "; ".join(map(str, self.details)) if self.details else "")
 
 
-def error_body(message: str) -> bytes:
-    """The documented error body, as bytes."""
-    return json.dumps({"status": "error", "message": message}, ensure_ascii=False).encode()
-
-
-def error_response(status: int, message: str, headers: Mapping[str, str] | None = None) -> Response:
-    """A JSON error response in the documented shape."""
-    return Response(error_body(message), status_code=status, headers=headers, media_type="application/json")
-
-
-def api_error_response(exc: ApiError) -> Response:
-    """Render an `ApiError`."""
-    return error_response(exc.status, exc.message, exc.headers)
+def error_response(exc: ApiError) -> Response:
+    """The one renderer of an `ApiError`: the documented ``{"status": "error", "message": ...}`` body."""
+    body = json.dumps({"status": "error", "message": exc.text}, ensure_ascii=False).encode()
+    return Response(body, status_code=exc.status, headers=exc.headers, media_type="application/json")

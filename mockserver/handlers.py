@@ -42,7 +42,7 @@ def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> S
         raise ApiError(400, f"Unknown scenario {name!r}; available: {', '.join(sorted(scenarios))}")
     call.note(scenario=scenario.name)
     if scenario.http is not None:
-        raise ApiError(scenario.http.status, scenario.http.message, scenario.http.headers)
+        raise ApiError(scenario.http.status, scenario.http.message, headers=scenario.http.headers)
     return scenario
 
 

@@ -14,7 +14,7 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .engine import DropConnection
-from .errors import error_body
+from .errors import ApiError, error_response
 from .store import Journal
 
 log = logging.getLogger("recoup_mock")
@@ -77,10 +77,8 @@ class MockMiddleware:
             log.exception("Unhandled error on %s %s", method, path)
             if status:
                 raise
-            await send_with_cors({"type": "http.response.start", "status": 500,
-                                  "headers": [(b"content-type", b"application/json")]})
-            await send_with_cors({"type": "http.response.body",
-                                  "body": error_body("Internal error in recoup-mock; see the server log")})
+            await error_response(ApiError(500, "Internal error in recoup-mock; see the server log"))(
+                scope, receive, send_with_cors)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
             if entry is not None:

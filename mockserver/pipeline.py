@@ -2,8 +2,8 @@
 
 Order: body size (413) -> credentials (401) -> content type (415) -> JSON (400) -> the spec's
 parameter and body rules via openapi-core (400). Only then is the handler called, so nothing
-invalid ever reaches a handler or the first byte of a stream. Every failure is an `ApiError`,
-rendered as the documented ``{"status": "error", "message": ...}`` body.
+invalid ever reaches a handler or the first byte of a stream. Every failure is raised as an
+`ApiError` (validation problems kept structured) and rendered by the app's one error handler.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .auth import authenticate
-from .errors import ApiError, api_error_response
+from .errors import ApiError
 from .spec import ApiSpec, Operation
 from .state import MockState
 from .store import Account
@@ -73,7 +73,7 @@ async def read_body(request: Request, limit: int, patience: float) -> bytes:
                     raise ApiError(413, f"Request body exceeds the limit of {limit} bytes")
     except TimeoutError:
         raise ApiError(408, f"Request body did not arrive within {patience:g} s "
-                            f"({len(body)} bytes received)", {"connection": "close"}) from None
+                            f"({len(body)} bytes received)", headers={"connection": "close"}) from None
     return bytes(body)
 
 
@@ -116,27 +116,24 @@ def endpoint(op: Operation, spec: ApiSpec, handler: Handler, authorize: Authoriz
 
     async def run(request: Request) -> Response:
         state: MockState = request.app.state.mock
-        try:
-            settings = state.settings
-            body = b""
-            if op.has_body:
-                body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
-            account = ANONYMOUS
-            if op.secured:
-                account, masked = authorize(request, state)
-                entry = request.scope.get("recoup.entry")
-                if entry is not None:
-                    entry.account = masked
-            parsed = None
-            if body:
-                check_content_type(request, op)
-                parsed = parse_json(body)
-            problems = spec.validate_request(op, request, parsed, has_body=bool(body))
-            if problems:
-                raise ApiError(400, "Invalid request: " + "; ".join(problems))
-            return await handler(Call(request, state, account, parsed))
-        except ApiError as exc:
-            return api_error_response(exc)
+        settings = state.settings
+        body = b""
+        if op.has_body:
+            body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+        account = ANONYMOUS
+        if op.secured:
+            account, masked = authorize(request, state)
+            entry = request.scope.get("recoup.entry")
+            if entry is not None:
+                entry.account = masked
+        parsed = None
+        if body:
+            check_content_type(request, op)
+            parsed = parse_json(body)
+        problems = spec.validate_request(op, request, parsed, has_body=bool(body))
+        if problems:
+            raise ApiError(400, "Invalid request", problems)
+        return await handler(Call(request, state, account, parsed))
 
     run.__name__ = op.operation_id
     return run

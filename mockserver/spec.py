@@ -10,7 +10,7 @@ are not validated here, because that would buffer a stream.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,7 @@ from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from openapi_core.validation.schemas.validators import SchemaValidator
 from starlette.requests import Request
 
-from .errors import SpecError
+from .errors import Problem, SpecError
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CHUNK_SCHEMA = "UIMessageChunk"
@@ -71,13 +71,13 @@ class Checker:
         self.explainer = explainer
         self.fast = jsonschema_rs.Draft202012Validator({"components": components, **schema}, validate_formats=True)
 
-    def problems(self, value: Any, where: str) -> list[str]:
+    def problems(self, value: Any, where: str) -> list[Problem]:
         if self.fast.is_valid(value):
             return []
         try:
             self.explainer.validate(value)
         except InvalidSchemaValue as exc:
-            return [_cap(f"{where}{_pointer(err)}: {_message(err)}") for err in exc.schema_errors]
+            return _problems(where, exc.schema_errors)
         # The two disagree (never seen): trust openapi-core, which is the reference here.
         return []
 
@@ -166,26 +166,26 @@ class ApiSpec:
             node = target
         return node
 
-    def validate_request(self, op: Operation, request: Request, body: Any, has_body: bool) -> list[str]:
-        """What is wrong with the request's parameters and (parsed JSON) body, one line per problem."""
-        problems: list[str] = []
+    def validate_request(self, op: Operation, request: Request, body: Any, has_body: bool) -> list[Problem]:
+        """What is wrong with the request's parameters and (parsed JSON) body, one problem each."""
+        problems: list[Problem] = []
         for param in op.params:
             where = f"{param.location} parameter '{param.name}'"
             raw = _raw_param(request, param)
             if raw is None:
                 if param.required:
-                    problems.append(f"{where}: is required")
+                    problems.append(Problem(where, "is required", missing=param.name))
                 continue
             try:
                 value = _cast(raw, param.type)
             except ValueError:
-                problems.append(_cap(f"{where}: {raw!r} is not of type '{param.type}'"))
+                problems.append(Problem(where, _cap(f"{raw!r} is not of type '{param.type}'")))
                 continue
             problems += param.validator.problems(value, where)
         if has_body and op.body_validator is not None:
             problems += op.body_validator.problems(body, "body")
         elif op.body_required and not has_body:
-            problems.append("body: Missing required request body")
+            problems.append(Problem("body", "Missing required request body"))
         return problems
 
     def chunk_schemas(self) -> ChunkSchemas:
@@ -216,6 +216,22 @@ def _cast(raw: str, kind: str) -> Any:
     return raw
 
 
+def _problems(where: str, errors: Iterable[JsonSchemaError]) -> list[Problem]:
+    """Schema errors as `Problem`s, a missing required property named as such. jsonschema gives one
+    ``required`` error per absent name, in the keyword's order, without naming it but in prose."""
+    problems: list[Problem] = []
+    absent_seen: dict[int, int] = {}
+    for err in errors:
+        missing = None
+        if err.validator == "required" and isinstance(err.instance, Mapping) and isinstance(err.validator_value, list):
+            absent = [str(n) for n in err.validator_value if n not in err.instance]
+            nth = absent_seen.get(id(err.instance), 0)
+            absent_seen[id(err.instance)] = nth + 1
+            missing = absent[nth] if nth < len(absent) else None
+        problems.append(Problem(f"{where}{_pointer(err)}", _cap(_message(err)), missing))
+    return problems
+
+
 def _message(err: JsonSchemaError) -> str:
     """The rule that failed; a spec-given ``x-error-message`` wins."""
     if isinstance(err.schema, Mapping) and "x-error-message" in err.schema:
@@ -224,7 +240,7 @@ def _message(err: JsonSchemaError) -> str:
 
 
 def _cap(line: str) -> str:
-    """Cut a problem line short: messages quote the offending value, which may be huge."""
+    """Cut a rule's text short: messages quote the offending value, which may be huge."""
     return line if len(line) <= MAX_MESSAGE else line[:MAX_MESSAGE] + "…"
 
 
