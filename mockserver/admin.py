@@ -64,6 +64,10 @@ async def queue_scenarios(call: Call) -> Response:
     return JSONResponse({"queued": list(call.state.queued_scenarios)})
 
 
+async def list_queued_scenarios(call: Call) -> Response:
+    return JSONResponse({"queued": list(call.state.queued_scenarios)})
+
+
 async def get_status(call: Call) -> Response:
     runs = call.state.runs
     return JSONResponse({

@@ -49,6 +49,7 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "listRequests": admin.list_requests,
     "listScenarios": admin.list_scenarios,
     "queueScenarios": admin.queue_scenarios,
+    "listQueuedScenarios": admin.list_queued_scenarios,
     "getStatus": admin.get_status,
 }
 

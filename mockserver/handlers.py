@@ -1,14 +1,16 @@
 """Handlers of the streaming operations: chat turns, resume, stop, headless runs, legacy chat.
 
 Each handler gets a validated, authenticated `Call`. Lookups answer 404 for unknown ids and 403
-for another account's; the chat's stream slot is checked and claimed with no ``await`` in between,
-so of many simultaneous POSTs to one idle chat exactly one streams and the rest get 409.
+for another account's; the chat's stream slot is checked and claimed by `RunManager.start`, with
+no ``await`` in between, so of many simultaneous POSTs to one idle chat exactly one streams and
+the rest get 409. State answers come before the scenario is chosen: a busy chat is a 409
+whatever scenario a request asks for, and a queued scenario is only used by a request it answers.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -106,19 +108,16 @@ class FinishedStream(Response):
         await send({"type": "http.response.body", "body": self.whole, "more_body": False})
 
 
-def start_run(call: Call, scenario: Scenario, chat: Chat, messages: Sequence[Any], *, headless: bool = False) -> Run:
-    """Store the user's message, claim the chat's slot and start the run (all without awaiting)."""
-    if chat.active_stream_id is not None:
-        raise ApiError(409, f"A response is already streaming for chat {chat.id} (run {chat.active_stream_id}); "
-                            f"reconnect with GET /api/chat/{chat.id}/stream")
+def start_run(call: Call, choose: Callable[[], Scenario], chat: Chat, messages: Sequence[Any], *,
+              headless: bool = False) -> Run:
+    """Start a run on ``chat`` with the scenario ``choose`` picks (see `RunManager.start` for the order)."""
     last = messages[-1] if messages else None
-    if isinstance(last, Mapping) and last.get("role") == "user":
-        call.state.store.add_message(chat, dict(last))
+    user = dict(last) if isinstance(last, Mapping) and last.get("role") == "user" else None
     # Like the deployed server: continuing an assistant message keeps its id.
     is_assistant = isinstance(last, Mapping) and last.get("role") == "assistant" and bool(last.get("id"))
     reuse = str(last["id"]) if is_assistant and isinstance(last, Mapping) else None
-    return call.state.runs.start(scenario, account_id=call.account.id, chat=chat, reuse_message_id=reuse,
-                                 headless=headless)
+    return call.state.runs.start(choose, account_id=call.account.id, chat=chat, user_message=user,
+                                 reuse_message_id=reuse, headless=headless)
 
 
 async def post_chat(call: Call) -> Response:
@@ -131,8 +130,9 @@ async def post_chat(call: Call) -> Response:
         raise ApiError(400, f"Sandbox not initialized for session {session.id}; call POST /api/sandbox first")
     if chat is None or chat.session is not session:
         raise ApiError(404, f"Chat not found: {body['chatId']} in session {session.id}")
-    scenario = select_scenario(call, body["messages"], chat)
-    return stream_response(call, start_run(call, scenario, chat, body["messages"]), live=True)
+    # Every state answer (404, 403, 400 sandbox above; 409 in `start`) comes before the scenario.
+    run = start_run(call, lambda: select_scenario(call, body["messages"], chat), chat, body["messages"])
+    return stream_response(call, run, live=True)
 
 
 async def resume_chat_stream(call: Call) -> Response:
@@ -170,7 +170,7 @@ async def start_chat_run(call: Call) -> Response:
     store = call.state.store
     session = store.add_session(call.account, "Scheduled generation", sandbox=True)
     chat = store.add_chat(session, "Scheduled generation")
-    run = start_run(call, scenario, chat, messages, headless=True)
+    run = start_run(call, lambda: scenario, chat, messages, headless=True)
     call.note(run_id=run.id)
     return JSONResponse({"runId": run.id, "chatId": chat.id, "sessionId": session.id}, status_code=202,
                         headers={"location": f"/api/chat/runs/{run.id}"})
@@ -187,7 +187,7 @@ async def get_chat_run_status(call: Call) -> Response:
 async def legacy_chat(call: Call) -> Response:
     messages = request_messages(call.body, call)
     scenario = select_scenario(call, messages, None)
-    run = call.state.runs.start(scenario, account_id=call.account.id, chat=None)
+    run = call.state.runs.start(lambda: scenario, account_id=call.account.id, chat=None)
     return stream_response(call, run, live=True)
 
 

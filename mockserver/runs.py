@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .engine import Run, Script, fill, plan, play
+from .errors import ApiError
 from .protocol import assemble
 from .scenarios import Scenario
 from .settings import Settings
@@ -34,15 +35,25 @@ class RunManager:
     def get(self, run_id: str | None) -> Run | None:
         return self.runs.get(run_id) if run_id else None
 
-    def start(self, scenario: Scenario, *, account_id: str, chat: Chat | None,
-              reuse_message_id: str | None = None, headless: bool = False) -> Run:
-        """Create a run, claim ``chat``'s stream slot for it and start its task.
+    def start(self, choose: Callable[[], Scenario], *, account_id: str, chat: Chat | None,
+              user_message: dict[str, Any] | None = None, reuse_message_id: str | None = None,
+              headless: bool = False) -> Run:
+        """Claim ``chat``'s stream slot, store the user's message and start a run of ``choose()``.
 
-        The caller has checked that the slot is free, with no ``await`` since: the claim cannot fail.
+        In this order, with no ``await`` anywhere: a busy slot is a 409 before anything else, so it
+        wins over whatever scenario the request asks for; then ``choose`` picks the scenario (it may
+        raise the scenario's own HTTP answer, or a 400 for an unknown name, and takes a queued
+        scenario only then); then the slot is claimed, which cannot fail by now.
         """
+        if chat is not None and chat.active_stream_id is not None:
+            raise ApiError(409, f"A response is already streaming for chat {chat.id} (run {chat.active_stream_id}); "
+                                f"reconnect with GET /api/chat/{chat.id}/stream")
+        scenario = choose()
+        if chat is not None and user_message is not None:
+            self.store.add_message(chat, user_message)
         run_id = self.store.ids.run_id()
-        if chat is not None and not self.store.claim_slot(chat, run_id):
-            raise RuntimeError(f"chat {chat.id}'s stream slot was taken between check and claim")
+        if chat is not None:
+            self.store.claim_slot(chat, run_id)
         rng = self.store.ids.run_rng(run_id)
         run = self._new_run(run_id, self.scripts[scenario.name], reuse_message_id or message_id(rng),
                             chat_id=chat.id if chat else None, account_id=account_id, rng=rng)

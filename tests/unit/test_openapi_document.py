@@ -46,6 +46,7 @@ ADMIN_OPERATIONS = {
     ("get", "/__mock/requests"): "listRequests",
     ("get", "/__mock/scenarios"): "listScenarios",
     ("post", "/__mock/scenarios/next"): "queueScenarios",
+    ("get", "/__mock/scenarios/next"): "listQueuedScenarios",
     ("get", "/__mock/status"): "getStatus",
 }
 BOTH_SCHEMES: list[dict[str, list[str]]] = [{"apiKeyAuth": []}, {"bearerAuth": []}]
