@@ -5,8 +5,17 @@ from __future__ import annotations
 
 import pytest
 from starlette.testclient import TestClient
-from support import (ALICE, CHAT_BOB, CHAT_BUSY, CHAT_IDLE, CHAT_NO_SANDBOX, SESSION_NO_SANDBOX, SESSION_READY,
-                     assert_error, chat_body)
+from support import (
+    ALICE,
+    CHAT_BOB,
+    CHAT_BUSY,
+    CHAT_IDLE,
+    CHAT_NO_SANDBOX,
+    SESSION_NO_SANDBOX,
+    SESSION_READY,
+    assert_error,
+    chat_body,
+)
 
 H = {"x-api-key": ALICE}
 #: A request that the fixture world itself answers, and how.
