@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from contracts.options import ContractOptions
+from .options import ContractOptions
 
 _OPTIONS = (
     ("--base-url", "base_url", str, "the API to test (default: the bundled mock on a free port)"),
@@ -50,7 +50,7 @@ _REPORTS: list[Any] = []
 
 @pytest.fixture(scope="session")
 def contract_report(pytestconfig: pytest.Config) -> Any:
-    from contracts.runner import run_contract
+    from .runner import run_contract
 
     report = run_contract(contract_options(pytestconfig))
     _REPORTS.append(report)
@@ -58,7 +58,7 @@ def contract_report(pytestconfig: pytest.Config) -> Any:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    from contracts.report import format_report
+    from .report import format_report
 
     for report in _REPORTS:
         terminalreporter.section("recoup-mock contract")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from contracts.options import FLOWS, PHASES
+from .options import FLOWS, PHASES
 
 PARTS = ["flow:provision", *(f"flow:{name}" for name in FLOWS), *(f"phase:{name}" for name in PHASES), "phase:run"]
 

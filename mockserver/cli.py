@@ -91,9 +91,9 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _contract(args: argparse.Namespace) -> int:
     # Imported here: `serve` and `validate` never load Schemathesis.
-    from contracts.cli import run
+    from .contracts.cli import run
 
-    return run(args)
+    return int(run(args))
 
 
 def _validate(spec_path: Path, fixtures: Path) -> int:

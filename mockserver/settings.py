@@ -15,11 +15,19 @@ from typing import Any
 
 from .errors import ConfigError
 
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+def _bundled(name: str) -> Path:
+    """A folder the distribution ships: inside the installed package (the wheel's package data), or
+    at the top of the checkout, where the repository keeps it (an editable install, a clone)."""
+    package = Path(__file__).resolve().parent
+    installed = package / "bundled" / name
+    return installed if installed.is_dir() else package.parent / name
+
+
 #: The bundled contract and fixture world, used when no path is given.
-DEFAULT_SPEC = PACKAGE_ROOT / "openapi" / "chat.yaml"
-DEFAULT_ADMIN_SPEC = PACKAGE_ROOT / "openapi" / "admin.yaml"
-DEFAULT_FIXTURES = PACKAGE_ROOT / "fixtures"
+DEFAULT_SPEC = _bundled("openapi") / "chat.yaml"
+DEFAULT_ADMIN_SPEC = _bundled("openapi") / "admin.yaml"
+DEFAULT_FIXTURES = _bundled("fixtures")
 
 
 @dataclass(frozen=True)

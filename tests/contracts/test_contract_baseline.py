@@ -12,10 +12,10 @@ import pytest
 from contract_variants import ALICE, BOB, DropFirstTextStart, ProductionDrift, faithful
 from schemathesis.baseline import Baseline
 
-from contracts import baseline as baselines
-from contracts.options import ContractOptions
-from contracts.report import ContractReport, format_report
-from contracts.runner import run_contract
+from mockserver.contracts import baseline as baselines
+from mockserver.contracts.options import ContractOptions
+from mockserver.contracts.report import ContractReport, format_report
+from mockserver.contracts.runner import run_contract
 from mockserver.serving import ServedApp
 
 DRIFT_DOC = Path(__file__).resolve().parents[2] / "docs" / "drift.md"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from contract_variants import ALICE, BOB, DEFECTS, EndlessStream, HideFixtureWorld, PostResumesLiveRun, faithful
 
-from contracts.options import ContractOptions
-from contracts.report import ContractReport, format_report
-from contracts.runner import run_contract
+from mockserver.contracts.options import ContractOptions
+from mockserver.contracts.report import ContractReport, format_report
+from mockserver.contracts.runner import run_contract
 from mockserver.serving import ServedApp
 
 SEED = 20261122

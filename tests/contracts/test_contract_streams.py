@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from contracts import streams
-from contracts.report import ContractReport, Finding, redact, write_junit
+from mockserver.contracts import streams
+from mockserver.contracts.report import ContractReport, Finding, redact, write_junit
 
 
 def sse(*chunks: Any, done: bool = True) -> bytes:

@@ -1,0 +1,59 @@
+"""The distribution as a user gets it: a wheel built from the repository's files.
+
+It adds one name to site-packages, ``mockserver``: the contract suite is ``mockserver.contracts``
+and the bundled spec and fixture world are its package data, never top-level ``contracts``,
+``openapi`` or ``fixtures`` packages (names other projects use).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def repository_files() -> list[str]:
+    """What a clean clone holds: tracked files, plus new ones not yet committed (and not ignored)."""
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                         capture_output=True, check=True).stdout
+    return [name for name in out.decode().split("\0") if name and (ROOT / name).is_file()]
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    clone = tmp_path_factory.mktemp("clone")
+    for name in repository_files():
+        (clone / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, clone / name)
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(clone)],
+                   check=True, capture_output=True, timeout=300)
+    (found,) = out.glob("recoup_mock-*.whl")
+    yield found
+
+
+def test_the_wheel_adds_only_the_mockserver_package(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        top_level = archive.read(next(n for n in names if n.endswith(".dist-info/top_level.txt"))).decode().split()
+    assert {name.split("/")[0] for name in names if not name.split("/")[0].endswith(".dist-info")} == {"mockserver"}
+    assert top_level == ["mockserver"]
+    assert "mockserver/contracts/runner.py" in names
+    assert "mockserver/contracts/baselines/production.json" in names
+    assert {"mockserver/bundled/openapi/chat.yaml", "mockserver/bundled/openapi/admin.yaml",
+            "mockserver/bundled/fixtures/world.yaml", "mockserver/bundled/fixtures/scenarios/default.yaml"} <= set(names)
+
+
+def test_the_suite_is_imported_under_the_project_namespace(tmp_path: Path) -> None:
+    # Outside the checkout, only the installed names exist.
+    code = ("import importlib.util as u; import mockserver.contracts.runner; "
+            "print(u.find_spec('contracts') is None)")
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "True"
