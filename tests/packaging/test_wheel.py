@@ -47,8 +47,8 @@ def test_the_wheel_adds_only_the_mockserver_package(wheel: Path) -> None:
     assert top_level == ["mockserver"]
     assert "mockserver/contracts/runner.py" in names
     assert "mockserver/contracts/baselines/production.json" in names
-    assert {"mockserver/bundled/openapi/chat.yaml", "mockserver/bundled/openapi/admin.yaml",
-            "mockserver/bundled/fixtures/world.yaml", "mockserver/bundled/fixtures/scenarios/default.yaml"} <= set(names)
+    bundled = {"openapi/chat.yaml", "openapi/admin.yaml", "fixtures/world.yaml", "fixtures/scenarios/default.yaml"}
+    assert {f"mockserver/bundled/{name}" for name in bundled} <= set(names)
 
 
 def test_the_suite_is_imported_under_the_project_namespace(tmp_path: Path) -> None:
