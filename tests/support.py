@@ -1,4 +1,5 @@
-"""Test helpers: a live uvicorn in a thread, an SSE parser, and the fixture world's well-known ids."""
+"""Test helpers: a live uvicorn in a thread, the one SSE parser and stream assertions, scenario
+schedules, and the fixture world's well-known ids."""
 
 from __future__ import annotations
 
@@ -7,12 +8,14 @@ import collections
 import contextlib
 import json
 import os
+import random
+import re
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,8 +23,12 @@ from typing import Any
 import httpx
 
 from mockserver import Settings, create_app
+from mockserver.engine import schedule
+from mockserver.protocol import check_order
 from mockserver.pytest_plugin import RecoupMock
+from mockserver.scenarios import load_scenarios
 from mockserver.serving import ServedApp
+from mockserver.settings import DEFAULT_FIXTURES
 
 # The fixture world's well-known values, as the shipped pytest plugin documents them.
 ALICE, BOB, PINNED_RUN = RecoupMock.ALICE, RecoupMock.BOB, RecoupMock.PINNED_RUN
@@ -29,6 +36,12 @@ SESSION_READY, SESSION_NO_SANDBOX, SESSION_BOB = (RecoupMock.SESSION_READY, Reco
                                                   RecoupMock.SESSION_BOB)
 CHAT_IDLE, CHAT_BUSY, CHAT_BOB, CHAT_NO_SANDBOX = (RecoupMock.CHAT_IDLE, RecoupMock.CHAT_BUSY, RecoupMock.CHAT_BOB,
                                                    RecoupMock.CHAT_NO_SANDBOX)
+#: Well-formed ids that name nothing in the fixture world.
+UNKNOWN_SESSION = "5e551011-0000-4000-8000-0000000000ff"
+UNKNOWN_CHAT = "c4a70000-0000-4000-8000-0000000000ff"
+UNKNOWN_RUN = "wrun_" + "0" * 26
+RUN_ID = re.compile(r"^wrun_[0-9A-HJKMNP-TV-Z]{26}$")
+DONE = b"data: [DONE]\n\n"
 
 #: Both credential schemes, as header dicts, per key.
 SCHEMES = {
@@ -69,55 +82,149 @@ def chat_body(chat: str = CHAT_IDLE, session: str = SESSION_READY, text: str = "
     return {"messages": [user_message(text)], "chatId": chat, "sessionId": session}
 
 
+def assert_json(response: httpx.Response, status: int = 200) -> Any:
+    """A JSON answer with this status (and CORS); returns its body."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].split(";")[0] == "application/json"
+    assert_cors(response)
+    return response.json()
+
+
+def assert_no_content(response: httpx.Response) -> None:
+    """204, empty, with CORS: nothing to resume."""
+    assert response.status_code == 204, response.text
+    assert response.content == b""
+    assert_cors(response)
+
+
 @dataclass
 class Event:
     data: str | None = None
     comments: list[str] = field(default_factory=list)
+    #: When the bytes that completed the event arrived (``time.monotonic()``, as `SseParser.feed` saw
+    #: them); not part of the event, so not compared.
+    at: float = field(default=0.0, compare=False)
 
     @property
     def chunk(self) -> Any:
         return None if self.data in (None, "[DONE]") else json.loads(self.data)
 
 
+class SseParser:
+    """The tests' one SSE parser, incremental and strict enough (what the AI SDK's eventsource-parser
+    accepts): `feed` it bytes as they arrive; each event is complete at its blank line, stamped with
+    its arrival time and kept in `events`. An unfinished event at the end of the input is no event."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+        self.raw = b""
+        self._line = b""
+        self._data: list[str] = []
+        self._comments: list[str] = []
+
+    def feed(self, piece: bytes) -> list[Event]:
+        """Parse ``piece``; returns the events it completed."""
+        at = time.monotonic()
+        self.raw += piece
+        *lines, self._line = (self._line + piece).split(b"\n")
+        completed: list[Event] = []
+        for raw_line in lines:
+            line = raw_line.removesuffix(b"\r").decode()
+            if line == "":
+                if self._data or self._comments:
+                    completed.append(Event("\n".join(self._data) if self._data else None, self._comments, at))
+                self._data, self._comments = [], []
+            elif line.startswith(":"):
+                self._comments.append(line[1:].strip())
+            elif line.startswith("data:"):
+                self._data.append(line[5:].removeprefix(" "))
+        self.events.extend(completed)
+        return completed
+
+    def read(self, pieces: Iterable[bytes], chunks: int | None = None) -> SseParser:
+        """Feed ``pieces`` until the stream ends or, given ``chunks``, that many chunks have arrived in all."""
+        for piece in pieces:
+            self.feed(piece)
+            if chunks is not None and len(self.chunks()) >= chunks:
+                break
+        return self
+
+    def chunks(self) -> list[dict[str, Any]]:
+        return [e.chunk for e in self.events if e.chunk is not None]
+
+    def timed_chunks(self) -> list[tuple[float, dict[str, Any]]]:
+        """(arrival time, chunk) of every data chunk so far."""
+        return [(e.at, e.chunk) for e in self.events if e.chunk is not None]
+
+
 def parse_sse(raw: bytes) -> list[Event]:
-    """A strict-enough SSE parser (what the AI SDK's eventsource-parser accepts)."""
-    events: list[Event] = []
-    current = Event()
-    data_lines: list[str] = []
-    for line in raw.decode().replace("\r\n", "\n").split("\n"):
-        if line == "":
-            if data_lines or current.comments:
-                current.data = "\n".join(data_lines) if data_lines else None
-                events.append(current)
-            current, data_lines = Event(), []
-        elif line.startswith(":"):
-            current.comments.append(line[1:].strip())
-        elif line.startswith("data:"):
-            data_lines.append(line[5:].removeprefix(" "))
-    return events
+    parser = SseParser()
+    parser.feed(raw)
+    return parser.events
 
 
 def chunks_of(raw: bytes) -> list[dict[str, Any]]:
     return [e.chunk for e in parse_sse(raw) if e.chunk is not None]
 
 
+def assert_stream(response: httpx.Response, run_id: str | None = None) -> list[dict[str, Any]]:
+    """A finished, well-formed UI message stream with the AI SDK's headers (and CORS); returns its chunks."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "text/event-stream"
+    assert response.headers["cache-control"] == "no-cache"
+    assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
+    assert response.headers["x-accel-buffering"] == "no"
+    assert "content-length" not in response.headers
+    assert RUN_ID.match(response.headers["x-workflow-run-id"])
+    if run_id is not None:
+        assert response.headers["x-workflow-run-id"] == run_id
+    assert_cors(response)
+    assert response.content.startswith(b'data: {"type":"start","messageId":"')
+    assert response.content.endswith(DONE)
+    assert response.content.count(DONE) == 1
+    chunks = chunks_of(response.content)
+    assert chunks[0]["type"] == "start"
+    assert isinstance(chunks[0]["messageId"], str)
+    assert chunks[0]["messageId"]
+    assert chunks[-1]["type"] == "finish"
+    assert check_order(chunks) == []
+    return chunks
+
+
+def scheduled_chunks(name: str, speed: float, fixtures: Path = DEFAULT_FIXTURES) -> list[float]:
+    """When each chunk of scenario ``name`` is due, in seconds after its run starts, at ``speed``:
+    `mockserver.engine.schedule`, plus the silence of every stall before the chunk (the player waits
+    those out). Transport items are left out, so the list matches the chunks a reader gets.
+
+    Only for scenarios without jitter: their schedule does not depend on the run's seeded generator.
+    """
+    scenario = load_scenarios(fixtures / "scenarios")[name]
+    assert scenario.timing.jitter_ms == 0, f"{name} has jitter: its schedule depends on the run's generator"
+    stalled = 0.0
+    due = []
+    for item, at in zip(scenario.items, schedule(scenario, random.Random(0), speed), strict=True):
+        if item.kind == "stall":
+            stalled += (item.delay_ms or 0) * speed / 1000
+        elif item.kind == "chunk":
+            due.append(at + stalled)
+    return due
+
+
 async def simultaneous_posts(base_url: str, count: int, body: dict[str, Any], headers: dict[str, str]
                              ) -> collections.Counter[int]:
-    """Fire ``count`` POST /api/chat at once (all released by one gate); read each to its end."""
+    """Fire ``count`` POST /api/chat at once (a barrier releases them all when the last one reaches
+    it); read each to its end."""
     limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits, headers=headers) as client:
-        gate = asyncio.Event()
+        barrier = asyncio.Barrier(count)
 
         async def one() -> int:
-            await gate.wait()
+            await barrier.wait()
             async with client.stream("POST", "/api/chat", json=body) as response:
                 await response.aread()
                 return response.status_code
 
-        tasks = [asyncio.create_task(one()) for _ in range(count)]
-        await asyncio.sleep(0)  # every task reaches the gate before it opens
-        gate.set()
-        return collections.Counter(await asyncio.gather(*tasks))
+        return collections.Counter(await asyncio.gather(*(one() for _ in range(count))))
 
 
 def free_port() -> int:

@@ -16,6 +16,7 @@ from support import (
     PINNED_RUN,
     SCHEMES,
     SESSION_READY,
+    UNKNOWN_RUN,
     assert_cors,
     assert_error,
     chat_body,
@@ -24,11 +25,8 @@ from support import (
 from mockserver import Settings, create_app
 
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
-UNKNOWN_RUN = "wrun_" + "0" * 26
 NEW_CHAT = "0c11e470-0000-4000-8000-00000000c11e"
 ADMIN_CALLS = [("POST", "/__mock/reset"), ("GET", "/__mock/requests"), ("GET", "/__mock/scenarios")]
-
-
 
 
 def journal(client: TestClient, **params: Any) -> list[dict[str, Any]]:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
-import httpx
 import pytest
 from starlette.testclient import TestClient
 from support import (
@@ -18,57 +15,20 @@ from support import (
     SESSION_BOB,
     SESSION_NO_SANDBOX,
     SESSION_READY,
+    UNKNOWN_CHAT,
+    UNKNOWN_RUN,
+    UNKNOWN_SESSION,
     Scheme,
     assert_cors,
     assert_error,
+    assert_no_content,
+    assert_stream,
     chat_body,
-    chunks_of,
 )
 
-from mockserver.protocol import check_order
-
-RUN_ID = re.compile(r"^wrun_[0-9A-HJKMNP-TV-Z]{26}$")
-UNKNOWN_SESSION = "5e551011-0000-4000-8000-0000000000ff"
-UNKNOWN_CHAT = "c4a70000-0000-4000-8000-0000000000ff"
-UNKNOWN_RUN = "wrun_" + "0" * 26
 #: The pinned run's message id, from fixtures/world.yaml.
 PINNED_MESSAGE_ID = "pinnedMsg0000002"
-DONE = b"data: [DONE]\n\n"
 POST_PATHS = ["/api/chat", "/api/chat/workflow"]
-
-
-
-
-
-
-def assert_stream(response: httpx.Response, run_id: str | None = None) -> list[dict[str, object]]:
-    """A finished UI message stream with the SDK's headers; returns its chunks."""
-    assert response.status_code == 200, response.text
-    assert response.headers["content-type"] == "text/event-stream"
-    assert response.headers["cache-control"] == "no-cache"
-    assert response.headers["x-vercel-ai-ui-message-stream"] == "v1"
-    assert response.headers["x-accel-buffering"] == "no"
-    assert "content-length" not in response.headers
-    assert RUN_ID.match(response.headers["x-workflow-run-id"])
-    if run_id is not None:
-        assert response.headers["x-workflow-run-id"] == run_id
-    assert_cors(response)
-    assert response.content.startswith(b'data: {"type":"start","messageId":"')
-    assert response.content.endswith(DONE)
-    assert response.content.count(DONE) == 1
-    chunks = chunks_of(response.content)
-    assert chunks[0]["type"] == "start"
-    assert isinstance(chunks[0]["messageId"], str)
-    assert chunks[0]["messageId"]
-    assert chunks[-1]["type"] == "finish"
-    assert check_order(chunks) == []
-    return chunks
-
-
-def assert_no_content(response: httpx.Response) -> None:
-    assert response.status_code == 204, response.text
-    assert response.content == b""
-    assert_cors(response)
 
 
 # ---------------------------------------------------------------- the idle chat

@@ -5,8 +5,9 @@
 // <alias> is one of the npm aliases in package.json (ai5, ai6, ai7). <config-json> is
 // {"fast": URL, "paced": URL, "faults": URL, "only": [case names]?}: `fast` is a mock at speed 0; `paced`
 // (speed 2) and `faults` (speed 5) are mocks whose scenarios take real time, for abort and resume. A resume
-// after a dropped connection or a bad frame must come before the run ends: at speed 1 that is ~200 ms after
-// the fault, too tight for a loaded 2-core machine, so those cases use `faults`, where it is ~500-900 ms. Every case is run through
+// after a dropped connection or a bad frame must come before the run ends, within the scenario's resume
+// window (its scripted wait before the rest: 1 s at speed 1); those cases use `faults`, where it is 5 s,
+// so that a loaded 2-core machine still makes it. Every case is run through
 // `DefaultChatTransport` + `readUIMessageStream` (names starting `transport:`) or through `AbstractChat`,
 // the engine under `useChat` (`chat:`). A case only observes: it returns what the client ended with
 // (messages, status, errors, callbacks), and the Python side asserts on it. The script prints one JSON
@@ -377,7 +378,7 @@ cases["transport:legacy"] = async () => {
 
 const only = config.only ? new Set(config.only) : null;
 const names = Object.keys(cases).filter((name) => !only || only.has(name));
-// The paced cases race the server's clock (a resume must come within a few hundred ms, before the run
+// The paced cases race the server's clock (a resume must come within the resume window, before the run
 // ends), so they run last, once the fast cases have warmed the client up (a cold process spends its
 // first second compiling), all at once with nothing else going on.
 const PACED = new Set(["chat:disconnect", "transport:disconnect", "chat:malformed-then-resume", "chat:abort-then-resume",

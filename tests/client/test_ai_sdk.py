@@ -5,11 +5,14 @@
 (``chat:*``), and prints what the client ended with. The three Node processes run at once against the
 same three servers: ``fast`` (speed 0), ``paced`` (speed 2: scenarios take twice their scripted time, so
 an abort comes mid-stream) and ``faults`` (speed 5: a resume after a dropped connection or a bad frame
-has ~0.5-0.9 s to arrive before the run ends). The assertions are here.
+must arrive within the scenario's resume window, the scripted wait before the rest of the message, 1 s
+at speed 1 and so 5 s there; a resume that misses it gets 204 and the whole-message assertions fail).
+The assertions are here.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import time
@@ -20,7 +23,17 @@ import httpx
 import pytest
 import yaml
 from node_support import CLIENT_DIR, require_node_project
-from support import ALICE, CHAT_BOB, CHAT_BUSY, CHAT_IDLE, SESSION_BOB, SESSION_READY, LiveServer, live_server
+from support import (
+    ALICE,
+    CHAT_BOB,
+    CHAT_BUSY,
+    CHAT_IDLE,
+    SESSION_BOB,
+    SESSION_READY,
+    LiveServer,
+    live_server,
+    scheduled_chunks,
+)
 
 from mockserver.settings import DEFAULT_FIXTURES
 
@@ -31,6 +44,8 @@ SCRIPT = CLIENT_DIR / "ai_sdk_cases.mjs"
 SCENARIOS = DEFAULT_FIXTURES / "scenarios"
 NODE_TIMEOUT = 180.0
 APIS = ["transport", "chat"]
+#: The silence after which ``transport:stall-timeout`` aborts its read (ai_sdk_cases.mjs).
+CLIENT_IDLE_TIMEOUT_MS = 1000
 
 
 # ------------------------------------------------------------------ running the client
@@ -39,12 +54,11 @@ APIS = ["transport", "chat"]
 class ClientRun:
     """One ``ai`` line's results: ``result("chat:default")`` is that case's observation."""
 
-    def __init__(self, alias: str, data: dict[str, Any], seconds: float) -> None:
+    def __init__(self, alias: str, data: dict[str, Any]) -> None:
         self.alias = alias
         self.version: str = data["version"]
         self.results: dict[str, Any] = data["results"]
         self.durations: dict[str, int] = data["durations"]
-        self.seconds = seconds
 
     def result(self, case: str) -> Any:
         assert case in self.results, f"{self.alias}: no case {case!r} in the Node run"
@@ -86,7 +100,7 @@ def client_runs(mocks: Mocks) -> Iterator[dict[str, ClientRun | str]]:
             if proc.returncode != 0 or not lines:
                 runs[alias] = f"exited {proc.returncode}\nstdout:\n{out[-3000:]}\nstderr:\n{err[-3000:]}"
             else:
-                runs[alias] = ClientRun(alias, json.loads(lines[-1]), time.monotonic() - started)
+                runs[alias] = ClientRun(alias, json.loads(lines[-1]))
         yield runs
     finally:
         for proc in procs.values():
@@ -364,11 +378,14 @@ def test_abort_then_reconnect_through_the_transport(ai: ClientRun) -> None:
     assert_promised(resumed["message"], "slow")
 
 
-def test_stall_is_silence_a_client_timeout_can_end(ai: ClientRun) -> None:
+def test_stall_is_silence_a_client_timeout_can_end(ai: ClientRun, mocks: Mocks) -> None:
     result = ai.result("transport:stall-timeout")
     assert result["aborted"] is True
     assert [p.get("text") for p in result["message"]["parts"] if p["type"] == "text"] == ["Thinking hard"]
-    assert result["timedOutAfterMs"] < 10_000
+    # The client's idle timer ended the wait, long before the paced mock's schedule has the rest due.
+    due = scheduled_chunks("stall", mocks[1].settings.speed)
+    rest_due = max(itertools.pairwise(due), key=lambda pair: pair[1] - pair[0])[1]
+    assert CLIENT_IDLE_TIMEOUT_MS <= result["timedOutAfterMs"] < 1000 * rest_due
 
 
 @pytest.mark.parametrize("case", ["chat:resume-idle", "chat:resume-idle-bearer", "chat:resume-idle-x-api-key"])
@@ -468,10 +485,8 @@ def test_legacy_endpoint(ai: ClientRun) -> None:
 # ------------------------------------------------------------------ the run itself
 
 
-def test_versions_and_duration(ai: ClientRun) -> None:
-    major = ai.alias.removeprefix("ai")
-    assert ai.version.split(".")[0] == major
-    assert ai.seconds < NODE_TIMEOUT
+def test_versions(ai: ClientRun) -> None:
+    assert ai.version.split(".")[0] == ai.alias.removeprefix("ai")
 
 
 def test_the_node_run_has_exactly_the_asserted_cases(ai: ClientRun) -> None:

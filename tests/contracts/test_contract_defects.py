@@ -8,7 +8,6 @@ the whole module stays fast; the faithful mock then passes every one of those co
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
@@ -57,9 +56,7 @@ def test_every_defect_has_a_configuration() -> None:
 @pytest.mark.parametrize("name", sorted(DEFECTS))
 def test_planted_defect_is_caught_by_its_check(name: str) -> None:
     wrapper, check = DEFECTS[name]
-    started = time.monotonic()
     report = run(wrapper(faithful()), **CONFIGS[name])
-    elapsed = time.monotonic() - started
     assert not report.passed, f"{name} went unnoticed:\n{format_report(report)}"
     assert check in report.checks_failed, f"{name} was not named by {check}:\n{format_report(report)}"
     caught = [finding for finding in report.new_findings if finding.check == check]
@@ -67,8 +64,10 @@ def test_planted_defect_is_caught_by_its_check(name: str) -> None:
     assert all(finding.operation and finding.message and finding.curl for finding in caught)
     assert report.exit_code == 1
     if name == "stream-never-closes":
-        # Four streams that never close, each bounded by the 1.5 s read bound: fails fast, never hangs.
-        assert elapsed < 20, elapsed
+        # Streams that never close are each cut at the configured read bound, and said so.
+        bound = CONFIGS[name]["request_timeout"]
+        assert caught and all(finding.identity[3] == "timeout" for finding in caught)
+        assert all(f"({bound:g} s)" in finding.message for finding in caught)
 
 
 @pytest.fixture(scope="module")
@@ -97,11 +96,10 @@ def test_conflict_by_two_overlapping_posts_on_any_target() -> None:
 
 
 def test_an_endless_stream_is_cut_at_the_byte_cap() -> None:
-    """A stream that never stops sending is bounded by bytes too, not only by time."""
-    started = time.monotonic()
+    """A stream that never stops sending is bounded by bytes too, not only by time: it is cut at the
+    byte cap, long before its 30 s read bound."""
     report = run(EndlessStream(faithful()), flows=("chat_turn",), phases=(), request_timeout=30.0,
                  stream_byte_cap=256 * 1024)
-    assert time.monotonic() - started < 20
     closes = [finding for finding in report.new_findings if finding.check == "stream_closes"]
     assert closes and all(finding.identity[3] == "byte-cap" for finding in closes), format_report(report)
     assert "262144 bytes" in closes[0].message

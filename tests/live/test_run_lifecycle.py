@@ -1,14 +1,16 @@
-"""Keep-alive heartbeats, silent stalls, stop during a tool call, and bounded retention of runs."""
+"""Keep-alive heartbeats, silent stalls, a headless run's status over its life, stop during a tool
+call, and bounded retention of runs."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from support import ALICE, CHAT_IDLE, LiveServer, chat_body, chunks_of, live_server, parse_sse
+from support import ALICE, CHAT_IDLE, DONE, LiveServer, SseParser, chat_body, chunks_of, live_server, scheduled_chunks
 
 from mockserver.settings import DEFAULT_FIXTURES
 
@@ -16,6 +18,8 @@ H = {"x-api-key": ALICE}
 EXTRA_SCENARIOS = {
     "long-wait": "name: long-wait\nsteps:\n  - text: before\n  - text: after\n    delay_ms: 1200\n",
     "silent": "name: silent\nsteps:\n  - text: before\n  - stall: 1200\n  - text: after\n",
+    "late-error": "name: late-error\nsteps:\n  - text: before\n  - error: boom\n    delay_ms: 1200\n",
+    "late-abort": "name: late-abort\nsteps:\n  - text: before\n  - abort: true\n    delay_ms: 1200\n",
     "slow-tool": (
         "name: slow-tool\nsteps:\n  - tool: {name: bash, input: {command: sleep}, output: {ok: true},"
         " output_delay_ms: 30000}\n"
@@ -48,18 +52,64 @@ def post(server: LiveServer, scenario: str) -> httpx.Response:
                       timeout=10)
 
 
-def test_keep_alive_comments_fill_long_waits(server: LiveServer) -> None:
-    events = parse_sse(post(server, "long-wait").content)
-    heartbeats = [e for e in events if e.comments == ["keep-alive"]]
-    assert 2 <= len(heartbeats) <= 6, f"{len(heartbeats)} heartbeats in a 1.2 s wait at 0.25 s intervals"
-    assert all(e.data is None for e in heartbeats)
+def read(server: LiveServer, scenario: str) -> SseParser:
+    """A turn's stream, read as it arrives (each event stamped with its arrival time)."""
+    with httpx.stream("POST", server.base_url + "/api/chat", json=chat_body(), timeout=10,
+                      headers={**H, "prefer": f"scenario={scenario}"}) as response:
+        assert response.status_code == 200
+        return SseParser().read(response.iter_raw())
 
 
-def test_a_stall_is_total_silence(server: LiveServer) -> None:
-    events = parse_sse(post(server, "silent").content)
-    assert not any(e.comments for e in events)
-    assert [c.get("delta") for c in chunks_of(post(server, "silent").content) if c["type"] == "text-delta"] == [
-        "before", "after"]
+def longest_gap(times: list[float]) -> float:
+    return max(b - a for a, b in itertools.pairwise(times))
+
+
+def test_keep_alive_comments_fill_long_waits_at_their_interval(server: LiveServer, fixtures_dir: Path) -> None:
+    keepalive = server.settings.keepalive_seconds
+    wait = longest_gap(scheduled_chunks("long-wait", server.settings.speed, fixtures_dir))
+    events = read(server, "long-wait").events
+    beats = [i for i, e in enumerate(events) if e.comments == ["keep-alive"]]
+    assert beats and all(events[i].data is None for i in beats)
+    # They fill the one scripted wait, between the text before it and the text after it ...
+    assert beats == list(range(beats[0], beats[-1] + 1))
+    deltas = [e.chunk.get("delta") if e.chunk else None for e in events]
+    assert "before" in deltas[:beats[0]] and "after" in deltas[beats[-1]:]
+    # ... one per keep-alive interval of silence, each that long after the last write.
+    expected = int(wait / keepalive)
+    assert expected - 1 <= len(beats) <= expected + 1, f"{len(beats)} heartbeats in {wait:.2f}s at {keepalive}s"
+    gaps = [b.at - a.at for a, b in itertools.pairwise(events[beats[0] - 1:beats[-1] + 1])]
+    assert all(0.5 * keepalive <= gap <= 2 * keepalive for gap in gaps), gaps
+
+
+def test_a_stall_is_total_silence_for_its_scripted_length(server: LiveServer, fixtures_dir: Path) -> None:
+    due = scheduled_chunks("silent", server.settings.speed, fixtures_dir)
+    stream = read(server, "silent")
+    assert not any(e.comments for e in stream.events)
+    timed = stream.timed_chunks()
+    assert [c.get("delta") for _, c in timed if c["type"] == "text-delta"] == ["before", "after"]
+    # The silence was the stall's (far longer than a keep-alive interval), not a stream without one.
+    gap, scheduled = longest_gap([at for at, _ in timed]), longest_gap(due)
+    assert scheduled > 2 * server.settings.keepalive_seconds
+    assert 0.8 * scheduled <= gap <= 1.5 * scheduled, f"silent for {gap:.2f}s, {scheduled:.2f}s scripted"
+
+
+@pytest.mark.parametrize(("scenario", "outcome"), [("long-wait", "completed"), ("late-error", "failed"),
+                                                   ("late-abort", "cancelled")])
+def test_a_headless_run_is_running_until_its_stream_ends_then_has_the_scenarios_outcome(
+        server: LiveServer, fixtures_dir: Path, scenario: str, outcome: str) -> None:
+    # Each of these scripts waits over a second before its last chunk: the run cannot be over yet.
+    assert longest_gap(scheduled_chunks(scenario, server.settings.speed, fixtures_dir)) >= 1.0
+    started = httpx.post(server.base_url + "/api/chat/runs", json={"prompt": "go"},
+                         headers={**H, "prefer": f"scenario={scenario}"})
+    assert started.status_code == 202, started.text
+    run_id, chat_id = started.json()["runId"], started.json()["chatId"]
+    status_url = f"{server.base_url}/api/chat/runs/{run_id}"
+    assert httpx.get(status_url, headers=H).json() == {"runId": run_id, "status": "running"}
+    # Follow the run to its end: its stream ends when the run does ...
+    resumed = httpx.get(f"{server.base_url}/api/chat/{chat_id}/stream", headers=H, timeout=10)
+    assert resumed.status_code == 200 and resumed.content.endswith(DONE)
+    # ... and from then on its status is final.
+    assert httpx.get(status_url, headers=H).json() == {"runId": run_id, "status": outcome}
 
 
 def test_stop_settles_an_open_tool_call(server: LiveServer) -> None:
@@ -73,14 +123,15 @@ def test_stop_settles_an_open_tool_call(server: LiveServer) -> None:
         seen += b"".join(pieces)
     tail = [c for c in chunks_of(seen) if c["type"].startswith("tool-output")]
     assert len(tail) == 1 and tail[0]["type"] == "tool-output-error" and tail[0]["errorText"] == "Cancelled"
-    assert seen.endswith(b"data: [DONE]\n\n")
+    assert seen.endswith(DONE)
 
 
 def test_finished_runs_are_forgotten_beyond_the_bound(server: LiveServer) -> None:
     run_ids = [post(server, "default").headers["x-workflow-run-id"] for _ in range(4)]
     statuses = [httpx.get(f"{server.base_url}/api/chat/runs/{r}", headers=H).status_code for r in run_ids]
-    # Kept: at most 2 finished runs, plus the newest, which was still closing when the last one started.
-    assert statuses[0] == 404 and statuses[-1] == 200
+    # A run is closed, and the oldest finished runs beyond the bound forgotten, before its stream ends:
+    # the two newest are kept.
+    assert statuses == [404, 404, 200, 200]
 
 
 def test_a_forgotten_headless_run_takes_its_session_and_chat_along(server: LiveServer) -> None:
@@ -88,7 +139,7 @@ def test_a_forgotten_headless_run_takes_its_session_and_chat_along(server: LiveS
     for started in starts:  # watch each to its end
         httpx.get(f"{server.base_url}/api/chat/{started['chatId']}/stream", headers=H)
     status = httpx.get(server.base_url + "/__mock/status").json()
-    assert status["sessions"] <= 3 + 3 and status["chats"] <= 4 + 3  # the world, plus at most the kept runs'
+    assert status["sessions"] == 3 + 2 and status["chats"] == 4 + 2  # the world's, plus the two kept runs'
     first = starts[0]
     assert httpx.get(f"{server.base_url}/api/sessions/{first['sessionId']}", headers=H).status_code == 404
     assert httpx.get(f"{server.base_url}/api/chat/runs/{first['runId']}", headers=H).status_code == 404

@@ -7,7 +7,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from support import ALICE, CHAT_IDLE, LiveServer, ServerProcess, chat_body, chunks_of, simultaneous_posts
+from support import ALICE, CHAT_IDLE, DONE, LiveServer, ServerProcess, chat_body, chunks_of, simultaneous_posts
 
 H = {"x-api-key": ALICE}
 
@@ -39,7 +39,7 @@ def test_stop_during_a_resume_ends_both_streams_cleanly(live: LiveServer) -> Non
 
     resumed, posted, stop = asyncio.run(scenario())
     assert stop == {"success": True, "stopped": True}
-    assert resumed.endswith(b"data: [DONE]\n\n") and posted.endswith(b"data: [DONE]\n\n")
+    assert resumed.endswith(DONE) and posted.endswith(DONE)
     assert chunks_of(resumed)[0]["type"] == "start"
     status = httpx.get(f"{live.base_url}/__mock/status").json()
     assert status["runsLive"] == 0 and status["readers"] == 0
@@ -50,21 +50,31 @@ def test_reset_during_streams_ends_them_and_restores_the_world(live: LiveServer)
         async with httpx.AsyncClient(base_url=live.base_url, timeout=10, headers=H) as client:
             runs = [(await client.post("/api/chat/runs", json={"prompt": "go"}, headers={"prefer": "scenario=slow"}))
                     .json() for _ in range(20)]
+            # Passed by every reader once its first bytes are in, and by this test.
+            streaming = asyncio.Barrier(len(runs) + 1)
 
             async def read(chat_id: str) -> bytes:
                 async with client.stream("GET", f"/api/chat/{chat_id}/stream") as response:
                     assert response.status_code == 200
                     pieces = response.aiter_raw()
-                    return await anext(pieces) + b"".join([p async for p in pieces])
+                    first = await anext(pieces)
+                    await streaming.wait()
+                    return first + b"".join([p async for p in pieces])
 
             readers = [asyncio.create_task(read(r["chatId"])) for r in runs]
-            await asyncio.sleep(0.3)  # let them stream for a while: the reset must land mid-stream
+            async with asyncio.timeout(10):  # a safety bound only: every reader gets its first bytes at once
+                await streaming.wait()
+            # Every run is live and followed: the reset lands mid-stream.
+            status = (await client.get("/__mock/status")).json()
+            assert status["runsLive"] == 20 and status["readers"] == 20
             reset = (await client.post("/__mock/reset")).json()
             assert reset["runsCancelled"] == 20
             return list(await asyncio.gather(*readers))
 
     bodies = asyncio.run(scenario())
-    assert all(b.endswith(b"data: [DONE]\n\n") for b in bodies)
+    assert all(b.endswith(DONE) for b in bodies)
+    # Cut by the reset: each ends without the script's `finish`.
+    assert all(chunks_of(b)[-1]["type"] != "finish" for b in bodies)
     status = httpx.get(f"{live.base_url}/__mock/status").json()
     assert status == {**status, "runsLive": 0, "readers": 0, "chats": 4, "sessions": 3}
 
@@ -93,4 +103,4 @@ def test_many_readers_of_one_run_agree(readers: int) -> None:
         server.stop()
     assert {status for status, _ in results} == {200}
     bodies = {body for _, body in results}
-    assert len(bodies) == 1 and bodies.pop().endswith(b"data: [DONE]\n\n")
+    assert len(bodies) == 1 and bodies.pop().endswith(DONE)

@@ -16,6 +16,7 @@ from openapi_core.testing import MockRequest
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
+from support import chunks_of
 
 OPENAPI_DIR = Path(__file__).resolve().parents[2] / "openapi"
 CHAT = OPENAPI_DIR / "chat.yaml"
@@ -76,9 +77,8 @@ data: {"type":"finish-step"}
 data: {"type":"finish","finishReason":"stop","messageMetadata":{"done":true}}
 data: [DONE]
 """
-SAMPLE_CHUNKS = [
-    json.loads(line.removeprefix("data: ")) for line in SAMPLE_STREAM.splitlines() if line.startswith("data: {")
-]
+# The reference lists one event per line, leaving out the blank line that ends each.
+SAMPLE_CHUNKS = chunks_of(SAMPLE_STREAM.replace("\n", "\n\n").encode())
 
 REJECTED_CHUNKS = [
     {"type": "message-start"},
