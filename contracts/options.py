@@ -52,7 +52,6 @@ BUILTIN_CHECKS = (
     "ensure_resource_availability",
     "use_after_free",
 )
-CUSTOM_CHECKS = ("stream_ordering", "stream_closes", "workflow_run_id")
 DEFAULT_MAX_EXAMPLES = 50
 DEFAULT_REQUEST_TIMEOUT = 10.0
 ENV_PREFIX = "RECOUP_CONTRACT_"

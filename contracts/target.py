@@ -17,7 +17,7 @@ from schemathesis.checks import CHECKS, CheckContext, load_all_checks, run_check
 from schemathesis.core import NOT_SET
 from schemathesis.core.failures import Failure
 
-from .checks import FlowFailure, header
+from .checks import CUSTOM_CHECKS, FlowFailure, header
 from .options import ContractOptions
 from .report import CHECK_CONNECTION, ContractReport, Finding, redact
 
@@ -83,7 +83,7 @@ class Target:
         self.other_api_key = options.other_api_key
         load_all_checks()
         names = [name for name in RESPONSE_CHECKS if name in options.checks]
-        custom = ("stream_ordering", "stream_closes", "workflow_run_id")
+        custom = [check.__name__ for check in CUSTOM_CHECKS]
         self.checks: list[CheckFunction] = []
         for name in (*names, *custom):
             check = CHECKS.get_one(name)
