@@ -15,6 +15,7 @@ from starlette.responses import JSONResponse, Response
 from .errors import ApiError
 from .pipeline import ANONYMOUS, Call
 from .protocol import ALL_CLIENTS
+from .scenarios import find_scenario
 from .state import MockState
 from .store import Account
 
@@ -58,8 +59,7 @@ async def list_requests(call: Call) -> Response:
 async def queue_scenarios(call: Call) -> Response:
     # JSON Schema counts 3.0 as an integer: convert before using it as one.
     name, count = call.body["name"], int(call.body.get("count", 1))
-    if name not in call.state.scenarios:
-        raise ApiError(400, f"Unknown scenario {name!r}; available: {', '.join(sorted(call.state.scenarios))}")
+    find_scenario(call.state.scenarios, name)
     call.state.queued_scenarios.extend([name] * count)
     return JSONResponse({"queued": list(call.state.queued_scenarios)})
 

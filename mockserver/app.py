@@ -82,7 +82,7 @@ def create_app(settings: Settings) -> Starlette:
     spec = ApiSpec(settings.spec)
     admin_spec = ApiSpec(settings.admin_spec) if settings.admin else None
     fixtures = load_fixtures(settings.fixtures, spec.chunk_schemas())
-    state = MockState(settings, spec, admin_spec, fixtures)
+    state = MockState(settings, fixtures)
     routes = _routes(spec, API_HANDLERS, api_key_auth)
     if admin_spec is not None:
         routes += _routes(admin_spec, ADMIN_HANDLERS, admin.admin_auth)

@@ -17,6 +17,7 @@ from typing import Any
 
 from . import sse
 from .scenarios import MESSAGE_ID_PLACEHOLDER, STRUCTURAL, Item, Scenario
+from .types import RunOutcome, RunStatus
 
 _PLACEHOLDER_JSON = sse.encode_json(MESSAGE_ID_PLACEHOLDER).encode()
 OPENERS = frozenset({"start-step", "text-start", "reasoning-start", "tool-input-start"})
@@ -56,7 +57,7 @@ class Run:
         self.chat_id = chat_id
         self.account_id = account_id
         self.rng = rng
-        self.status = "running"
+        self.status: RunStatus = "running"
         self.chunks: list[Mapping[str, Any]] = []
         self.frames: list[bytes] = []
         #: Transport items for the live connection, keyed by the chunk index they come before.
@@ -82,7 +83,7 @@ class Run:
         self.frames.append(frame if frame is not None else sse.encode_chunk(chunk))
         self._notify()
 
-    def close(self, status: str) -> None:
+    def close(self, status: RunOutcome) -> None:
         if self.closed:
             return
         self.status = status

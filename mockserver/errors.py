@@ -84,6 +84,18 @@ class ApiError(MockServerError):
         return self.message + (": " + "; ".join(map(str, self.details)) if self.details else "")
 
 
+#: How much of a value a client sent an error message quotes.
+QUOTE_LIMIT = 80
+
+
+def quote(value: str, limit: int = QUOTE_LIMIT) -> str:
+    """A value the client sent, as an error message shows it: escaped (``repr``: no control
+    characters reach a log line or a terminal) and cut to ``limit`` characters, saying how long it was."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value)} characters)"
+
+
 def error_response(exc: ApiError) -> Response:
     """The one renderer of an `ApiError`: the documented ``{"status": "error", "message": ...}`` body."""
     body = json.dumps({"status": "error", "message": exc.text}, ensure_ascii=False).encode()

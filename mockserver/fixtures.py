@@ -1,4 +1,4 @@
-"""Loading and checking a fixtures directory: the world and every scenario, against the spec.
+"""Loading and checking a fixtures directory: the world blueprint and every scenario, against the spec.
 
 Each scenario chunk is checked against the spec's chunk schema, the stream against the ordering
 rules clients enforce, and each chunk against the client versions the scenario targets (by
@@ -10,18 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from .blueprint import Blueprint, load_blueprint
 from .errors import FixtureError, ScenarioError
 from .protocol import ALL_CLIENTS, check_order, client_problems
 from .scenarios import Scenario, load_scenarios
 from .spec import ChunkSchemas
-from .world import World, load_world
 
 REQUIRED_SCENARIOS = ("default",)
 
 
 @dataclass(frozen=True)
 class Fixtures:
-    world: World
+    blueprint: Blueprint
     scenarios: dict[str, Scenario]
 
 
@@ -35,11 +35,11 @@ def load_fixtures(directory: Path, chunks: ChunkSchemas) -> Fixtures:
         problems = scenario_problems(scenario, chunks)
         if problems:
             raise ScenarioError(scenario.file, problems[0][0], problems[0][1])
-    world = load_world(directory / "world.yaml", set(scenarios))
-    for chat in world.chats:
+    blueprint = load_blueprint(directory / "world.yaml", set(scenarios))
+    for chat in blueprint.chats:
         if chat.pinned_run and scenarios[chat.pinned_run.scenario].kind != "stream":
-            raise FixtureError(world.file, f"chat {chat.id}", "a pinned run needs a stream scenario")
-    return Fixtures(world, scenarios)
+            raise FixtureError(blueprint.file, f"chat {chat.id}", "a pinned run needs a stream scenario")
+    return Fixtures(blueprint, scenarios)
 
 
 def scenario_problems(scenario: Scenario, chunks: ChunkSchemas) -> list[tuple[str, str]]:
@@ -80,7 +80,7 @@ def check_all(directory: Path, chunks: ChunkSchemas) -> list[str]:
     for scenario in scenarios.values():
         lines += [f"{scenario.file}: {w}: {p}" for w, p in scenario_problems(scenario, chunks)]
     try:
-        load_world(directory / "world.yaml", set(scenarios))
+        load_blueprint(directory / "world.yaml", set(scenarios))
     except FixtureError as exc:
         lines.append(str(exc))
     return lines

@@ -20,7 +20,7 @@ from . import sse
 from .engine import Run, follow, replay_now
 from .errors import ApiError
 from .pipeline import Call
-from .scenarios import Scenario
+from .scenarios import Scenario, find_scenario
 from .store import Chat, Session
 
 _MARKER = re.compile(r"\[scenario:([A-Za-z0-9_-]+)\]")
@@ -38,10 +38,7 @@ def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> S
         name = call.state.queued_scenarios.popleft()
     elif chat is not None and chat.scenario:
         name = chat.scenario
-    scenarios = call.state.scenarios
-    scenario = scenarios.get(name or "default")
-    if scenario is None:
-        raise ApiError(400, f"Unknown scenario {name!r}; available: {', '.join(sorted(scenarios))}")
+    scenario = find_scenario(call.state.scenarios, name or "default")
     call.note(scenario=scenario.name)
     if scenario.http is not None:
         raise ApiError(scenario.http.status, scenario.http.message, headers=scenario.http.headers)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from . import fixture_ids
 from .serving import ServedApp
 
 if TYPE_CHECKING:
@@ -68,16 +69,17 @@ class RecoupMockServer(ServedApp):
 class RecoupMock:
     """The running mock, as a test sees it: its URL, the admin API, and the fixture world's ids."""
 
-    ALICE = "recoup_sk_test_alice"
-    BOB = "recoup_sk_test_bob"
-    SESSION_READY = "5e551011-0000-4000-8000-000000000001"
-    SESSION_NO_SANDBOX = "5e551011-0000-4000-8000-000000000002"
-    SESSION_BOB = "5e551011-0000-4000-8000-000000000003"
-    CHAT_IDLE = "c4a70000-0000-4000-8000-000000000001"
-    CHAT_BUSY = "c4a70000-0000-4000-8000-000000000002"
-    CHAT_BOB = "c4a70000-0000-4000-8000-000000000003"
-    CHAT_NO_SANDBOX = "c4a70000-0000-4000-8000-000000000004"
-    PINNED_RUN = "wrun_01JQ8PNNED0BVSY00000000002"
+    # The fixture world's ids (mockserver.fixture_ids), where a test has them at hand.
+    ALICE = fixture_ids.ALICE
+    BOB = fixture_ids.BOB
+    SESSION_READY = fixture_ids.SESSION_READY
+    SESSION_NO_SANDBOX = fixture_ids.SESSION_NO_SANDBOX
+    SESSION_BOB = fixture_ids.SESSION_BOB
+    CHAT_IDLE = fixture_ids.CHAT_IDLE
+    CHAT_BUSY = fixture_ids.CHAT_BUSY
+    CHAT_BOB = fixture_ids.CHAT_BOB
+    CHAT_NO_SANDBOX = fixture_ids.CHAT_NO_SANDBOX
+    PINNED_RUN = fixture_ids.PINNED_RUN
 
     def __init__(self, base_url: str, *, admin_token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")

@@ -31,7 +31,7 @@ async def get_session(call: Call) -> Response:
 async def list_session_chats(call: Call) -> Response:
     session = owned_session(call, call.request.path_params["sessionId"])
     chats = [_summary(c) for c in call.state.store.chats.values() if c.session is session]
-    return JSONResponse({"chats": chats, "defaultModelId": call.state.store.world.default_model})
+    return JSONResponse({"chats": chats, "defaultModelId": call.state.store.blueprint.default_model})
 
 
 async def create_session_chat(call: Call) -> Response:

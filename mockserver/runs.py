@@ -13,13 +13,13 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from .blueprint import ChatDef
 from .engine import Run, Script, fill, plan, play
 from .errors import ApiError
 from .protocol import assemble
 from .scenarios import Scenario
 from .settings import Settings
 from .store import Chat, Store, iso, message_id, seeded_uuid, ulid_ms
-from .world import ChatDef
 
 
 class RunManager:

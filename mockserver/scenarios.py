@@ -4,11 +4,13 @@ A scenario is either a **stream** (``steps``, expanded here into UI message chun
 transport faults) or an **http-status** answer (``response``: status, headers, message).
 Shorthand steps expand into correct chunk sequences with deterministic ids; see
 ``docs/scenarios.md`` for the format. Checking chunks against the spec and the protocol rules
-is not done here (`mockserver.fixtures` does it); this module imports only `errors`.
+is not done here (`mockserver.fixtures` does it); this module imports only the leaves `errors`,
+`types` and `yamlfile`.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -17,16 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from .errors import ScenarioError
+from .errors import ApiError, ScenarioError, quote
+from .types import RUN_OUTCOMES, ItemKind, RunOutcome, ScenarioKind
+from .yamlfile import read_yaml
 
 #: Chunk types that are due together with their neighbours (no pacing delay before them).
 STRUCTURAL = frozenset(
     {"start", "start-step", "finish-step", "finish", "text-start", "text-end", "reasoning-start",
      "reasoning-end", "tool-input-start"}
 )
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
 MESSAGE_ID_PLACEHOLDER = "msg_placeholder"
 VIOLATION_KINDS = frozenset({"schema", "order", "clients"})
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -53,7 +54,7 @@ class Item:
     ``disconnect`` (the live connection drops) or ``stall`` (``delay_ms`` of silence, no heartbeats).
     """
 
-    kind: str
+    kind: ItemKind
     step: int
     chunk: Mapping[str, Any] | None = None
     raw: bytes = b""
@@ -81,15 +82,23 @@ class Scenario:
     http: HttpAnswer | None = None
     clients: Mapping[str, str] | None = None
     violates: frozenset[str] = frozenset()
-    outcome: str = "completed"
+    outcome: RunOutcome = "completed"
 
     @property
-    def kind(self) -> str:
+    def kind(self) -> ScenarioKind:
         return "http-status" if self.http else "stream"
 
     @property
     def chunks(self) -> list[Mapping[str, Any]]:
         return [item.chunk for item in self.items if item.chunk is not None]
+
+
+def find_scenario(scenarios: Mapping[str, Scenario], name: str) -> Scenario:
+    """The scenario a request names (``Prefer``, marker, admin queue); a 400 naming what exists if none."""
+    scenario = scenarios.get(name)
+    if scenario is None:
+        raise ApiError(400, f"Unknown scenario {quote(name)}; available: {', '.join(sorted(scenarios))}")
+    return scenario
 
 
 def load_scenarios(directory: Path) -> dict[str, Scenario]:
@@ -98,18 +107,16 @@ def load_scenarios(directory: Path) -> dict[str, Scenario]:
         raise ScenarioError(str(directory), "", "scenario directory not found")
     scenarios: dict[str, Scenario] = {}
     for path in sorted(directory.glob("*.yaml")):
-        scenario = parse_scenario(_read_yaml(path), str(path))
+        file = str(path)
+        scenario = parse_scenario(read_yaml(path, functools.partial(_unreadable, file)), file)
         if scenario.name != path.stem:
             raise ScenarioError(str(path), "name", f"'{scenario.name}' must match the file name '{path.stem}'")
         scenarios[scenario.name] = scenario
     return scenarios
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ScenarioError(str(path), "", f"cannot read YAML: {exc}") from None
+def _unreadable(file: str, why: str) -> ScenarioError:
+    return ScenarioError(file, "", f"cannot read YAML: {why}")
 
 
 def parse_scenario(doc: Any, file: str) -> Scenario:
@@ -146,13 +153,13 @@ def parse_scenario(doc: Any, file: str) -> Scenario:
         expander.expand(index, step)
     items = expander.framed(doc.get("framing", "auto"), doc.get("finish") or {})
     outcome = doc.get("outcome") or _default_outcome(items)
-    if outcome not in {"completed", "failed", "cancelled"}:
-        raise ScenarioError(file, "outcome", f"{outcome!r}; expected completed, failed or cancelled")
+    if outcome not in RUN_OUTCOMES:
+        raise ScenarioError(file, "outcome", f"{outcome!r}; expected one of {', '.join(RUN_OUTCOMES)}")
     return Scenario(**common, timing=_parse_timing(doc.get("timing") or {}, file), items=items,
                     outcome=outcome)
 
 
-def _default_outcome(items: tuple[Item, ...]) -> str:
+def _default_outcome(items: tuple[Item, ...]) -> RunOutcome:
     types = {item.chunk.get("type") for item in items if item.chunk is not None}
     return "failed" if "error" in types else "cancelled" if "abort" in types else "completed"
 

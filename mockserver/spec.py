@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
-import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as JsonSchemaError
 from jsonschema_path import SchemaPath
@@ -27,12 +26,11 @@ from openapi_core.validation.schemas.validators import SchemaValidator
 from starlette.requests import Request
 
 from .errors import Problem, SpecError
+from .yamlfile import read_yaml
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CHUNK_SCHEMA = "UIMessageChunk"
 MAX_MESSAGE = 240
-#: libyaml's safe loader when PyYAML was built with it (ten times faster), else the pure one.
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,6 @@ class Operation:
     path: str
     has_body: bool
     body_required: bool
-    deprecated: bool
     media_types: tuple[str, ...]
     secured: bool
     params: tuple[Param, ...]
@@ -84,10 +81,7 @@ class Checker:
 
 def load_document(path: Path) -> dict[str, Any]:
     """Read a YAML or JSON OpenAPI document."""
-    try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(f"Cannot read the OpenAPI document {path}: {exc}") from None
+    doc = read_yaml(path, lambda why: SpecError(f"Cannot read the OpenAPI document {path}: {why}"))
     if not isinstance(doc, dict) or "paths" not in doc:
         raise SpecError(f"{path} is not an OpenAPI document (no 'paths').")
     return doc
@@ -131,7 +125,7 @@ class ApiSpec:
                     body_schema = op_path / "requestBody" / "content" / "application/json" / "schema"
                     body_validator = self._checker(body_schema, body["content"]["application/json"]["schema"])
                 yield Operation(op["operationId"], method.upper(), path, "requestBody" in op,
-                                bool(body.get("required")), bool(op.get("deprecated")), tuple(body.get("content", {})),
+                                bool(body.get("required")), tuple(body.get("content", {})),
                                 bool(op.get("security", self.document.get("security", [{}]))),
                                 tuple(self._params(paths / path, op_path)), body_validator)
 

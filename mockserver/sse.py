@@ -34,11 +34,6 @@ def encode_chunk(chunk: Any) -> bytes:
     return b"data: " + encode_json(chunk).encode() + b"\n\n"
 
 
-def encode_comment(text: str) -> bytes:
-    """An SSE comment; every line of ``text`` becomes its own comment line."""
-    return b"".join(b": " + line.encode() + b"\n" for line in text.split("\n")) + b"\n"
-
-
 def split_writes(data: bytes, sizes: tuple[int, ...], offset: int = 0) -> list[bytes]:
     """Cut ``data`` into pieces whose lengths cycle through ``sizes``.
 

@@ -14,17 +14,14 @@ from .fixtures import Fixtures
 from .runs import RunManager
 from .scenarios import Scenario
 from .settings import Settings
-from .spec import ApiSpec
 from .store import Journal, Store
 
 
 class MockState:
-    """Loaded once: settings, specs, fixtures. Rebuilt by `reset`: store, runs, journal."""
+    """Loaded once: settings, fixtures. Rebuilt by `reset`: store, runs, journal."""
 
-    def __init__(self, settings: Settings, spec: ApiSpec, admin_spec: ApiSpec | None, fixtures: Fixtures) -> None:
+    def __init__(self, settings: Settings, fixtures: Fixtures) -> None:
         self.settings = settings
-        self.spec = spec
-        self.admin_spec = admin_spec
         self.fixtures = fixtures
         self.journal = Journal(settings.journal_size)
         self._lock = asyncio.Lock()
@@ -37,9 +34,9 @@ class MockState:
         return self.fixtures.scenarios
 
     def _build(self) -> tuple[Store, RunManager]:
-        store = Store(self.fixtures.world, self.settings.seed)
+        store = Store(self.fixtures.blueprint, self.settings.seed)
         runs = RunManager(store, self.fixtures.scenarios, self.settings)
-        for chat_def in self.fixtures.world.chats:
+        for chat_def in self.fixtures.blueprint.chats:
             if chat_def.pinned_run is not None:
                 runs.pin(store.chats[chat_def.id], chat_def)
         return store, runs

@@ -1,6 +1,6 @@
 """In-memory state: accounts, sessions, chats (with their stream slot), messages and the journal.
 
-Everything is built from the fixture `World` and rebuilt by a reset. Ids and timestamps come from
+Everything is built from the fixture `Blueprint` and rebuilt by a reset. Ids and timestamps come from
 `Ids`, which is seeded: the same requests after a reset give the same ids and the same clock.
 All mutation happens on the event loop thread, and the compare-and-set of a chat's stream slot
 has no ``await`` inside it, so it is atomic with respect to concurrent requests.
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from .world import World
+from .blueprint import Blueprint
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 #: Crockford's digits -> the digits Python's int(x, 32) reads.
@@ -167,20 +167,20 @@ class Chat:
 
 
 class Store:
-    """The mock's live state, built from a fixture world."""
+    """The live state of one world, built from the fixture blueprint."""
 
-    def __init__(self, world: World, seed: int) -> None:
-        self.world = world
+    def __init__(self, blueprint: Blueprint, seed: int) -> None:
+        self.blueprint = blueprint
         self.ids = Ids(seed)
         self.accounts_by_key: dict[str, Account] = {}
         self.sessions: dict[str, Session] = {}
         self.chats: dict[str, Chat] = {}
-        accounts = {a.name: Account(a.name, a.id) for a in world.accounts}
-        for a in world.accounts:
+        accounts = {a.name: Account(a.name, a.id) for a in blueprint.accounts}
+        for a in blueprint.accounts:
             self.accounts_by_key.update(dict.fromkeys(a.keys, accounts[a.name]))
-        for s in world.sessions:
+        for s in blueprint.sessions:
             self.add_session(accounts[s.account], s.title, sandbox=s.sandbox, session_id=s.id)
-        for c in world.chats:
+        for c in blueprint.chats:
             self.add_chat(self.sessions[c.session], c.title, chat_id=c.id, scenario=c.scenario)
 
     def add_session(self, account: Account, title: str, *, sandbox: bool, session_id: str | None = None
@@ -200,7 +200,7 @@ class Store:
     def add_chat(self, session: Session, title: str, *, chat_id: str | None = None,
                  scenario: str | None = None) -> Chat:
         now = self.ids.now_iso()
-        chat = Chat(chat_id or self.ids.uuid(), session, title, self.world.default_model, now, now, scenario)
+        chat = Chat(chat_id or self.ids.uuid(), session, title, self.blueprint.default_model, now, now, scenario)
         self.chats[chat.id] = chat
         session.chat_count += 1
         return chat

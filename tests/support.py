@@ -9,7 +9,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import socket
 import subprocess
 import sys
@@ -24,23 +23,28 @@ import httpx
 
 from mockserver import Settings, create_app
 from mockserver.engine import schedule
+from mockserver.fixture_ids import (
+    ALICE,
+    ALICE_ACCOUNT,
+    BOB,
+    CHAT_BOB,
+    CHAT_BUSY,
+    CHAT_IDLE,
+    CHAT_NO_SANDBOX,
+    PINNED_RUN,
+    RUN_ID,
+    SESSION_BOB,
+    SESSION_NO_SANDBOX,
+    SESSION_READY,
+    UNKNOWN_CHAT,
+    UNKNOWN_RUN,
+    UNKNOWN_SESSION,
+)
 from mockserver.protocol import check_order
-from mockserver.pytest_plugin import RecoupMock
 from mockserver.scenarios import load_scenarios
 from mockserver.serving import ServedApp
 from mockserver.settings import DEFAULT_FIXTURES
 
-# The fixture world's well-known values, as the shipped pytest plugin documents them.
-ALICE, BOB, PINNED_RUN = RecoupMock.ALICE, RecoupMock.BOB, RecoupMock.PINNED_RUN
-SESSION_READY, SESSION_NO_SANDBOX, SESSION_BOB = (RecoupMock.SESSION_READY, RecoupMock.SESSION_NO_SANDBOX,
-                                                  RecoupMock.SESSION_BOB)
-CHAT_IDLE, CHAT_BUSY, CHAT_BOB, CHAT_NO_SANDBOX = (RecoupMock.CHAT_IDLE, RecoupMock.CHAT_BUSY, RecoupMock.CHAT_BOB,
-                                                   RecoupMock.CHAT_NO_SANDBOX)
-#: Well-formed ids that name nothing in the fixture world.
-UNKNOWN_SESSION = "5e551011-0000-4000-8000-0000000000ff"
-UNKNOWN_CHAT = "c4a70000-0000-4000-8000-0000000000ff"
-UNKNOWN_RUN = "wrun_" + "0" * 26
-RUN_ID = re.compile(r"^wrun_[0-9A-HJKMNP-TV-Z]{26}$")
 DONE = b"data: [DONE]\n\n"
 
 #: Both credential schemes, as header dicts, per key.

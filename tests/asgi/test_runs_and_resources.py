@@ -11,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 from support import (
     ALICE,
+    ALICE_ACCOUNT,
     BOB,
     CHAT_BUSY,
     CHAT_IDLE,
@@ -30,7 +31,6 @@ from support import (
     user_message,
 )
 
-ALICE_ID = "a11ce000-0000-4000-8000-0000000000a1"  # fixtures/world.yaml
 DEFAULT_MODEL = "openai/gpt-5-mini"  # fixtures/world.yaml defaults.model
 DEFAULT_TEXT = "Here's a draft tweet for the new single: \"Out now, turn it up.\""  # scenarios/default.yaml
 SCENARIO_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "scenarios"
@@ -146,7 +146,7 @@ def test_run_session_and_chat_belong_to_the_caller(client: TestClient) -> None:
     assert run_status(client, accepted["runId"], alice) == "completed"
     session = assert_json(client.get(f"/api/sessions/{accepted['sessionId']}", headers=alice))["session"]
     assert session["id"] == accepted["sessionId"]
-    assert session["userId"] == ALICE_ID
+    assert session["userId"] == ALICE_ACCOUNT
     assert session["sandboxState"] is not None
     chats = assert_json(client.get(f"/api/sessions/{accepted['sessionId']}/chats", headers=alice))["chats"]
     assert [c["id"] for c in chats] == [accepted["chatId"]]
@@ -179,7 +179,7 @@ def test_session_flow(client: TestClient, scheme: Scheme) -> None:
     session, first_chat = created["session"], created["chat"]
     sid = session["id"]
     assert is_uuid(sid)
-    assert session["userId"] == ALICE_ID
+    assert session["userId"] == ALICE_ACCOUNT
     assert session["title"] == "Release plan"
     assert session["sandboxState"] is None
     assert is_timestamp(session["createdAt"])

@@ -123,7 +123,6 @@ def test_an_unknown_name_is_escaped_in_the_message(client: TestClient) -> None:
     assert "\\x1b" in message  # shown, escaped
 
 
-@pytest.mark.xfail(strict=True, reason="the server echoes an unknown scenario name in full (no length cap yet)")
 @pytest.mark.parametrize("channel", ["prefer", "marker", "queue"])
 def test_an_unknown_name_is_capped_in_the_message(client: TestClient, channel: str) -> None:
     def message_for(name: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from support import parse_sse
 
 from mockserver import sse
 
@@ -25,11 +26,12 @@ def test_encode_chunk_refuses_nan() -> None:
         sse.encode_chunk({"type": "data-x", "data": float("nan")})
 
 
-def test_comment_lines_and_done() -> None:
-    assert sse.encode_comment("keep-alive") == b": keep-alive\n\n"
-    assert sse.encode_comment("a\nb") == b": a\n: b\n\n"
-    assert sse.encode_comment("keep-alive") == sse.KEEPALIVE_FRAME
-    assert sse.DONE_FRAME == b"data: [DONE]\n\n"
+def test_keepalive_is_a_comment_and_done_is_the_sdk_terminator() -> None:
+    # A heartbeat must be a comment: an event with data would be parsed as a chunk and break clients.
+    (keepalive,) = parse_sse(sse.KEEPALIVE_FRAME)
+    assert keepalive.data is None and keepalive.comments == ["keep-alive"]
+    (done,) = parse_sse(sse.DONE_FRAME)
+    assert done.data == "[DONE]" and done.chunk is None
 
 
 @pytest.mark.parametrize(

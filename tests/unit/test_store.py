@@ -7,12 +7,11 @@ import re
 import pytest
 
 from mockserver.auth import EXACTLY_ONE, credential, mask
+from mockserver.blueprint import load_blueprint
 from mockserver.errors import ApiError, ConfigError
+from mockserver.fixture_ids import RUN_ID
 from mockserver.settings import DEFAULT_FIXTURES, Settings
 from mockserver.store import Ids, Store, message_id
-from mockserver.world import load_world
-
-ULID_RUN = re.compile(r"^wrun_[0-9A-HJKMNP-TV-Z]{26}$")
 
 
 def test_ids_are_deterministic_per_seed() -> None:
@@ -20,7 +19,7 @@ def test_ids_are_deterministic_per_seed() -> None:
     seq_a = [a.run_id(), a.uuid(), a.now_iso()]
     assert seq_a == [b.run_id(), b.uuid(), b.now_iso()]
     assert seq_a[0] != c.run_id()
-    assert ULID_RUN.match(seq_a[0])
+    assert RUN_ID.match(seq_a[0])
     assert message_id(a.run_rng(seq_a[0])) == message_id(b.run_rng(seq_a[0]))
     assert re.fullmatch(r"[0-9A-Za-z]{16}", message_id(a.run_rng("x")))
 
@@ -32,7 +31,7 @@ def test_run_ids_sort_by_creation() -> None:
 
 
 def test_slot_compare_and_set() -> None:
-    store = Store(load_world(DEFAULT_FIXTURES / "world.yaml"), 0)
+    store = Store(load_blueprint(DEFAULT_FIXTURES / "world.yaml"), 0)
     chat = store.chats["c4a70000-0000-4000-8000-000000000001"]
     assert store.claim_slot(chat, "r1")
     assert not store.claim_slot(chat, "r2")

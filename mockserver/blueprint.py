@@ -1,24 +1,22 @@
-"""The fixture world (``fixtures/world.yaml``): accounts, sessions and chats the mock starts with.
+"""The blueprint of the fixture world (``fixtures/world.yaml``): the accounts, sessions and chats
+every world starts with.
 
-Parsed and checked here into plain frozen records; `mockserver.store` turns them into live
-state. Errors name the file, the position (``chats[1].session``) and the problem.
+Parsed and checked here into plain frozen records, once; `mockserver.store` builds live state from
+them, as often as a world is created or reset. Errors name the file, the position
+(``chats[1].session``) and the problem.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import FixtureError
-
-SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
-RUN_ID = re.compile(r"^wrun_[0-9A-HJKMNP-TV-Z]{26}$")
+from .fixture_ids import RUN_ID, RUN_ID_RULE
+from .yamlfile import read_yaml
 
 
 @dataclass(frozen=True)
@@ -53,7 +51,9 @@ class ChatDef:
 
 
 @dataclass(frozen=True)
-class World:
+class Blueprint:
+    """What ``world.yaml`` defines: the starting state of every world."""
+
     file: str
     default_model: str
     accounts: tuple[AccountDef, ...]
@@ -69,13 +69,10 @@ def is_uuid(value: Any) -> bool:
         return False
 
 
-def load_world(path: Path, scenario_names: set[str] | None = None) -> World:
+def load_blueprint(path: Path, scenario_names: set[str] | None = None) -> Blueprint:
     """Load and check ``world.yaml``; ``scenario_names`` lets chat scenarios be checked too."""
     file = str(path)
-    try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=SAFE_LOADER)
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise FixtureError(file, "", f"cannot read YAML: {exc}") from None
+    doc = read_yaml(path, lambda why: FixtureError(file, "", f"cannot read YAML: {why}"))
     if not isinstance(doc, Mapping):
         raise FixtureError(file, "", "expected a mapping with accounts, sessions and chats")
     reader = _Reader(file)
@@ -108,7 +105,7 @@ def load_world(path: Path, scenario_names: set[str] | None = None) -> World:
     reader.unique([s.id for s in sessions], "sessions[].id")
     reader.unique([c.id for c in chats], "chats[].id")
     defaults = doc.get("defaults") or {}
-    return World(file, str(defaults.get("model", "openai/gpt-5-mini")), accounts, sessions, chats)
+    return Blueprint(file, str(defaults.get("model", "openai/gpt-5-mini")), accounts, sessions, chats)
 
 
 def _chat(reader: _Reader, raw: Mapping[str, Any], where: str, sessions: set[str],
@@ -121,7 +118,7 @@ def _chat(reader: _Reader, raw: Mapping[str, Any], where: str, sessions: set[str
         run_id = reader.string(p, f"{where}.pinned_run.id")
         if not RUN_ID.match(run_id):
             raise FixtureError(reader.file, f"{where}.pinned_run.id",
-                               f"{run_id!r} is not 'wrun_' + 26 Crockford base32 characters")
+                               f"{run_id!r} is not {RUN_ID_RULE}")
         pinned = PinnedRunDef(run_id, reader.scenario(p, f"{where}.pinned_run.scenario", scenarios),
                               reader.string(p, f"{where}.pinned_run.message_id"))
     scenario = reader.scenario(raw, f"{where}.scenario", scenarios) if "scenario" in raw else None
