@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -23,6 +23,7 @@ from .pipeline import Call
 from .scenarios import Scenario, find_scenario
 from .store import Chat, Session
 
+Owned = TypeVar("Owned", Chat, Session)
 _MARKER = re.compile(r"\[scenario:([A-Za-z0-9_-]+)\]")
 _PREFER = re.compile(r"""(?:^|[,;])\s*scenario\s*=\s*"?([^",;\s]+)"?""", re.IGNORECASE)
 
@@ -56,22 +57,22 @@ def last_user_text(messages: Sequence[Any]) -> str:
     return ""
 
 
+def owned(call: Call, kind: str, table: Mapping[str, Owned], key: str) -> Owned:
+    """``table[key]`` if the caller owns it: 404 when there is none, 403 when it is another account's."""
+    found = table.get(key)
+    if found is None:
+        raise ApiError(404, f"{kind.capitalize()} not found: {key}")
+    if found.account is not call.account:
+        raise ApiError(403, f"Forbidden: {kind} {key} belongs to another account")
+    return found
+
+
 def owned_chat(call: Call, chat_id: str) -> Chat:
-    chat = call.state.store.chats.get(chat_id)
-    if chat is None:
-        raise ApiError(404, f"Chat not found: {chat_id}")
-    if chat.account is not call.account:
-        raise ApiError(403, f"Forbidden: chat {chat_id} belongs to another account")
-    return chat
+    return owned(call, "chat", call.state.store.chats, chat_id)
 
 
 def owned_session(call: Call, session_id: str) -> Session:
-    session = call.state.store.sessions.get(session_id)
-    if session is None:
-        raise ApiError(404, f"Session not found: {session_id}")
-    if session.account is not call.account:
-        raise ApiError(403, f"Forbidden: session {session_id} belongs to another account")
-    return session
+    return owned(call, "session", call.state.store.sessions, session_id)
 
 
 def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False) -> Response:
