@@ -16,19 +16,19 @@ Each failure type has a stable ``_unique_key`` (the broken rule), so baselines c
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlparse
 
 import schemathesis
 from schemathesis.core.failures import Failure, Severity
 
+from mockserver import fixture_ids
+
 from . import streams
 
 if TYPE_CHECKING:
     from schemathesis import Case, CheckContext, Response
 
-RUN_ID = re.compile(r"^wrun_[0-9A-HJKMNP-TV-Z]{26}$")
 RUN_ID_HEADER = "x-workflow-run-id"
 
 
@@ -173,7 +173,7 @@ def workflow_run_id(ctx: CheckContext, response: Response, case: Case[Any]) -> b
         raise RunIdViolation(operation=operation.label, rule="missing",
                              message=f"The {response.status_code} response has no `{RUN_ID_HEADER}` header; "
                                      "clients need it to resume and stop the run.")
-    if not RUN_ID.match(value):
+    if not fixture_ids.RUN_ID.match(value):
         raise RunIdViolation(operation=operation.label, rule="form",
                              message=f"`{RUN_ID_HEADER}: {value}` is not `wrun_` + a 26-character Crockford ULID.")
     expected = _linked_run_id(ctx, case)
@@ -189,7 +189,7 @@ def check_run_accepted(operation: str, response: Response) -> str | None:
     Returns the run id when the body has one."""
     body = _json(response)
     run_id = body.get("runId") if isinstance(body, dict) else None
-    if not isinstance(run_id, str) or not RUN_ID.match(run_id):
+    if not isinstance(run_id, str) or not fixture_ids.RUN_ID.match(run_id):
         raise RunIdViolation(operation=operation, rule="form",
                              message=f"`runId` {run_id!r} is not `wrun_` + a 26-character Crockford ULID.")
     location = header(response, "location")

@@ -36,19 +36,15 @@ from typing import Any
 
 import httpx
 
+# The mock's fixture world (fixtures/world.yaml); its ids are used only when the target answers with it.
+# `fixture_ids.UNKNOWN_RUN` is a run id of the right form that no deployment has.
+from mockserver import fixture_ids
+
 from . import streams
 from .checks import RUN_ID_HEADER, RunIdViolation, check_run_accepted
 from .target import BudgetExhausted, Exchange, Target
 
-# The mock's fixture world (fixtures/world.yaml); used only when the target answers with it.
-WORLD_SESSION = "5e551011-0000-4000-8000-000000000001"
-WORLD_OTHER_SESSION = "5e551011-0000-4000-8000-000000000003"
-WORLD_BUSY_CHAT = "c4a70000-0000-4000-8000-000000000002"
-WORLD_OTHER_CHAT = "c4a70000-0000-4000-8000-000000000003"
-
 DEFAULT_REPO_URL = "https://github.com/recoupable/mock-workspace"
-#: A run id of the right form that no deployment has (the docs' example id, with its time part zeroed).
-UNKNOWN_RUN_ID = "wrun_00000000000000000000000000"
 INVALID_KEY = "recoup_sk_contract_not_a_key_0000000000000000"
 RUN_RANK = {"queued": 0, "running": 1, "completed": 2}
 RUN_POLL_LIMIT = 120.0
@@ -89,14 +85,14 @@ def chat_body(chat_id: str, session_id: str, text: str = "recoup-mock contract c
 # ---------------------------------------------------------------------- provisioning
 def detect_world(target: Target) -> World | None:
     """Whether the target is the mock with its fixture world (a read of a fixed session id)."""
+    session_url = f"{target.base_url}/api/sessions/{fixture_ids.SESSION_READY}"
     try:
         with httpx.Client(timeout=target.options.request_timeout) as client:
-            response = client.get(f"{target.base_url}/api/sessions/{WORLD_SESSION}", headers=target.auth("owner"))
+            response = client.get(session_url, headers=target.auth("owner"))
             session = response.json().get("session", {}) if response.status_code == 200 else {}
-            if session.get("id") != WORLD_SESSION:
+            if session.get("id") != fixture_ids.SESSION_READY:
                 return None
-            response = client.get(f"{target.base_url}/api/sessions/{WORLD_SESSION}/chats/{WORLD_BUSY_CHAT}",
-                                  headers=target.auth("owner"))
+            response = client.get(f"{session_url}/chats/{fixture_ids.CHAT_BUSY}", headers=target.auth("owner"))
             chat = response.json().get("chat", {}) if response.status_code == 200 else {}
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
@@ -138,7 +134,7 @@ def provision(target: Target, repo_url: str = DEFAULT_REPO_URL) -> Workspace:
             ws.other_chat_id = body.get("chat", {}).get("id")
             ws.created.append(f"session {ws.other_session_id} (other account)")
     elif ws.world is not None:
-        ws.other_session_id, ws.other_chat_id = WORLD_OTHER_SESSION, WORLD_OTHER_CHAT
+        ws.other_session_id, ws.other_chat_id = fixture_ids.SESSION_BOB, fixture_ids.CHAT_BOB
     return ws
 
 
@@ -211,14 +207,14 @@ def busy_conflict(target: Target, ws: Workspace) -> None:
 
 def _busy_fixture(target: Target, busy_run: str) -> None:
     flow, check = "busy_conflict", "busy_chat_conflict"
-    exchange = target.send(flow, "postChat", body=chat_body(WORLD_BUSY_CHAT, WORLD_SESSION))
+    exchange = target.send(flow, "postChat", body=chat_body(fixture_ids.CHAT_BUSY, fixture_ids.SESSION_READY))
     target.expect_status(exchange, check, "post-streaming", 409,
                          "a POST on a chat whose response is streaming gets 409")
     # Resuming it replays the live run from chunk 0, then from chunk 1.
-    exchange = target.send(flow, "resumeChatStream", path={"chatId": WORLD_BUSY_CHAT})
+    exchange = target.send(flow, "resumeChatStream", path={"chatId": fixture_ids.CHAT_BUSY})
     if target.expect_status(exchange, check, "resume-busy", 200, "resuming a streaming chat replays its run"):
         expect_run_id(target, exchange, busy_run, "resume-live-run", "the chat's activeStreamId")
-    exchange = target.send(flow, "resumeChatStream", path={"chatId": WORLD_BUSY_CHAT}, query={"startIndex": 1})
+    exchange = target.send(flow, "resumeChatStream", path={"chatId": fixture_ids.CHAT_BUSY}, query={"startIndex": 1})
     if target.expect_status(exchange, check, "resume-busy-index", 200, "a resume from startIndex 1 replays the rest"):
         first = streams.data_events(exchange.response.content if exchange.response else b"")[:1]
         if first and '"type":"start"' in first[0].replace(" ", ""):
@@ -330,13 +326,13 @@ def credentials(target: Target, ws: Workspace) -> None:
         ("not-bearer", {"Authorization": f"Basic {key}"}),
         ("doubled", {"x-api-key": key, "Authorization": f"Bearer {key}"}),
     ]
-    chat, session = ws.chat_id or WORLD_BUSY_CHAT, ws.session_id or WORLD_SESSION
+    chat, session = ws.chat_id or fixture_ids.CHAT_BUSY, ws.session_id or fixture_ids.SESSION_READY
     requests: list[tuple[str, dict[str, Any]]] = [
         ("postChat", {"body": chat_body(chat, session)}),
         ("resumeChatStream", {"path": {"chatId": chat}}),
         ("stopChat", {"path": {"chatId": chat}}),
         ("startChatRun", {"body": {"prompt": "recoup-mock contract check"}}),
-        ("getChatRunStatus", {"path": {"runId": UNKNOWN_RUN_ID}}),
+        ("getChatRunStatus", {"path": {"runId": fixture_ids.UNKNOWN_RUN}}),
         ("createSession", {"body": {"title": "recoup-mock contract (must be refused)"}}),
         ("getSession", {"path": {"sessionId": session}}),
     ]

@@ -11,7 +11,7 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from mockserver import Settings, create_app
+from mockserver import Settings, create_app, fixture_ids
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -19,8 +19,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-ALICE = "recoup_sk_test_alice"
-BOB = "recoup_sk_test_bob"
+ALICE, BOB = fixture_ids.ALICE, fixture_ids.BOB
 
 
 def faithful(speed: float = 0) -> ASGIApp:
@@ -295,7 +294,6 @@ class NeverCloses(Wrapper):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-CHAT_BUSY = "c4a70000-0000-4000-8000-000000000002"
 NEXT_404 = b"<!DOCTYPE html><html><head><title>404: This page could not be found.</title></head></html>"
 
 
@@ -332,10 +330,10 @@ class ProductionDrift(RenameErrorMessage):
                 chat_id = json.loads(body).get("chatId")
             except (ValueError, AttributeError):
                 chat_id = None
-            if chat_id == CHAT_BUSY:
+            if chat_id == fixture_ids.CHAT_BUSY:
                 # POST resumes: the live run's stream from chunk 0.
                 scope = {key: value for key, value in scope.items() if key != "raw_path"}
-                scope.update(method="GET", path=f"/api/chat/{CHAT_BUSY}/stream", query_string=b"",
+                scope.update(method="GET", path=f"/api/chat/{fixture_ids.CHAT_BUSY}/stream", query_string=b"",
                              headers=_without(headers, b"content-type", b"content-length"))
                 body = b""
             receive = _replay(body, receive)
@@ -355,12 +353,16 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+#: What the fixture world's session ids share (all but their last group).
+WORLD_SESSION_PREFIX = fixture_ids.SESSION_READY.rpartition("-")[0] + "-"
+
+
 class HideFixtureWorld(Wrapper):
     """Not a defect: the fixture world's sessions answer 404, so the suite treats the mock like any target
     (and tests the 409 with two overlapping POSTs instead of the pinned busy chat)."""
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["path"].startswith("/api/sessions/5e551011-0000-4000-8000-"):
+        if scope["path"].startswith(f"/api/sessions/{WORLD_SESSION_PREFIX}"):
             body = b'{"status":"error","message":"Session not found"}'
             await send({"type": "http.response.start", "status": 404,
                         "headers": [(b"content-type", b"application/json"),
