@@ -23,7 +23,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
 from . import checks as _checks  # noqa: F401  (registers the custom checks)
-from .options import BUILTIN_CHECKS, ContractOptions
+from .options import BUILTIN_CHECKS, PHASES, ContractOptions
 from .report import CHECK_ERROR, ContractReport, Finding, redact
 from .target import ENV_API_KEY, ENV_OTHER_API_KEY
 
@@ -38,6 +38,28 @@ if TYPE_CHECKING:
 SEMANTIC_400 = ("postChat", "postChatWorkflow")
 POSITIVE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 OWNER, PEER = "owner", "other"
+#: Streams end at `[DONE]`; the cap only matters for a target that never closes one.
+MAX_STREAM_EVENTS = 100_000
+
+
+def base_config_data(options: ContractOptions, base_url: str, seed: int) -> dict[str, Any]:
+    """What every request of a run is sent with, the flows' and the phases' alike: the target, the seed,
+    the bounds on reading a response, the rate limit, and unsanitized output (the report redacts keys)."""
+    data: dict[str, Any] = {
+        "seed": seed,
+        "base-url": base_url,
+        "request-timeout": options.request_timeout,
+        "max-stream-events": MAX_STREAM_EVENTS,
+        "output": {"sanitization": {"enabled": False}},
+    }
+    if options.rate_limit and options.rate_limit.lower() != "none":
+        data["rate-limit"] = options.rate_limit
+    return data
+
+
+def flow_config(options: ContractOptions, base_url: str, seed: int) -> SchemathesisConfig:
+    """The configuration the flows' cases are built and sent with (they choose their checks themselves)."""
+    return SchemathesisConfig.from_dict(base_config_data(options, base_url, seed))
 
 
 def build_config(options: ContractOptions, base_url: str, auth_file: Path, workspace: Workspace | None,
@@ -60,24 +82,16 @@ def build_config(options: ContractOptions, base_url: str, auth_file: Path, works
     if options.other_api_key:
         wfc["peers"] = [OWNER, PEER]
     data: dict[str, Any] = {
-        "seed": seed,
-        "base-url": base_url,
+        **base_config_data(options, base_url, seed),
         "workers": options.workers,
         # A slow target is not a contract failure (a deployment's agent runs take seconds).
         "suppress-health-check": ["too_slow"],
-        "request-timeout": options.request_timeout,
-        # Streams end at `[DONE]`; the cap only matters for a target that never closes one.
-        "max-stream-events": 100_000,
-        "output": {"sanitization": {"enabled": False}},
         "generation": {"max-examples": options.max_examples, "database": "none"},
-        "phases": {name: {"enabled": name in options.phases} for name in ("examples", "coverage", "fuzzing",
-                                                                             "stateful")},
+        "phases": {name: {"enabled": name in options.phases} for name in PHASES},
         "checks": checks,
         "auth": {"wfc": wfc},
         "operations": operations,
     }
-    if options.rate_limit and options.rate_limit.lower() != "none":
-        data["rate-limit"] = options.rate_limit
     return SchemathesisConfig.from_dict(data)
 
 
@@ -120,8 +134,9 @@ def run_phases(options: ContractOptions, spec: Path, base_url: str, report: Cont
         try:
             for event in stream:
                 _consume(event, report, secrets)
-                if progress is not None and isinstance(event, events.PhaseFinished) and event.phase.name.value in (
-                        "examples", "coverage", "fuzzing", "stateful"):
+                # The suite's phases only (not Schemathesis' probing, schema analysis or auth bootstrap).
+                if progress is not None and isinstance(event, events.PhaseFinished) and (
+                        event.phase.name.value in PHASES):
                     name = event.phase.name.value
                     progress(f"phase {name}: {event.status.value} ({report.requests.get('phase:' + name, 0)} requests)")
         finally:

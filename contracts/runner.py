@@ -18,25 +18,10 @@ from mockserver.settings import DEFAULT_SPEC
 from . import baseline as baselines
 from .flows import Workspace, run_flows
 from .options import ContractOptions
-from .phases import load_schema, run_phases
+from .phases import flow_config, load_schema, run_phases
 from .report import ContractReport
 from .target import Target
 from .transport import bundled_mock, install_stream_byte_cap
-
-
-def flow_config(options: ContractOptions, base_url: str, seed: int) -> object:
-    from schemathesis.config import SchemathesisConfig
-
-    data: dict[str, object] = {
-        "seed": seed,
-        "base-url": base_url,
-        "request-timeout": options.request_timeout,
-        "max-stream-events": 100_000,
-        "output": {"sanitization": {"enabled": False}},
-    }
-    if options.rate_limit and options.rate_limit.lower() != "none":
-        data["rate-limit"] = options.rate_limit
-    return SchemathesisConfig.from_dict(data)
 
 
 def run_contract(options: ContractOptions, progress: Callable[[str], None] | None = None) -> ContractReport:
@@ -59,7 +44,7 @@ def run_contract(options: ContractOptions, progress: Callable[[str], None] | Non
     try:
         workspace: Workspace | None = None
         if options.flows or options.phases:
-            schema = load_schema(spec, flow_config(options, base_url, seed), ())  # type: ignore[arg-type]
+            schema = load_schema(spec, flow_config(options, base_url, seed), ())
             target = Target(schema, base_url, options, report, deadline)
             workspace = run_flows(target, options.flows, options.repo_url)
             if progress is not None:
