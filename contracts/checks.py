@@ -136,11 +136,12 @@ def stream_closes(ctx: CheckContext, response: Response, case: Case[Any]) -> boo
     if not response.stream_cut_short:
         return None
     timeout, max_events = stream_limits(case)
-    from .transport import last_read_hit_byte_cap, stream_byte_cap
+    from .transport import current_stream_byte_cap, last_read_hit_byte_cap
 
     events = streams.data_events(response.content)
-    if last_read_hit_byte_cap() or len(response.content) >= stream_byte_cap():
-        bound, rule = f"{stream_byte_cap()} bytes", "byte-cap"
+    cap = current_stream_byte_cap()
+    if last_read_hit_byte_cap() or len(response.content) >= cap:
+        bound, rule = f"{cap} bytes", "byte-cap"
     elif len(events) >= max_events:
         bound, rule = f"{max_events} events", "event-cap"
     else:

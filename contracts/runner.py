@@ -21,7 +21,7 @@ from .options import ContractOptions
 from .phases import flow_config, load_schema, run_phases
 from .report import ContractReport
 from .target import Target
-from .transport import bundled_mock, install_stream_byte_cap
+from .transport import bundled_mock, stream_byte_cap
 
 
 def run_contract(options: ContractOptions, progress: Callable[[str], None] | None = None) -> ContractReport:
@@ -30,7 +30,6 @@ def run_contract(options: ContractOptions, progress: Callable[[str], None] | Non
     deadline = started + options.max_time if options.max_time is not None else None
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**31)
     spec = options.spec or DEFAULT_SPEC
-    install_stream_byte_cap(options.stream_byte_cap)
     server: ServedApp | None = None
     if options.base_url is None:
         server = bundled_mock().start()
@@ -42,23 +41,26 @@ def run_contract(options: ContractOptions, progress: Callable[[str], None] | Non
             options = options.replace(rate_limit="auto")
     report = ContractReport(base_url=base_url, target=kind, seed=seed)
     try:
-        workspace: Workspace | None = None
-        if options.flows or options.phases:
-            schema = load_schema(spec, flow_config(options, base_url, seed), ())
-            target = Target(schema, base_url, options, report, deadline)
-            workspace = run_flows(target, options.flows, options.repo_url)
-            if progress is not None:
-                progress(f"flows: {', '.join(options.flows) or 'provisioning only'} ({report.requests.get('flows', 0)} "
-                         f"requests, {len(report.findings)} failure(s) so far)")
-            if workspace.created:
-                report.note("created: " + ", ".join(workspace.created))
-            if workspace.world is not None:
-                report.note("the target has the mock's fixture world (409 from its pinned busy chat)")
-        remaining = None if deadline is None else deadline - time.monotonic()
-        if options.phases and (remaining is None or remaining > 0):
-            run_phases(options, spec, base_url, report, workspace, seed, deadline, progress)
-        elif options.phases:
-            report.note("--max-time was spent before the Schemathesis phases could start")
+        # Schemathesis' stream reader is byte-capped for this run only (see `transport.stream_byte_cap`).
+        with stream_byte_cap(options.stream_byte_cap):
+            workspace: Workspace | None = None
+            if options.flows or options.phases:
+                schema = load_schema(spec, flow_config(options, base_url, seed), ())
+                target = Target(schema, base_url, options, report, deadline)
+                workspace = run_flows(target, options.flows, options.repo_url)
+                if progress is not None:
+                    flows = ", ".join(options.flows) or "provisioning only"
+                    progress(f"flows: {flows} ({report.requests.get('flows', 0)} requests, "
+                             f"{len(report.findings)} failure(s) so far)")
+                if workspace.created:
+                    report.note("created: " + ", ".join(workspace.created))
+                if workspace.world is not None:
+                    report.note("the target has the mock's fixture world (409 from its pinned busy chat)")
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if options.phases and (remaining is None or remaining > 0):
+                run_phases(options, spec, base_url, report, workspace, seed, deadline, progress)
+            elif options.phases:
+                report.note("--max-time was spent before the Schemathesis phases could start")
     finally:
         if server is not None:
             server.stop()

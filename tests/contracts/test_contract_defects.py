@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from contract_variants import ALICE, BOB, DEFECTS, EndlessStream, HideFixtureWorld, PostResumesLiveRun, faithful
+from schemathesis.transport import requests as schemathesis_transport
 
 from mockserver.contracts.options import ContractOptions
 from mockserver.contracts.report import ContractReport, format_report
@@ -97,9 +98,13 @@ def test_conflict_by_two_overlapping_posts_on_any_target() -> None:
 
 def test_an_endless_stream_is_cut_at_the_byte_cap() -> None:
     """A stream that never stops sending is bounded by bytes too, not only by time: it is cut at the
-    byte cap, long before its 30 s read bound."""
+    byte cap, long before its 30 s read bound. The cap is the run's own: Schemathesis' stock reader is
+    back after it."""
+    stock = schemathesis_transport._iter_event_stream
+    assert stock.__module__ == schemathesis_transport.__name__
     report = run(EndlessStream(faithful()), flows=("chat_turn",), phases=(), request_timeout=30.0,
                  stream_byte_cap=256 * 1024)
+    assert schemathesis_transport._iter_event_stream is stock
     closes = [finding for finding in report.new_findings if finding.check == "stream_closes"]
     assert closes and all(finding.identity[3] == "byte-cap" for finding in closes), format_report(report)
     assert "262144 bytes" in closes[0].message
