@@ -1,4 +1,4 @@
-"""``recoup-mock``: serve the mock, validate a spec and fixtures, run the contract suite.
+"""``recoup-mock``: serve the mock, validate a spec and fixtures, copy the fixtures to edit, run the contract suite.
 
 Logging is configured here and only here (not at import, not in `create_app`).
 """
@@ -12,8 +12,33 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import MockServerError
+from .errors import ConfigError, MockServerError
 from .settings import DEFAULT_ADMIN_SPEC, DEFAULT_FIXTURES, DEFAULT_SPEC, env_settings
+
+#: The top-level modules the ``contract`` extra installs (pyproject's optional-dependencies).
+CONTRACT_EXTRA_MODULES = frozenset({"schemathesis", "hypothesis", "httpx"})
+#: Where ``recoup-mock init`` writes when no directory is given (relative to the working directory).
+DEFAULT_INIT_DIR = Path("recoup-fixtures")
+
+
+def version() -> str:
+    """The installed distribution's version; in a checkout run without installing, its pyproject's."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+
+    try:
+        return distribution_version("recoup-mock")
+    except PackageNotFoundError:
+        pass
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        project = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        project = {}
+    found = project.get("version") if project.get("name") == "recoup-mock" else None
+    return str(found) if found else "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -21,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
         prog="recoup-mock",
         description="Serve the Recoup chat API mock, check a spec and fixtures, or run the contract suite "
                     "against the mock or a deployment.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the mock API")
@@ -37,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check the spec and every fixture file")
     validate.add_argument("--spec", type=Path, default=DEFAULT_SPEC)
     validate.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
+
+    init = sub.add_parser(
+        "init", help="write an editable copy of the bundled fixtures (world.yaml, scenarios/) into DIR",
+        description="Write an editable copy of the bundled fixture world (world.yaml) and scenarios (scenarios/*.yaml) "
+                    "into DIR, then use it with `recoup-mock serve --fixtures DIR` and check your edits with "
+                    "`recoup-mock validate --fixtures DIR`. Existing files are never overwritten: if any of them "
+                    "is already there, nothing is written and the command exits 2.")
+    init.add_argument("dir", metavar="DIR", type=Path, nargs="?", default=DEFAULT_INIT_DIR,
+                      help=f"where to write (default ./{DEFAULT_INIT_DIR}; created if missing)")
 
     contract = sub.add_parser("contract", help="run the contract suite against the bundled mock or --base-url")
     contract.add_argument("--base-url", metavar="URL",
@@ -59,10 +94,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "contract":
             return _contract(args)
+        if args.command == "init":
+            return _init(args.dir)
         return _validate(args.spec, args.fixtures)
     except MockServerError as exc:
         print(f"recoup-mock: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl+C: uvicorn has already shut down gracefully (and logged it) when it re-raises the interrupt.
+        return 130
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -90,10 +130,56 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _contract(args: argparse.Namespace) -> int:
-    # Imported here: `serve` and `validate` never load Schemathesis.
-    from .contracts.cli import run
-
+    # Imported here: `serve` and `validate` never load Schemathesis (nor need the extra that brings it).
+    try:
+        from .contracts.cli import run
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "").partition(".")[0]
+        if missing not in CONTRACT_EXTRA_MODULES:
+            raise
+        raise ConfigError(f"`recoup-mock contract` needs the 'contract' extra, which installs {missing}: "
+                          'pip install "recoup-mock[contract]", or "<the wheel>[contract]".') from None
     return int(run(args))
+
+
+def _init(target: Path) -> int:
+    """Copy the bundled world.yaml and scenarios/*.yaml into ``target``: all of them or none. If one of them
+    exists there already, refuse (exit 2) before writing anything."""
+    import shlex
+
+    scenarios = sorted((DEFAULT_FIXTURES / "scenarios").glob("*.yaml"))
+    names = ["world.yaml", *(f"scenarios/{path.name}" for path in scenarios)]
+    if not (DEFAULT_FIXTURES / "world.yaml").is_file() or not scenarios:
+        raise ConfigError(f"The bundled fixtures are missing from {DEFAULT_FIXTURES}; reinstall recoup-mock.")
+    for folder in (target, target / "scenarios"):
+        if folder.exists() and not folder.is_dir():
+            raise ConfigError(f"{folder} exists and is not a directory; nothing was written.")
+    existing = [target / name for name in names if (target / name).exists()]
+    if existing:
+        listed = "\n".join(f"  {path}" for path in existing)
+        raise ConfigError(f"{len(existing)} file(s) already exist and init never overwrites; nothing was written:\n"
+                          f"{listed}\nChoose another directory, or move these files away.")
+    written: list[Path] = []
+    try:
+        (target / "scenarios").mkdir(parents=True, exist_ok=True)
+        for name in names:
+            # "x": never replace a file, not even one that appeared after the check above.
+            with (target / name).open("xb") as out:
+                written.append(target / name)
+                out.write((DEFAULT_FIXTURES / name).read_bytes())
+    except OSError as exc:
+        for path in written:
+            path.unlink(missing_ok=True)
+        problem = f"Cannot write {exc.filename or target}: {exc.strerror or exc}"
+        raise ConfigError(f"{problem}; nothing was written.") from None
+    print(f"Wrote {len(written)} fixture files to {target}:")
+    for path in written:
+        print(f"  {path}")
+    quoted = shlex.quote(str(target))
+    print("\nEdit them, then check them and serve them:\n"
+          f"  recoup-mock validate --fixtures {quoted}\n"
+          f"  recoup-mock serve --fixtures {quoted}")
+    return 0
 
 
 def _validate(spec_path: Path, fixtures: Path) -> int:
