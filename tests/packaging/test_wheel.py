@@ -7,36 +7,12 @@ and the bundled spec and fixture world are its package data, never top-level ``c
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def repository_files() -> list[str]:
-    """What a clean clone holds: tracked files, plus new ones not yet committed (and not ignored)."""
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
-                         capture_output=True, check=True).stdout
-    return [name for name in out.decode().split("\0") if name and (ROOT / name).is_file()]
-
-
-@pytest.fixture(scope="session")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    clone = tmp_path_factory.mktemp("clone")
-    for name in repository_files():
-        (clone / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, clone / name)
-    out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(clone)],
-                   check=True, capture_output=True, timeout=300)
-    (found,) = out.glob("recoup_mock-*.whl")
-    yield found
+# The `wheel` fixture (tests/packaging/conftest.py) builds it from the repository's files.
 
 
 def test_the_wheel_adds_only_the_mockserver_package(wheel: Path) -> None:
