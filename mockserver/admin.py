@@ -1,4 +1,7 @@
-"""The admin API under ``/__mock/`` (described in ``openapi/admin.yaml``): reset, journal, scenarios.
+"""The admin API under ``/__mock/`` (described in ``openapi/admin.yaml``): reset, journal, scenarios, worlds.
+
+Every call acts on the world its ``x-mock-world`` header names (the default world without it), like
+the API's own requests; ``POST /__mock/reset?all=true`` and ``GET /__mock/worlds`` see them all.
 
 It can be turned off (`Settings.admin`) or put behind a token (`Settings.admin_token`, sent as
 ``x-mock-admin-token``). It is described in its own spec so that contract suites leave it out.
@@ -16,15 +19,15 @@ from .errors import ApiError
 from .pipeline import ANONYMOUS, Call
 from .protocol import ALL_CLIENTS
 from .scenarios import find_scenario
-from .state import MockState
 from .store import Account
+from .worlds import World
 
 ADMIN = Account("admin", "")
 
 
-def admin_auth(request: Request, state: MockState) -> tuple[Account, str]:
+def admin_auth(request: Request, world: World) -> tuple[Account, str]:
     """No check unless a token is configured; then ``x-mock-admin-token`` must match it."""
-    token = state.settings.admin_token
+    token = world.settings.admin_token
     if token is None:
         return ANONYMOUS, ""
     given = request.headers.get("x-mock-admin-token", "")
@@ -34,13 +37,17 @@ def admin_auth(request: Request, state: MockState) -> tuple[Account, str]:
 
 
 async def reset_mock(call: Call) -> Response:
-    cancelled = await call.state.reset()
+    if call.request.query_params.get("all") == "true":
+        dropped = len(call.state.worlds)
+        cancelled = await call.state.worlds.drop_all()
+        return JSONResponse({"status": "ok", "runsCancelled": cancelled, "worldsDropped": dropped})
+    cancelled = await call.world.reset()
     return JSONResponse({"status": "ok", "runsCancelled": cancelled})
 
 
 async def list_requests(call: Call) -> Response:
     q = call.request.query_params
-    entries = list(call.state.journal.entries)
+    entries = list(call.world.journal.entries)
     if "method" in q:
         entries = [e for e in entries if e.method == q["method"].upper()]
     if "path" in q:
@@ -59,26 +66,27 @@ async def list_requests(call: Call) -> Response:
 async def queue_scenarios(call: Call) -> Response:
     # JSON Schema counts 3.0 as an integer: convert before using it as one.
     name, count = call.body["name"], int(call.body.get("count", 1))
-    find_scenario(call.state.scenarios, name)
-    call.state.queued_scenarios.extend([name] * count)
-    return JSONResponse({"queued": list(call.state.queued_scenarios)})
+    find_scenario(call.world.scenarios, name)
+    call.world.queued_scenarios.extend([name] * count)
+    return JSONResponse({"queued": list(call.world.queued_scenarios)})
 
 
 async def list_queued_scenarios(call: Call) -> Response:
-    return JSONResponse({"queued": list(call.state.queued_scenarios)})
+    return JSONResponse({"queued": list(call.world.queued_scenarios)})
 
 
 async def get_status(call: Call) -> Response:
-    runs = call.state.runs
-    return JSONResponse({
-        "runsLive": runs.live_count(), "runsKept": len(runs.runs),
-        "readers": sum(r.readers for r in runs.runs.values()), "tasks": len(asyncio.all_tasks()),
-        "chats": len(call.state.store.chats), "sessions": len(call.state.store.sessions),
-    })
+    return JSONResponse({**call.world.counts(), "world": call.world.name, "tasks": len(asyncio.all_tasks())})
+
+
+async def list_worlds(call: Call) -> Response:
+    worlds = call.state.worlds
+    return JSONResponse({"limit": worlds.settings.max_worlds,
+                         "worlds": [{"name": world.name, **world.counts()} for world in worlds]})
 
 
 async def list_scenarios(call: Call) -> Response:
     return JSONResponse({"scenarios": [
         {"name": s.name, "description": s.description, "kind": s.kind, "clients": dict(s.clients or ALL_CLIENTS)}
-        for s in sorted(call.state.scenarios.values(), key=lambda s: s.name)
+        for s in sorted(call.world.scenarios.values(), key=lambda s: s.name)
     ]})

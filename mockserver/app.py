@@ -51,6 +51,7 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "queueScenarios": admin.queue_scenarios,
     "listQueuedScenarios": admin.list_queued_scenarios,
     "getStatus": admin.get_status,
+    "listWorlds": admin.list_worlds,
 }
 
 
@@ -99,11 +100,11 @@ def create_app(settings: Settings) -> Starlette:
         try:
             yield
         finally:
-            await app.state.mock.runs.shutdown()
+            await app.state.mock.worlds.shutdown()
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(MockMiddleware, journal=state.journal, access_log=settings.access_log)],
+        middleware=[Middleware(MockMiddleware, worlds=state.worlds, access_log=settings.access_log)],
         exception_handlers={ApiError: api_error, HTTPException: api_error},
         lifespan=lifespan,
     )

@@ -35,11 +35,11 @@ def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> S
     prefer = _PREFER.search(call.request.headers.get("prefer", ""))
     if match := prefer or _MARKER.search(last_user_text(messages)):
         name = match.group(1)
-    elif call.state.queued_scenarios:
-        name = call.state.queued_scenarios.popleft()
+    elif call.world.queued_scenarios:
+        name = call.world.queued_scenarios.popleft()
     elif chat is not None and chat.scenario:
         name = chat.scenario
-    scenario = find_scenario(call.state.scenarios, name or "default")
+    scenario = find_scenario(call.world.scenarios, name or "default")
     call.note(scenario=scenario.name)
     if scenario.http is not None:
         raise ApiError(scenario.http.status, scenario.http.message, headers=scenario.http.headers)
@@ -68,11 +68,11 @@ def owned(call: Call, kind: str, table: Mapping[str, Owned], key: str) -> Owned:
 
 
 def owned_chat(call: Call, chat_id: str) -> Chat:
-    return owned(call, "chat", call.state.store.chats, chat_id)
+    return owned(call, "chat", call.world.store.chats, chat_id)
 
 
 def owned_session(call: Call, session_id: str) -> Session:
-    return owned(call, "session", call.state.store.sessions, session_id)
+    return owned(call, "session", call.world.store.sessions, session_id)
 
 
 def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False) -> Response:
@@ -85,7 +85,7 @@ def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False)
     write_sizes = run.scenario.timing.write_sizes if live else ()
     if not write_sizes and (whole := replay_now(run, start, live=live)) is not None:
         return FinishedStream(whole, headers=headers)
-    body = follow(run, start, keepalive=call.state.settings.keepalive_seconds, live=live, write_sizes=write_sizes)
+    body = follow(run, start, keepalive=call.world.settings.keepalive_seconds, live=live, write_sizes=write_sizes)
     return StreamingResponse(body, headers=headers)
 
 
@@ -114,14 +114,14 @@ def start_run(call: Call, choose: Callable[[], Scenario], chat: Chat, messages: 
     # Like the deployed server: continuing an assistant message keeps its id.
     is_assistant = isinstance(last, Mapping) and last.get("role") == "assistant" and bool(last.get("id"))
     reuse = str(last["id"]) if is_assistant and isinstance(last, Mapping) else None
-    return call.state.runs.start(choose, account_id=call.account.id, chat=chat, user_message=user,
+    return call.world.runs.start(choose, account_id=call.account.id, chat=chat, user_message=user,
                                  reuse_message_id=reuse, headless=headless)
 
 
 async def post_chat(call: Call) -> Response:
     body = call.body
     session = owned_session(call, body["sessionId"])
-    chat = call.state.store.chats.get(body["chatId"])
+    chat = call.world.store.chats.get(body["chatId"])
     if chat is not None and chat.account is not call.account:
         raise ApiError(403, f"Forbidden: chat {chat.id} belongs to another account")
     if not session.sandbox:
@@ -135,10 +135,10 @@ async def post_chat(call: Call) -> Response:
 
 async def resume_chat_stream(call: Call) -> Response:
     chat = owned_chat(call, call.request.path_params["chatId"])
-    run = call.state.runs.get(chat.active_stream_id)
+    run = call.world.runs.get(chat.active_stream_id)
     if run is None or (run.closed and not run.pinned):
         if run is not None:
-            call.state.store.release_slot(chat, run.id)
+            call.world.store.release_slot(chat, run.id)
         return Response(status_code=204)
     start = int(call.request.query_params.get("startIndex", "0"))
     return stream_response(call, run, start)
@@ -146,11 +146,11 @@ async def resume_chat_stream(call: Call) -> Response:
 
 async def stop_chat(call: Call) -> Response:
     chat = owned_chat(call, call.request.path_params["chatId"])
-    run = call.state.runs.get(chat.active_stream_id)
+    run = call.world.runs.get(chat.active_stream_id)
     stopped = False
     if run is not None:
         call.note(run_id=run.id)
-        stopped = await call.state.runs.cancel(run)
+        stopped = await call.world.runs.cancel(run)
     return JSONResponse({"success": True, "stopped": stopped})
 
 
@@ -159,13 +159,13 @@ def request_messages(body: Mapping[str, Any], call: Call) -> list[dict[str, Any]
     already made sure exactly one of the two was given (a 400 otherwise)."""
     if body.get("messages"):
         return list(body["messages"])
-    return [{"id": call.state.store.ids.uuid(), "role": "user", "parts": [{"type": "text", "text": body["prompt"]}]}]
+    return [{"id": call.world.store.ids.uuid(), "role": "user", "parts": [{"type": "text", "text": body["prompt"]}]}]
 
 
 async def start_chat_run(call: Call) -> Response:
     messages = request_messages(call.body, call)
     scenario = select_scenario(call, messages, None)
-    store = call.state.store
+    store = call.world.store
     session = store.add_session(call.account, "Scheduled generation", sandbox=True)
     chat = store.add_chat(session, "Scheduled generation")
     run = start_run(call, lambda: scenario, chat, messages, headless=True)
@@ -176,7 +176,7 @@ async def start_chat_run(call: Call) -> Response:
 
 async def get_chat_run_status(call: Call) -> Response:
     run_id = call.request.path_params["runId"]
-    run = call.state.runs.get(run_id)
+    run = call.world.runs.get(run_id)
     if run is None or run.account_id != call.account.id:
         raise ApiError(404, f"Run not found: {run_id}")
     return JSONResponse({"runId": run.id, "status": run.status})
@@ -185,7 +185,7 @@ async def get_chat_run_status(call: Call) -> Response:
 async def legacy_chat(call: Call) -> Response:
     messages = request_messages(call.body, call)
     scenario = select_scenario(call, messages, None)
-    run = call.state.runs.start(lambda: scenario, account_id=call.account.id, chat=None)
+    run = call.world.runs.start(lambda: scenario, account_id=call.account.id, chat=None)
     return stream_response(call, run, live=True)
 
 

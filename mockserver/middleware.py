@@ -1,9 +1,13 @@
-"""The outermost layer: CORS on every response, preflight answers, the journal, the access log.
+"""The outermost layer: CORS on every response, preflight answers, the world, the journal, the access log.
 
 CORS headers go on every response (errors, 204s and streams included), because a front end on
 another origin must be able to read all of them. Preflights are answered here, before routing.
 Deliberately not Starlette's CORSMiddleware: that one adds headers only when an ``Origin`` is sent
 and rejects preflights for headers it was not told about.
+
+The world (``x-mock-world``) is picked here, before routing, because the journal it writes to is the
+world's own; handlers find it in the scope (``recoup.world``). A bad world name or a full registry is
+answered here, in the documented error body, and journaled in the default world.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .engine import DropConnection
 from .errors import ApiError, error_response
-from .store import Journal
+from .worlds import DEFAULT, HEADER, World, Worlds
 
 log = logging.getLogger("recoup_mock")
 
@@ -23,7 +27,7 @@ CORS_HEADERS: list[tuple[bytes, bytes]] = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", b"GET, POST, PUT, DELETE, OPTIONS, PATCH"),
     (b"access-control-allow-headers",
-     b"Content-Type, Authorization, X-Requested-With, x-api-key, Prefer, x-mock-admin-token"),
+     b"Content-Type, Authorization, X-Requested-With, x-api-key, Prefer, x-mock-admin-token, x-mock-world"),
     (b"access-control-expose-headers",
      b"x-workflow-run-id, x-workflow-stream-tail-index, Location, Retry-After"),
 ]
@@ -33,9 +37,9 @@ PREFLIGHT_HEADERS = [*CORS_HEADERS, (b"access-control-max-age", b"600"), (b"cont
 class MockMiddleware:
     """CORS, preflight, journal and access log, as one pure ASGI middleware (no body buffering)."""
 
-    def __init__(self, app: ASGIApp, journal: Journal, *, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, worlds: Worlds, *, access_log: bool = True) -> None:
         self.app = app
-        self.journal = journal
+        self.worlds = worlds
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -44,14 +48,22 @@ class MockMiddleware:
             return
         method, path = scope["method"], scope["path"]
         if method == "OPTIONS":
+            # A preflight carries no x-mock-world (only the names of the headers to come).
             if not path.startswith("/__mock/"):
-                self.journal.record(method, path, 200)
+                self.worlds.default.journal.record(method, path, 200)
             await send({"type": "http.response.start", "status": 200, "headers": PREFLIGHT_HEADERS})
             await send({"type": "http.response.body", "body": b""})
             return
         started = time.perf_counter()
-        entry = None if path.startswith("/__mock/") else self.journal.record(method, path, 0)
+        refused: ApiError | None = None
+        try:
+            world = self.worlds.get(_world_name(scope))
+        except ApiError as exc:
+            world, refused = self.worlds.default, exc
+        entry = None if path.startswith("/__mock/") else world.journal.record(method, path, 0)
+        scope["recoup.world"] = world
         scope["recoup.entry"] = entry
+        world.in_flight += 1
         status = 0
         done = False
 
@@ -68,7 +80,10 @@ class MockMiddleware:
 
         outcome = ""
         try:
-            await self.app(scope, receive, send_with_cors)
+            if refused is not None:
+                await error_response(refused)(scope, receive, send_with_cors)
+            else:
+                await self.app(scope, receive, send_with_cors)
         except DropConnection:
             outcome = " (connection dropped by the scenario)"
             raise
@@ -80,6 +95,7 @@ class MockMiddleware:
             await error_response(ApiError(500, "Internal error in recoup-mock; see the server log"))(
                 scope, receive, send_with_cors)
         finally:
+            world.in_flight -= 1
             elapsed = (time.perf_counter() - started) * 1000
             if entry is not None:
                 entry.duration_ms = elapsed
@@ -87,9 +103,25 @@ class MockMiddleware:
                 outcome = " (client went away)"
             if self.access_log and log.isEnabledFor(logging.INFO):
                 extra = "" if entry is None else "".join(
-                    f" {k}={v}" for k, v in (("scenario", entry.scenario), ("run", entry.run_id),
-                                             ("key", entry.account)) if v)
+                    f" {k}={v}" for k, v in (("world", _named(world)), ("scenario", entry.scenario),
+                                             ("run", entry.run_id), ("key", entry.account)) if v)
                 log.info("%s %s %s %.1fms%s%s", method, path, status, elapsed, extra, outcome)
+
+
+def _world_name(scope: Scope) -> str | None:
+    """The raw ``x-mock-world`` header value, if sent (ASGI header names are lowercase bytes)."""
+    for name, value in scope["headers"]:
+        if name == _HEADER:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _named(world: World) -> str | None:
+    """The world's name for the log, or None for the default world (its lines stay as they were)."""
+    return None if world.name == DEFAULT else world.name
+
+
+_HEADER = HEADER.encode()
 
 
 class DropFilter(logging.Filter):

@@ -23,13 +23,15 @@ from .errors import ApiError
 from .spec import ApiSpec, Operation
 from .state import MockState
 from .store import Account
+from .worlds import World
 
 
 @dataclass
 class Call:
-    """What a handler gets: the request, the state, the caller and the parsed body."""
+    """What a handler gets: the request, its world, the app-wide state, the caller and the parsed body."""
 
     request: Request
+    world: World
     state: MockState
     account: Account
     body: Any
@@ -44,13 +46,13 @@ class Call:
 
 Handler = Callable[[Call], Awaitable[Response]]
 #: Decides who a request acts as: the account and a log-safe name of its credential, or an ApiError.
-Authorizer = Callable[[Request, MockState], tuple[Account, str]]
+Authorizer = Callable[[Request, World], tuple[Account, str]]
 ANONYMOUS = Account("anonymous", "")
 
 
-def api_key_auth(request: Request, state: MockState) -> tuple[Account, str]:
+def api_key_auth(request: Request, world: World) -> tuple[Account, str]:
     """The API's schemes: exactly one of ``x-api-key`` or a bearer token, naming a known key."""
-    return authenticate(request.headers, state.store.accounts_by_key)
+    return authenticate(request.headers, world.store.accounts_by_key)
 
 
 async def read_body(request: Request, limit: int, patience: float) -> bytes:
@@ -116,13 +118,14 @@ def endpoint(op: Operation, spec: ApiSpec, handler: Handler, authorize: Authoriz
 
     async def run(request: Request) -> Response:
         state: MockState = request.app.state.mock
+        world: World = request.scope["recoup.world"]  # picked by the middleware, before routing
         settings = state.settings
         body = b""
         if op.has_body:
             body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
         account = ANONYMOUS
         if op.secured:
-            account, masked = authorize(request, state)
+            account, masked = authorize(request, world)
             entry = request.scope.get("recoup.entry")
             if entry is not None:
                 entry.account = masked
@@ -133,7 +136,7 @@ def endpoint(op: Operation, spec: ApiSpec, handler: Handler, authorize: Authoriz
         problems = spec.validate_request(op, request, parsed, has_body=bool(body))
         if problems:
             raise ApiError(400, "Invalid request", problems)
-        return await handler(Call(request, state, account, parsed))
+        return await handler(Call(request, world, state, account, parsed))
 
     run.__name__ = op.operation_id
     return run

@@ -17,7 +17,7 @@ def _summary(chat: Chat) -> dict[str, object]:
 
 async def create_session(call: Call) -> Response:
     body = call.body or {}
-    store = call.state.store
+    store = call.world.store
     session = store.add_session(call.account, body.get("title") or "New session", sandbox=False)
     chat = store.add_chat(session, "New chat")
     return JSONResponse({"session": session.to_json(), "chat": chat.to_json()})
@@ -30,16 +30,16 @@ async def get_session(call: Call) -> Response:
 
 async def list_session_chats(call: Call) -> Response:
     session = owned_session(call, call.request.path_params["sessionId"])
-    chats = [_summary(c) for c in call.state.store.chats.values() if c.session is session]
-    return JSONResponse({"chats": chats, "defaultModelId": call.state.store.blueprint.default_model})
+    chats = [_summary(c) for c in call.world.store.chats.values() if c.session is session]
+    return JSONResponse({"chats": chats, "defaultModelId": call.world.store.blueprint.default_model})
 
 
 async def create_session_chat(call: Call) -> Response:
     session = owned_session(call, call.request.path_params["sessionId"])
     chat_id = (call.body or {}).get("id")
-    if chat_id is not None and chat_id in call.state.store.chats:
+    if chat_id is not None and chat_id in call.world.store.chats:
         raise ApiError(409, f"A chat with id {chat_id} already exists")
-    chat = call.state.store.add_chat(session, "New chat", chat_id=chat_id)
+    chat = call.world.store.add_chat(session, "New chat", chat_id=chat_id)
     return JSONResponse({"chat": chat.to_json()})
 
 
@@ -54,7 +54,7 @@ async def get_session_chat(call: Call) -> Response:
 
 async def create_sandbox(call: Call) -> Response:
     session_id = call.body.get("sessionId")
-    store = call.state.store
+    store = call.world.store
     if session_id is not None:
         store.provision_sandbox(owned_session(call, session_id))
     return JSONResponse({"createdAt": store.ids.now_ms(), "timeout": 1_800_000, "currentBranch": "main",

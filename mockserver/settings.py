@@ -56,8 +56,11 @@ class Settings:
     #: Finished runs are forgotten after this many seconds, or when more than this many are kept.
     run_ttl_seconds: float = 3600.0
     max_finished_runs: int = 1000
-    #: How many requests the journal keeps (oldest dropped first).
+    #: How many requests each world's journal keeps (oldest dropped first).
     journal_size: int = 10_000
+    #: At most this many worlds (``x-mock-world``) live at once; past it the least recently used
+    #: idle world is dropped, and a new world gets 503 when none is idle.
+    max_worlds: int = 256
     #: Log one line per request to stderr.
     access_log: bool = True
 
@@ -71,6 +74,7 @@ class Settings:
             ("run_ttl_seconds", self.run_ttl_seconds, self.run_ttl_seconds >= 0, "a number >= 0"),
             ("max_finished_runs", self.max_finished_runs, self.max_finished_runs >= 0, "an integer >= 0"),
             ("journal_size", self.journal_size, self.journal_size > 0, "a positive integer"),
+            ("max_worlds", self.max_worlds, self.max_worlds >= 1, "an integer >= 1"),
         ]
         for name, value, ok, expected in checks:
             if not ok:

@@ -49,6 +49,7 @@ ADMIN_OPERATIONS = {
     ("post", "/__mock/scenarios/next"): "queueScenarios",
     ("get", "/__mock/scenarios/next"): "listQueuedScenarios",
     ("get", "/__mock/status"): "getStatus",
+    ("get", "/__mock/worlds"): "listWorlds",
 }
 BOTH_SCHEMES: list[dict[str, list[str]]] = [{"apiKeyAuth": []}, {"bearerAuth": []}]
 

@@ -1,0 +1,148 @@
+"""Isolated worlds: one mock serving many test workers at once, each with its own state.
+
+A request's ``x-mock-world: NAME`` header picks a world; without it, the default world. Each world is
+built from the same fixture blueprint and seed, with its own store (stream slots, sessions, chats,
+messages), runs, id generators and logical clock, journal and queue of next scenarios: nothing done in
+one world is seen in another, and a world's ids and bytes depend only on the requests sent to it.
+
+`Worlds` creates a world on first use and keeps at most `Settings.max_worlds`. Past that it drops
+the least recently used world that is idle (no live run, no request in flight); when none is, the
+new world is refused with 503 and ``Retry-After``. The default world is never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import OrderedDict, deque
+from collections.abc import Iterator
+from typing import Any
+
+from .errors import ApiError, quote
+from .fixtures import Fixtures
+from .runs import RunManager
+from .scenarios import Scenario
+from .settings import Settings
+from .store import Journal, Store
+
+HEADER = "x-mock-world"
+DEFAULT = "default"
+NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+NAME_RULE = "1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"
+#: Seconds a client refused for the world limit is told to wait (a live run ends within seconds).
+RETRY_AFTER = "1"
+
+
+class World:
+    """One world's state. A reset rebuilds its store and runs from the blueprint and seed."""
+
+    def __init__(self, name: str, settings: Settings, fixtures: Fixtures) -> None:
+        self.name = name
+        self.settings = settings
+        self.fixtures = fixtures
+        self.journal = Journal(settings.journal_size)
+        #: One-shot scenario choices for the next stream requests (admin `queueScenarios`).
+        self.queued_scenarios: deque[str] = deque()
+        #: Requests of this world being answered right now (a busy world is never dropped).
+        self.in_flight = 0
+        self._lock = asyncio.Lock()
+        self.store, self.runs = self._build()
+
+    def _build(self) -> tuple[Store, RunManager]:
+        store = Store(self.fixtures.blueprint, self.settings.seed)
+        runs = RunManager(store, self.fixtures.scenarios, self.settings)
+        for chat_def in self.fixtures.blueprint.chats:
+            if chat_def.pinned_run is not None:
+                runs.pin(store.chats[chat_def.id], chat_def)
+        return store, runs
+
+    @property
+    def scenarios(self) -> dict[str, Scenario]:
+        return self.fixtures.scenarios
+
+    @property
+    def idle(self) -> bool:
+        return self.in_flight == 0 and self.runs.live_count() == 0
+
+    async def reset(self) -> int:
+        """Back to the blueprint. Returns how many live runs were cancelled."""
+        async with self._lock:
+            cancelled = self.runs.live_count()
+            await self.runs.shutdown()
+            self.store, self.runs = self._build()
+            self.journal.clear()
+            self.queued_scenarios.clear()
+            return cancelled
+
+    def counts(self) -> dict[str, Any]:
+        """What ``GET /__mock/worlds`` and ``/__mock/status`` report of this world."""
+        runs = self.runs
+        return {
+            "runsLive": runs.live_count(), "runsKept": len(runs.runs),
+            "readers": sum(r.readers for r in runs.runs.values()),
+            "chats": len(self.store.chats), "sessions": len(self.store.sessions),
+            "requests": len(self.journal.entries), "queued": len(self.queued_scenarios),
+        }
+
+
+class Worlds:
+    """The live worlds by name, least recently used first."""
+
+    def __init__(self, settings: Settings, fixtures: Fixtures) -> None:
+        self.settings = settings
+        self.fixtures = fixtures
+        self._worlds: OrderedDict[str, World] = OrderedDict()
+        self.default = self._create(DEFAULT)
+
+    def __iter__(self) -> Iterator[World]:
+        return iter(list(self._worlds.values()))
+
+    def __len__(self) -> int:
+        return len(self._worlds)
+
+    def _create(self, name: str) -> World:
+        world = World(name, self.settings, self.fixtures)
+        self._worlds[name] = world
+        return world
+
+    def get(self, name: str | None) -> World:
+        """The world named ``name`` (the header's value; None for the default), created on first use.
+        400 for a name that breaks the rule, 503 when the limit is reached and no world can go."""
+        if name is None:
+            return self.default  # the default world is never dropped: its place in the order is moot
+        world = self._worlds.get(name)
+        if world is None:
+            if not NAME.match(name):
+                raise ApiError(400, f"Header {HEADER} is {quote(name)}; a world name is {NAME_RULE}")
+            if len(self._worlds) >= self.settings.max_worlds:
+                self._drop_one_idle()
+            world = self._create(name)
+        else:
+            self._worlds.move_to_end(name)
+        return world
+
+    def _drop_one_idle(self) -> None:
+        for world in self._worlds.values():  # least recently used first
+            if world is not self.default and world.idle:
+                del self._worlds[world.name]
+                return
+        limit = self.settings.max_worlds
+        raise ApiError(503, f"Cannot create another world: the limit of {limit} worlds is reached and every "
+                            f"world has a live run or a request in flight. Retry when a run has ended, or raise "
+                            f"the limit with --max-worlds or RECOUP_MOCK_MAX_WORLDS.",
+                       headers={"retry-after": RETRY_AFTER})
+
+    async def drop_all(self) -> int:
+        """Cancel every world's runs and start again with only a fresh default world. Returns the
+        number of runs cancelled."""
+        cancelled = 0
+        for world in list(self._worlds.values()):
+            cancelled += world.runs.live_count()
+            await world.runs.shutdown()
+        self._worlds.clear()
+        self.default = self._create(DEFAULT)
+        return cancelled
+
+    async def shutdown(self) -> None:
+        """Cancel every run of every world (server shutdown)."""
+        await asyncio.gather(*(world.runs.shutdown() for world in list(self._worlds.values())))
