@@ -22,13 +22,19 @@ from .settings import Settings
 from .store import Chat, Store, iso, message_id, seeded_uuid, ulid_ms
 
 
+def compile_scripts(scenarios: Mapping[str, Scenario]) -> dict[str, Script]:
+    """Every stream scenario compiled (frames pre-encoded): once per loaded fixtures, shared read-only."""
+    return {name: Script(s) for name, s in scenarios.items() if s.kind == "stream"}
+
+
 class RunManager:
     """Owns every run of one store generation (a reset replaces both)."""
 
-    def __init__(self, store: Store, scenarios: Mapping[str, Scenario], settings: Settings) -> None:
+    def __init__(self, store: Store, scripts: Mapping[str, Script], settings: Settings) -> None:
         self.store = store
         self.settings = settings
-        self.scripts = {name: Script(s) for name, s in scenarios.items() if s.kind == "stream"}
+        #: The stream scenarios, compiled once for every world and generation (see `compile_scripts`).
+        self.scripts = scripts
         self.runs: dict[str, Run] = {}
         self._finished: deque[Run] = deque()
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import OrderedDict, deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from .engine import Script
 from .errors import ApiError, quote
 from .fixtures import Fixtures
-from .runs import RunManager
+from .runs import RunManager, compile_scripts
 from .scenarios import Scenario
 from .settings import Settings
 from .store import Journal, Store
@@ -36,10 +37,11 @@ RETRY_AFTER = "1"
 class World:
     """One world's state. A reset rebuilds its store and runs from the blueprint and seed."""
 
-    def __init__(self, name: str, settings: Settings, fixtures: Fixtures) -> None:
+    def __init__(self, name: str, settings: Settings, fixtures: Fixtures, scripts: Mapping[str, Script]) -> None:
         self.name = name
         self.settings = settings
         self.fixtures = fixtures
+        self.scripts = scripts
         self.journal = Journal(settings.journal_size)
         #: One-shot scenario choices for the next stream requests (admin `queueScenarios`).
         self.queued_scenarios: deque[str] = deque()
@@ -50,7 +52,7 @@ class World:
 
     def _build(self) -> tuple[Store, RunManager]:
         store = Store(self.fixtures.blueprint, self.settings.seed)
-        runs = RunManager(store, self.fixtures.scenarios, self.settings)
+        runs = RunManager(store, self.scripts, self.settings)
         for chat_def in self.fixtures.blueprint.chats:
             if chat_def.pinned_run is not None:
                 runs.pin(store.chats[chat_def.id], chat_def)
@@ -91,6 +93,7 @@ class Worlds:
     def __init__(self, settings: Settings, fixtures: Fixtures) -> None:
         self.settings = settings
         self.fixtures = fixtures
+        self.scripts = compile_scripts(fixtures.scenarios)
         self._worlds: OrderedDict[str, World] = OrderedDict()
         self.default = self._create(DEFAULT)
 
@@ -101,7 +104,7 @@ class Worlds:
         return len(self._worlds)
 
     def _create(self, name: str) -> World:
-        world = World(name, self.settings, self.fixtures)
+        world = World(name, self.settings, self.fixtures, self.scripts)
         self._worlds[name] = world
         return world
 
