@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-admin", action="store_true", help="do not serve /__mock/*")
     serve.add_argument("--admin-token", help="require x-mock-admin-token on /__mock/*")
     serve.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    serve.add_argument("--max-worlds", type=int, metavar="N",
+                       help="most isolated worlds (x-mock-world header) alive at once (default 256); past it the "
+                            "least recently used idle world is dropped, or a new world gets 503")
 
     validate = sub.add_parser("validate", help="check the spec and every fixture file")
     validate.add_argument("--spec", type=Path, default=DEFAULT_SPEC)
@@ -113,7 +116,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = env_settings(host=args.host, port=args.port, spec=args.spec, fixtures=args.fixtures,
                             speed=args.speed, seed=args.seed, admin_token=args.admin_token,
-                            admin=False if args.no_admin else None, access_log=False if args.quiet else None)
+                            admin=False if args.no_admin else None, access_log=False if args.quiet else None,
+                            max_worlds=args.max_worlds)
     logging.basicConfig(level=logging.INFO if settings.access_log else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     app = create_app(settings)

@@ -8,7 +8,17 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from support import ALICE, CHAT_IDLE, LiveServer, SseParser, assert_error, chat_body, live_server, simultaneous_posts
+from support import (
+    ALICE,
+    CHAT_IDLE,
+    LiveServer,
+    ServerProcess,
+    SseParser,
+    assert_error,
+    chat_body,
+    live_server,
+    simultaneous_posts,
+)
 
 H = {"x-api-key": ALICE}
 SLOW = {"prefer": "scenario=slow"}
@@ -83,3 +93,16 @@ def test_a_new_world_past_the_limit_waits_for_a_live_run_to_end(two_worlds: Live
     # a's run is over and its stream closed: a is idle, so b takes its place.
     assert httpx.get(f"{url}/api/chat/{CHAT_IDLE}/stream", headers=w("b")).status_code == 204
     assert [x["name"] for x in httpx.get(url + "/__mock/worlds").json()["worlds"]] == ["default", "b"]
+
+
+def test_the_serve_command_takes_max_worlds_and_logs_the_world() -> None:
+    server = ServerProcess("--max-worlds", "3", "--speed", "0", quiet=False)
+    try:
+        url = server.base_url
+        for name in ("a", "b", "c"):  # with the default world: one more than the limit
+            assert httpx.get(f"{url}/api/chat/{CHAT_IDLE}/stream", headers=w(name)).status_code == 204
+        listed = httpx.get(url + "/__mock/worlds").json()
+        assert listed["limit"] == 3 and [x["name"] for x in listed["worlds"]] == ["default", "b", "c"]
+    finally:
+        server.stop()
+    assert f"GET /api/chat/{CHAT_IDLE}/stream 204" in server.log() and " world=c " in server.log()
