@@ -2,8 +2,10 @@
 
 Installed with the package (entry point ``pytest11``: ``recoup_mock``), so it is there as soon as
 ``recoup-mock`` is installed in the environment that runs pytest. One server runs per test session, on
-a free loopback port (a real uvicorn in a thread, started on first use); ``recoup_mock`` resets it
-before each test and hands you a `RecoupMock`::
+a free loopback port (a real uvicorn in a thread, started on first use). Every test gets a world of
+its own on it (the ``x-mock-world`` header, named from the test's node id, fresh for the test), so
+tests never see each other's runs, journal or queued scenarios; ``recoup_mock`` hands you a
+`RecoupMock` whose ``headers()`` and admin calls carry that world::
 
     import httpx
 
@@ -23,14 +25,21 @@ Settings: the server runs at speed 0 (no waits) and without the access log, unle
     def recoup_mock_settings():
         return {"speed": 1.0}          # any `mockserver.Settings` field
 
+Parallel workers (pytest-xdist) can share one server: start ``recoup-mock serve`` once and set
+``RECOUP_MOCK_URL=http://127.0.0.1:4010`` (and ``RECOUP_MOCK_ADMIN_TOKEN`` if it has one); the plugin
+then starts no server of its own. ``@pytest.mark.recoup_mock_world(None)`` puts a test in the default
+world instead (what a client without the header sees), ``recoup_mock_world("name")`` in a named one.
+
 This module imports only the standard library and pytest; the server itself (uvicorn, the app) is
 imported when a test first asks for it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -45,8 +54,13 @@ from .serving import ServedApp
 if TYPE_CHECKING:
     from .settings import Settings
 
-__all__ = ["RecoupMock", "RecoupMockServer", "recoup_mock", "recoup_mock_server", "recoup_mock_settings"]
+__all__ = ["RecoupMock", "RecoupMockServer", "recoup_mock", "recoup_mock_server", "recoup_mock_settings",
+           "world_name"]
 
+#: A running recoup-mock to use instead of starting one (e.g. one ``recoup-mock serve`` for every
+#: pytest-xdist worker): its base URL.
+URL_ENV = "RECOUP_MOCK_URL"
+WORLD_HEADER = "x-mock-world"
 #: What the plugin changes from `Settings`' own defaults (the environment and `recoup_mock_settings` win).
 PLUGIN_DEFAULTS: dict[str, Any] = {"speed": 0.0, "access_log": False}
 
@@ -81,12 +95,19 @@ class RecoupMock:
     CHAT_NO_SANDBOX = fixture_ids.CHAT_NO_SANDBOX
     PINNED_RUN = fixture_ids.PINNED_RUN
 
-    def __init__(self, base_url: str, *, admin_token: str | None = None) -> None:
+    def __init__(self, base_url: str, *, admin_token: str | None = None, world: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.admin_token = admin_token
+        #: The world this test acts in (sent as ``x-mock-world``); None for the default world.
+        self.world = world
 
     def __repr__(self) -> str:
-        return f"RecoupMock({self.base_url!r})"
+        return f"RecoupMock({self.base_url!r}, world={self.world!r})"
+
+    def world_headers(self) -> dict[str, str]:
+        """``{"x-mock-world": NAME}`` for this test's world (empty in the default world): for a client
+        whose other headers you set yourself (a ``useChat`` transport, Playwright's ``extraHTTPHeaders``)."""
+        return {} if self.world is None else {WORLD_HEADER: self.world}
 
     def url(self, path: str) -> str:
         """The absolute URL of ``path`` (``"/api/chat"`` -> ``"http://127.0.0.1:PORT/api/chat"``)."""
@@ -94,13 +115,13 @@ class RecoupMock:
 
     def headers(self, key: str | None = None, *, scenario: str | None = None, scheme: str = "x-api-key",
                 json: bool = False) -> dict[str, str]:
-        """Request headers: the API key (Alice's by default) as ``x-api-key`` or ``bearer``, and
-        ``Prefer: scenario=NAME`` when a scenario is given."""
+        """Request headers: the API key (Alice's by default) as ``x-api-key`` or ``bearer``, this test's
+        world, and ``Prefer: scenario=NAME`` when a scenario is given."""
         key = self.ALICE if key is None else key
         if scheme == "x-api-key":
-            headers = {"x-api-key": key}
+            headers = {"x-api-key": key, **self.world_headers()}
         elif scheme == "bearer":
-            headers = {"authorization": f"Bearer {key}"}
+            headers = {"authorization": f"Bearer {key}", **self.world_headers()}
         else:
             raise ValueError(f"scheme must be 'x-api-key' or 'bearer', not {scheme!r}")
         if scenario is not None:
@@ -117,11 +138,12 @@ class RecoupMock:
     # -- the admin API (/__mock/)
 
     def reset(self) -> dict[str, Any]:
-        """``POST /__mock/reset``: cancel every run, restore the fixture world, clear the journal."""
+        """``POST /__mock/reset`` of this test's world: cancel its runs, restore the fixture world, clear
+        its journal and scenario queue. Other worlds (other tests, other workers) are untouched."""
         return self._admin("POST", "/__mock/reset")
 
     def requests(self, **filters: str | int) -> list[dict[str, Any]]:
-        """The journal (``GET /__mock/requests``), oldest first. Filters: ``method``, ``path`` (substring),
+        """This world's journal (``GET /__mock/requests``), oldest first. Filters: ``method``, ``path`` (substring),
         ``status``, ``scenario``, ``run_id`` (or ``runId``) and ``limit``."""
         query = {("runId" if name == "run_id" else name): str(value) for name, value in filters.items()}
         path = "/__mock/requests" + (f"?{urllib.parse.urlencode(query)}" if query else "")
@@ -140,7 +162,7 @@ class RecoupMock:
         return found
 
     def _admin(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        headers = {"accept": "application/json"}
+        headers = {"accept": "application/json", **self.world_headers()}
         if self.admin_token is not None:
             headers["x-mock-admin-token"] = self.admin_token
         data = None
@@ -187,11 +209,36 @@ def recoup_mock_server(recoup_mock_settings: Mapping[str, Any]) -> Iterator[Reco
         server.stop()
 
 
+def world_name(node_id: str) -> str:
+    """A world name for a test: readable (its name and parameters, in the allowed characters) and unique
+    (a hash of the whole node id), within the rule of 1-64 characters of ``[A-Za-z0-9._-]``."""
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "-", node_id.rsplit("::", 1)[-1]).strip("-")[:40].rstrip("-")
+    digest = hashlib.sha256(node_id.encode()).hexdigest()[:12]
+    return f"{readable}-{digest}" if readable else f"t-{digest}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "recoup_mock_world(name): run this test's recoup_mock in the world NAME (None: the default "
+                   "world, shared by every test that opts into it) instead of its own world")
+
+
 @pytest.fixture
-def recoup_mock(recoup_mock_server: RecoupMockServer) -> RecoupMock:
-    """The session's recoup-mock, reset to the fixture world for this test."""
-    if not recoup_mock_server.settings.admin:
-        raise pytest.UsageError("recoup_mock needs the admin API; do not set admin=False in recoup_mock_settings")
-    mock = RecoupMock(recoup_mock_server.base_url, admin_token=recoup_mock_server.settings.admin_token)
+def recoup_mock(request: pytest.FixtureRequest) -> RecoupMock:
+    """recoup-mock for this test, in a world of its own (reset for it), or the one ``RECOUP_MOCK_URL`` names.
+
+    Each test gets its own world (``x-mock-world``, named from its node id): tests cannot see each
+    other's runs, journal or queued scenarios, so they can run in parallel (pytest-xdist) against one
+    server. ``@pytest.mark.recoup_mock_world(None)`` opts into the default world (and resets it)."""
+    marker = request.node.get_closest_marker("recoup_mock_world")
+    world = world_name(request.node.nodeid) if marker is None else (marker.args[0] if marker.args else None)
+    external = os.environ.get(URL_ENV, "").strip()
+    if external:
+        mock = RecoupMock(external, admin_token=os.environ.get("RECOUP_MOCK_ADMIN_TOKEN") or None, world=world)
+    else:
+        server: RecoupMockServer = request.getfixturevalue("recoup_mock_server")
+        if not server.settings.admin:
+            raise pytest.UsageError("recoup_mock needs the admin API; do not set admin=False in recoup_mock_settings")
+        mock = RecoupMock(server.base_url, admin_token=server.settings.admin_token, world=world)
     mock.reset()
     return mock

@@ -12,6 +12,7 @@ import sys
 import textwrap
 from importlib.metadata import entry_points
 
+import httpx
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -19,6 +20,7 @@ pytest_plugins = ["pytester"]
 FOREIGN_SUITE = '''
 import threading
 
+import httpx
 import httpx
 import pytest
 
@@ -151,6 +153,7 @@ def test_recoup_mock_settings_overrides_the_environment(pytester: pytest.Pyteste
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECOUP_MOCK_SPEED", "3")
     pytester.makeconftest('''
+import httpx
 import pytest
 
 @pytest.fixture(scope="session")
@@ -184,3 +187,104 @@ def test_importing_the_plugin_imports_no_server() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert "uvicorn" not in out
     assert set(out) - set(sys.stdlib_module_names) - {"mockserver"} == set()
+
+
+WORLDS_SUITE = '''
+import re
+import urllib.request
+
+import httpx
+import httpx
+import pytest
+
+from mockserver.pytest_plugin import world_name
+
+WORLDS = {}
+
+
+def default_journal(recoup_mock):
+    """The default world's journal, read with no world header."""
+    with urllib.request.urlopen(recoup_mock.url("/__mock/requests")) as response:
+        import json
+        return json.loads(response.read())["requests"]
+
+
+def test_a_test_queues_a_scenario_it_never_uses(recoup_mock):
+    WORLDS["first"] = recoup_mock.world
+    assert recoup_mock.next_scenario("http-500") == ["http-500"]
+
+
+def test_the_next_test_is_in_a_world_of_its_own(recoup_mock):
+    WORLDS["second"] = recoup_mock.world
+    assert WORLDS["first"] != WORLDS["second"]
+    for name in WORLDS.values():
+        assert re.fullmatch(r"[A-Za-z0-9._-]{1,64}", name)
+    assert recoup_mock.world == world_name("test_worlds.py::test_the_next_test_is_in_a_world_of_its_own")
+    assert recoup_mock.headers()["x-mock-world"] == recoup_mock.world
+    r = httpx.post(recoup_mock.url("/api/chat"), headers=recoup_mock.headers(), json=recoup_mock.chat_body())
+    assert r.status_code == 200  # the first test's queued http-500 is in its own world
+    assert [e["status"] for e in recoup_mock.requests()] == [200]
+    assert default_journal(recoup_mock) == []
+
+
+@pytest.mark.parametrize("n", range(2))
+def test_parametrized_tests_get_their_own_worlds_too(recoup_mock, n):
+    WORLDS[f"param{n}"] = recoup_mock.world
+    assert len(set(WORLDS.values())) == len(WORLDS)
+
+
+@pytest.mark.recoup_mock_world(None)
+def test_a_test_can_use_the_default_world(recoup_mock):
+    assert recoup_mock.world is None and "x-mock-world" not in recoup_mock.headers()
+    httpx.get(recoup_mock.url(f"/api/chat/{recoup_mock.CHAT_IDLE}/stream"), headers=recoup_mock.headers())
+    assert [e["status"] for e in default_journal(recoup_mock)] == [204]
+
+
+@pytest.mark.recoup_mock_world("shared-by-name")
+def test_or_a_named_one(recoup_mock):
+    assert recoup_mock.world == "shared-by-name" and recoup_mock.requests() == []
+'''
+
+
+def test_every_test_gets_its_own_world(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_worlds=WORLDS_SUITE)
+    run_foreign(pytester).assert_outcomes(passed=6)
+
+
+XDIST_SUITE = '''
+import os
+
+import httpx
+import httpx
+import pytest
+
+
+@pytest.mark.parametrize("n", range(8))
+def test_stream_on_the_idle_chat(recoup_mock, n):
+    assert recoup_mock.base_url == os.environ["RECOUP_MOCK_URL"]  # the shared server, none of our own
+    # Every test streams on the same chat at once, each in its own world: no 409, no stranger's run.
+    with httpx.stream("POST", recoup_mock.url("/api/chat"), headers=recoup_mock.headers(scenario="slow"),
+                      json=recoup_mock.chat_body(f"worker {n}"), timeout=30) as r:
+        assert r.status_code == 200, r.read()
+        body = r.read().decode()
+    assert body.endswith("data: [DONE]\\n\\n")
+    [entry] = recoup_mock.requests(path="/api/chat")
+    assert entry["status"] == 200 and entry["runId"] == r.headers["x-workflow-run-id"]
+'''
+
+
+def test_xdist_workers_share_one_server_through_recoup_mock_url(pytester: pytest.Pytester,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from support import ServerProcess
+
+    server = ServerProcess("--speed", "0.5")  # `slow` takes about 1.2 s: the workers' streams overlap
+    try:
+        monkeypatch.setenv("RECOUP_MOCK_URL", server.base_url)
+        pytester.makepyfile(test_xdist=XDIST_SUITE)
+        run_foreign(pytester, "-n", "2").assert_outcomes(passed=8)
+        worlds = httpx.get(server.base_url + "/__mock/worlds").json()["worlds"]
+    finally:
+        server.stop()
+    assert len([w for w in worlds if w["name"].startswith("test_stream_on_the_idle_chat")]) == 8
+    # Each of the 8 tests made one POST in its own world, and the default world saw none of them.
+    assert {w["name"]: w["requests"] for w in worlds}["default"] == 0
