@@ -48,8 +48,9 @@ class MockMiddleware:
             return
         method, path = scope["method"], scope["path"]
         if method == "OPTIONS":
-            # A preflight carries no x-mock-world (only the names of the headers to come).
-            if not path.startswith("/__mock/"):
+            # A preflight carries no x-mock-world, only the names of the headers to come: one that
+            # announces it belongs to a world's traffic, so it stays out of the default world's journal.
+            if not path.startswith("/__mock/") and not _announces_world(scope):
                 self.worlds.default.journal.record(method, path, 200)
             await send({"type": "http.response.start", "status": 200, "headers": PREFLIGHT_HEADERS})
             await send({"type": "http.response.body", "body": b""})
@@ -114,6 +115,14 @@ def _world_name(scope: Scope) -> str | None:
         if name == _HEADER:
             return str(value.decode("latin-1"))
     return None
+
+
+def _announces_world(scope: Scope) -> bool:
+    """Whether a preflight says the request to come sends ``x-mock-world``."""
+    for name, value in scope["headers"]:
+        if name == b"access-control-request-headers":
+            return _HEADER in value.lower()
+    return False
 
 
 def _named(world: World) -> str | None:

@@ -146,6 +146,11 @@ def test_preflights_allow_the_world_header(worlds: TestClient) -> None:
                                                     "access-control-request-headers": "x-mock-world"})
     assert response.status_code == 200
     assert "x-mock-world" in response.headers["access-control-allow-headers"].lower()
+    # It announced a world's request: it is not the default world's traffic. A plain one is.
+    assert assert_json(worlds.get("/__mock/requests"))["requests"] == []
+    worlds.options("/api/chat", headers={"origin": "http://localhost:5173", "access-control-request-method": "POST",
+                                         "access-control-request-headers": "content-type,x-api-key"})
+    assert [e["method"] for e in assert_json(worlds.get("/__mock/requests"))["requests"]] == ["OPTIONS"]
 
 
 @pytest.fixture
