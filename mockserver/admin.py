@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from .errors import ApiError
 from .pipeline import ANONYMOUS, Call
+from .profiles import profile_named
 from .protocol import ALL_CLIENTS
 from .scenarios import find_scenario
 from .store import Account
@@ -77,6 +78,14 @@ async def list_queued_scenarios(call: Call) -> Response:
 
 async def get_status(call: Call) -> Response:
     return JSONResponse({**call.world.counts(), "world": call.world.name, "tasks": len(asyncio.all_tasks())})
+
+
+async def configure_world(call: Call) -> Response:
+    """Create or reset the world in the path with the profile in the body (default: the server's)."""
+    # The admin spec has checked the name's pattern and the profile's name.
+    chosen = (call.body or {}).get("profile", call.state.settings.profile)
+    world = await call.state.worlds.configure(call.request.path_params["name"], profile_named(chosen))
+    return JSONResponse({"name": world.name, **world.counts()})
 
 
 async def list_worlds(call: Call) -> Response:

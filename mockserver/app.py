@@ -19,10 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import admin, handlers, resources
-from .errors import ApiError, SpecError, error_response
+from .errors import ApiError, SpecError, UnknownPath
 from .fixtures import load_fixtures
 from .middleware import MockMiddleware
-from .pipeline import Authorizer, Handler, api_key_auth, endpoint
+from .pipeline import Authorizer, Handler, SpecFor, api_key_auth, endpoint
+from .profiles import Specs, error_answer, profile_named
 from .settings import Settings
 from .spec import ApiSpec
 from .state import MockState
@@ -52,18 +53,20 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "listQueuedScenarios": admin.list_queued_scenarios,
     "getStatus": admin.get_status,
     "listWorlds": admin.list_worlds,
+    "configureWorld": admin.configure_world,
 }
 
 
-def _routes(spec: ApiSpec, table: dict[str, Handler], authorize: Authorizer) -> list[Route]:
+def _routes(spec: ApiSpec, table: dict[str, Handler], authorize: Authorizer, spec_for: SpecFor) -> list[Route]:
+    """One route per operation of ``spec``; each request is then validated by ``spec_for(world)``."""
     ids = {op.operation_id for op in spec.operations}
     if missing := ids - set(table):
         raise SpecError(f"{spec.path}: no handler for operation(s) {', '.join(sorted(missing))}; "
                         f"handlers exist for {', '.join(sorted(table))}")
     if unused := set(table) - ids:
         raise SpecError(f"{spec.path}: the spec lacks operation(s) {', '.join(sorted(unused))} that have handlers")
-    return [Route(op.path, endpoint(op, spec, table[op.operation_id], authorize), methods=[op.method],
-                  name=op.operation_id) for op in spec.operations]
+    return [Route(op.path, endpoint(op.operation_id, spec_for, table[op.operation_id], authorize),
+                  methods=[op.method], name=op.operation_id) for op in spec.operations]
 
 
 def _as_api_error(request: Request, exc: Exception, known: list[str]) -> ApiError:
@@ -74,7 +77,7 @@ def _as_api_error(request: Request, exc: Exception, known: list[str]) -> ApiErro
         return ApiError(405, f"Method {request.method} is not allowed on {request.url.path}; allowed: {allowed}",
                         headers={"allow": allowed})
     if status == 404:
-        return ApiError(404, f"No operation at {request.method} {request.url.path}; the API has: {', '.join(known)}")
+        return UnknownPath(f"No operation at {request.method} {request.url.path}; the API has: {', '.join(known)}")
     return ApiError(status, str(getattr(exc, "detail", exc)))
 
 
@@ -83,15 +86,21 @@ def create_app(settings: Settings) -> Starlette:
     spec = ApiSpec(settings.spec)
     admin_spec = ApiSpec(settings.admin_spec) if settings.admin else None
     fixtures = load_fixtures(settings.fixtures, spec.chunk_schemas())
-    state = MockState(settings, fixtures)
-    routes = _routes(spec, API_HANDLERS, api_key_auth)
+    specs = Specs(settings.spec, spec)
+    specs.of(profile_named(settings.profile))  # a broken overlay stops start-up, not a request
+    state = MockState(settings, fixtures, specs)
+    # Routes come from the documented contract, which has every path; a profile may lack some.
+    routes = _routes(spec, API_HANDLERS, api_key_auth, lambda world: specs.of(world.profile))
     if admin_spec is not None:
-        routes += _routes(admin_spec, ADMIN_HANDLERS, admin.admin_auth)
+        routes += _routes(admin_spec, ADMIN_HANDLERS, admin.admin_auth, lambda world: admin_spec)
     known = sorted({f"{op.method} {op.path}" for op in spec.operations})
 
     async def api_error(request: Request, exc: Exception) -> Response:
-        """The one exception handler of the app: every error answer goes out here."""
-        return error_response(exc if isinstance(exc, ApiError) else _as_api_error(request, exc, known))
+        """The one exception handler of the app: every error answer goes out here, in the shape of
+        the request's world's profile."""
+        error = exc if isinstance(exc, ApiError) else _as_api_error(request, exc, known)
+        world = request.scope.get("recoup.world")
+        return error_answer(error, world.profile.behaviour if world is not None else state.worlds.profile.behaviour)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -104,7 +113,7 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(MockMiddleware, worlds=state.worlds, access_log=settings.access_log)],
+        middleware=[Middleware(MockMiddleware, worlds=state.worlds, specs=specs, access_log=settings.access_log)],
         exception_handlers={ApiError: api_error, HTTPException: api_error},
         lifespan=lifespan,
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .errors import ConfigError, MockServerError
 from .settings import DEFAULT_ADMIN_SPEC, DEFAULT_FIXTURES, DEFAULT_SPEC, env_settings
+from .types import PROFILE_NAMES
 
 #: The top-level modules the ``contract`` extra installs (pyproject's optional-dependencies).
 CONTRACT_EXTRA_MODULES = frozenset({"schemathesis", "hypothesis", "httpx"})
@@ -59,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-admin", action="store_true", help="do not serve /__mock/*")
     serve.add_argument("--admin-token", help="require x-mock-admin-token on /__mock/*")
     serve.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    serve.add_argument("--profile", choices=PROFILE_NAMES,
+                       help="documented (default: the contract as written) or deployed (what the deployed server "
+                            "does, docs/drift.md); per world: POST /__mock/worlds/NAME")
     serve.add_argument("--max-worlds", type=int, metavar="N",
                        help="most isolated worlds (x-mock-world header) alive at once (default 256); past it the "
                             "least recently used idle world is dropped, or a new world gets 503")
@@ -66,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check the spec and every fixture file")
     validate.add_argument("--spec", type=Path, default=DEFAULT_SPEC)
     validate.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
+    validate.add_argument("--profile", choices=PROFILE_NAMES, default="documented",
+                          help="also check the profile's derived contract (deployed: chat.yaml with "
+                               "deployed.overlay.yaml applied)")
 
     init = sub.add_parser(
         "init", help="write an editable copy of the bundled fixtures (world.yaml, scenarios/) into DIR",
@@ -99,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _contract(args)
         if args.command == "init":
             return _init(args.dir)
-        return _validate(args.spec, args.fixtures)
+        return _validate(args.spec, args.fixtures, args.profile)
     except MockServerError as exc:
         print(f"recoup-mock: {exc}", file=sys.stderr)
         return 2
@@ -117,7 +124,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = env_settings(host=args.host, port=args.port, spec=args.spec, fixtures=args.fixtures,
                             speed=args.speed, seed=args.seed, admin_token=args.admin_token,
                             admin=False if args.no_admin else None, access_log=False if args.quiet else None,
-                            max_worlds=args.max_worlds)
+                            max_worlds=args.max_worlds, profile=args.profile)
     logging.basicConfig(level=logging.INFO if settings.access_log else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     app = create_app(settings)
@@ -186,25 +193,32 @@ def _init(target: Path) -> int:
     return 0
 
 
-def _validate(spec_path: Path, fixtures: Path) -> int:
+def _validate(spec_path: Path, fixtures: Path, profile_name: str) -> int:
     from .fixtures import check_all
+    from .profiles import derived_document, overlay_path, profile_named
     from .spec import ApiSpec, check_document
 
+    profile = profile_named(profile_name)
     problems: list[str] = []
-    for path in (spec_path, DEFAULT_ADMIN_SPEC if spec_path == DEFAULT_SPEC else None):
-        if path is not None:
-            try:
-                check_document(path)
-            except MockServerError as exc:
-                problems.append(str(exc))
+    document = None
+    try:
+        check_document(spec_path)
+        if profile.overlaid:
+            document = derived_document(spec_path, profile)
+            check_document(spec_path, document, name=f"{spec_path} with {overlay_path(spec_path)} applied")
+        if spec_path == DEFAULT_SPEC:
+            check_document(DEFAULT_ADMIN_SPEC)
+    except MockServerError as exc:
+        problems.append(str(exc))
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1
-    lines = check_all(fixtures, ApiSpec(spec_path).chunk_schemas())
+    lines = check_all(fixtures, ApiSpec(spec_path, document).chunk_schemas())
     for line in lines:
         print(line, file=sys.stderr)
     if lines:
         print(f"{len(lines)} problem(s) found.", file=sys.stderr)
         return 1
-    print(f"OK: {spec_path} and the fixtures in {fixtures} are valid.")
+    what = f"{spec_path} (profile {profile.name})" if profile.overlaid else str(spec_path)
+    print(f"OK: {what} and the fixtures in {fixtures} are valid.")
     return 0

@@ -230,17 +230,24 @@ def replay_now(run: Run, start: int, *, live: bool = False) -> bytes | None:
 
 
 async def follow(run: Run, start: int, *, keepalive: float, live: bool = False,
-                 write_sizes: tuple[int, ...] = ()) -> AsyncIterator[bytes]:
+                 write_sizes: tuple[int, ...] = (), on_abandon: Callable[[Run], None] | None = None
+                 ) -> AsyncIterator[bytes]:
     """The bytes a reader gets: chunks from ``start``, live until the run closes, then ``[DONE]``.
 
     ``live`` marks the connection that started the run: it also gets the transport faults.
+    ``on_abandon`` is called when the reader goes away (or the connection drops) while the run is
+    still going: the deployed server cancels the run then.
     """
     run.readers += 1
+    finished = False
     try:
         async for piece in _follow(run, start, keepalive, live, write_sizes):
             yield piece
+        finished = True
     finally:
         run.readers -= 1
+        if not finished and on_abandon is not None and not run.closed:
+            on_abandon(run)
 
 
 async def _follow(run: Run, index: int, keepalive: float, live: bool, write_sizes: tuple[int, ...]

@@ -7,6 +7,7 @@ MockServerError            anything recoup-mock raises on purpose
 ├── FixtureError           a fixture file (world or scenario) is wrong
 │   └── ScenarioError      a scenario file breaks the schema or the protocol rules
 └── ApiError               an HTTP request must be answered with an error status
+    └── UnknownPath        no operation at that method and path (404)
 ```
 
 Every HTTP error is raised as an `ApiError` and leaves the server through `error_response`, the
@@ -17,6 +18,7 @@ imports nothing else from the package.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -65,6 +67,17 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.where}: {self.rule}"
 
+    @property
+    def field(self) -> str:
+        """The top-level field the problem is about (``chatId``, ``messages``, ``startIndex``), as the
+        deployed server's ``missing_fields`` lists it; empty for the body as a whole."""
+        if self.missing is not None and self.where in ("body", ""):
+            return self.missing
+        if "parameter '" in self.where:
+            return self.where.split("parameter '", 1)[1].rstrip("'")
+        rest = self.where.removeprefix("body").lstrip(".")
+        return re.split(r"[.\[]", rest, maxsplit=1)[0] if rest else (self.missing or "")
+
 
 class ApiError(MockServerError):
     """An HTTP error answer: status, a human-readable message, the structured problems behind it
@@ -96,7 +109,41 @@ def quote(value: str, limit: int = QUOTE_LIMIT) -> str:
     return f"{value[:limit]!r}… ({len(value)} characters)"
 
 
-def error_response(exc: ApiError) -> Response:
-    """The one renderer of an `ApiError`: the documented ``{"status": "error", "message": ...}`` body."""
-    body = json.dumps({"status": "error", "message": exc.text}, ensure_ascii=False).encode()
+class UnknownPath(ApiError):
+    """No operation at the request's path (a 404 that a profile may answer with a page of its own)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(404, message)
+
+
+@dataclass(frozen=True)
+class ErrorStyle:
+    """How the one error body is shaped. The default is the documented ``{"status", "message"}``;
+    a profile (`mockserver.profiles`) may name the text ``error`` and list ``missing_fields``."""
+
+    #: The key of the human-readable text.
+    key: str = "message"
+    #: Statuses whose body says ``message`` whatever ``key`` is (the deployed server's 401s).
+    message_statuses: frozenset[int] = frozenset()
+    #: Add ``missing_fields`` (the fields of the structured problems) to a validation failure.
+    missing_fields: bool = False
+
+
+DOCUMENTED_ERRORS = ErrorStyle()
+
+
+def error_body(exc: ApiError, style: ErrorStyle = DOCUMENTED_ERRORS) -> dict[str, object]:
+    """The error body of ``exc`` in ``style``."""
+    key = "message" if exc.status in style.message_statuses else style.key
+    body: dict[str, object] = {"status": "error"}
+    if style.missing_fields and exc.details:
+        body["missing_fields"] = list(dict.fromkeys(p.field for p in exc.details if p.field))
+    body[key] = exc.text
+    return body
+
+
+def error_response(exc: ApiError, style: ErrorStyle = DOCUMENTED_ERRORS) -> Response:
+    """The one renderer of an `ApiError`: the documented ``{"status": "error", "message": ...}`` body,
+    or the shape ``style`` gives."""
+    body = json.dumps(error_body(exc, style), ensure_ascii=False).encode()
     return Response(body, status_code=exc.status, headers=exc.headers, media_type="application/json")

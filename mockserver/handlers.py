@@ -31,19 +31,30 @@ _PREFER = re.compile(r"""(?:^|[,;])\s*scenario\s*=\s*"?([^",;\s]+)"?""", re.IGNO
 def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> Scenario:
     """``Prefer: scenario=NAME``, else ``[scenario:NAME]`` in the last user message, else the next
     queued one (admin API), else the chat's default, else ``default``. Never sticky. Unknown: 400."""
-    name = None
-    prefer = _PREFER.search(call.request.headers.get("prefer", ""))
-    if match := prefer or _MARKER.search(last_user_text(messages)):
-        name = match.group(1)
-    elif call.world.queued_scenarios:
+    name = preferred_scenario(call)
+    if name is None and (marker := _MARKER.search(last_user_text(messages))):
+        name = marker.group(1)
+    if name is None and call.world.queued_scenarios:
         name = call.world.queued_scenarios.popleft()
-    elif chat is not None and chat.scenario:
+    if name is None and chat is not None:
         name = chat.scenario
     scenario = find_scenario(call.world.scenarios, name or "default")
     call.note(scenario=scenario.name)
     if scenario.http is not None:
-        raise ApiError(scenario.http.status, scenario.http.message, headers=scenario.http.headers)
+        raise http_answer(scenario)
     return scenario
+
+
+def http_answer(scenario: Scenario) -> ApiError:
+    """The HTTP error an http-status scenario answers with."""
+    assert scenario.http is not None
+    return ApiError(scenario.http.status, scenario.http.message, headers=scenario.http.headers)
+
+
+def preferred_scenario(call: Call) -> str | None:
+    """The scenario the request's ``Prefer: scenario=NAME`` header names, if any."""
+    prefer = _PREFER.search(call.request.headers.get("prefer", ""))
+    return prefer.group(1) if prefer else None
 
 
 def last_user_text(messages: Sequence[Any]) -> str:
@@ -75,17 +86,24 @@ def owned_session(call: Call, session_id: str) -> Session:
     return owned(call, "session", call.world.store.sessions, session_id)
 
 
-def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False) -> Response:
-    """A UI message stream of ``run`` from chunk ``start``; ``live`` for the connection that started it."""
+def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False, watched: bool = True
+                    ) -> Response:
+    """A UI message stream of ``run`` from chunk ``start``; ``live`` for the connection that started it.
+
+    A resume (not ``live``) says where the run's log ends (``x-workflow-stream-tail-index``), unless
+    it is not ``watched``: the deployed server's POST replay of a live run is neither watched (its
+    reader going away does not cancel the run) nor given a tail index."""
     headers = dict(sse.STREAM_HEADERS)
     headers["x-workflow-run-id"] = run.id
-    if not live:
+    if not live and watched:
         headers["x-workflow-stream-tail-index"] = str(run.tail_index)
     call.note(scenario=run.scenario.name, run_id=run.id)
     write_sizes = run.scenario.timing.write_sizes if live else ()
     if not write_sizes and (whole := replay_now(run, start, live=live)) is not None:
         return FinishedStream(whole, headers=headers)
-    body = follow(run, start, keepalive=call.world.settings.keepalive_seconds, live=live, write_sizes=write_sizes)
+    cancels = watched and call.world.profile.behaviour.disconnect_cancels_run
+    body = follow(run, start, keepalive=call.world.settings.keepalive_seconds, live=live, write_sizes=write_sizes,
+                  on_abandon=call.world.runs.cancel_soon if cancels else None)
     return StreamingResponse(body, headers=headers)
 
 
@@ -128,6 +146,10 @@ async def post_chat(call: Call) -> Response:
         raise ApiError(400, f"Sandbox not initialized for session {session.id}; call POST /api/sandbox first")
     if chat is None or chat.session is not session:
         raise ApiError(404, f"Chat not found: {body['chatId']} in session {session.id}")
+    # The deployed server's POST resumes: a chat whose run is live gets that run, from chunk 0.
+    live = call.world.runs.get(chat.active_stream_id)
+    if live is not None and (live.pinned or not live.closed) and call.world.profile.behaviour.post_replays_live_run:
+        return stream_response(call, live, watched=False)
     # Every state answer (404, 403, 400 sandbox above; 409 in `start`) comes before the scenario.
     run = start_run(call, lambda: select_scenario(call, body["messages"], chat), chat, body["messages"])
     return stream_response(call, run, live=True)
@@ -146,6 +168,15 @@ async def resume_chat_stream(call: Call) -> Response:
 
 async def stop_chat(call: Call) -> Response:
     chat = owned_chat(call, call.request.path_params["chatId"])
+    if (name := preferred_scenario(call)) is not None:
+        # The deployed server's failures to stop (stop-502, stop-504), or any http-status scenario:
+        # answered in place of the stop, which does not happen.
+        scenario = find_scenario(call.world.scenarios, name)
+        call.note(scenario=scenario.name)
+        if scenario.http is None:
+            raise ApiError(400, f"Scenario {scenario.name!r} is a stream; stop takes an http-status scenario "
+                                f"(stop-502, stop-504, ...)")
+        raise http_answer(scenario)
     run = call.world.runs.get(chat.active_stream_id)
     stopped = False
     if run is not None:
@@ -177,7 +208,8 @@ async def start_chat_run(call: Call) -> Response:
 async def get_chat_run_status(call: Call) -> Response:
     run_id = call.request.path_params["runId"]
     run = call.world.runs.get(run_id)
-    if run is None or run.account_id != call.account.id:
+    anyone = call.world.profile.behaviour.any_account_reads_runs  # the deployed server checks no owner
+    if run is None or (run.account_id != call.account.id and not anyone):
         raise ApiError(404, f"Run not found: {run_id}")
     return JSONResponse({"runId": run.id, "status": run.status})
 

@@ -18,7 +18,8 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .engine import DropConnection
-from .errors import ApiError, error_response
+from .errors import ApiError, UnknownPath
+from .profiles import Specs, error_answer
 from .worlds import DEFAULT, HEADER, World, Worlds
 
 log = logging.getLogger("recoup_mock")
@@ -37,9 +38,10 @@ PREFLIGHT_HEADERS = [*CORS_HEADERS, (b"access-control-max-age", b"600"), (b"cont
 class MockMiddleware:
     """CORS, preflight, journal and access log, as one pure ASGI middleware (no body buffering)."""
 
-    def __init__(self, app: ASGIApp, worlds: Worlds, *, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, worlds: Worlds, specs: Specs, *, access_log: bool = True) -> None:
         self.app = app
         self.worlds = worlds
+        self.specs = specs
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -47,20 +49,15 @@ class MockMiddleware:
             await self.app(scope, receive, send)
             return
         method, path = scope["method"], scope["path"]
-        if method == "OPTIONS":
-            # A preflight carries no x-mock-world, only the names of the headers to come: one that
-            # announces it belongs to a world's traffic, so it stays out of the default world's journal.
-            if not path.startswith("/__mock/") and not _announces_world(scope):
-                self.worlds.default.journal.record(method, path, 200)
-            await send({"type": "http.response.start", "status": 200, "headers": PREFLIGHT_HEADERS})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        started = time.perf_counter()
         refused: ApiError | None = None
         try:
             world = self.worlds.get(_world_name(scope))
         except ApiError as exc:
             world, refused = self.worlds.default, exc
+        if method == "OPTIONS" and refused is None:
+            await self._options(scope, receive, send, world)
+            return
+        started = time.perf_counter()
         entry = None if path.startswith("/__mock/") else world.journal.record(method, path, 0)
         scope["recoup.world"] = world
         scope["recoup.entry"] = entry
@@ -82,7 +79,7 @@ class MockMiddleware:
         outcome = ""
         try:
             if refused is not None:
-                await error_response(refused)(scope, receive, send_with_cors)
+                await error_answer(refused, world.profile.behaviour)(scope, receive, send_with_cors)
             else:
                 await self.app(scope, receive, send_with_cors)
         except DropConnection:
@@ -93,8 +90,8 @@ class MockMiddleware:
             log.exception("Unhandled error on %s %s", method, path)
             if status:
                 raise
-            await error_response(ApiError(500, "Internal error in recoup-mock; see the server log"))(
-                scope, receive, send_with_cors)
+            await error_answer(ApiError(500, "Internal error in recoup-mock; see the server log"),
+                               world.profile.behaviour)(scope, receive, send_with_cors)
         finally:
             world.in_flight -= 1
             elapsed = (time.perf_counter() - started) * 1000
@@ -107,6 +104,33 @@ class MockMiddleware:
                     f" {k}={v}" for k, v in (("world", _named(world)), ("scenario", entry.scenario),
                                              ("run", entry.run_id), ("key", entry.account)) if v)
                 log.info("%s %s %s %.1fms%s%s", method, path, status, elapsed, extra, outcome)
+
+
+    async def _options(self, scope: Scope, receive: Receive, send: Send, world: World) -> None:
+        """Any OPTIONS, answered here before routing: a preflight (200, or the profile's status for the
+        path), or the profile's not-found answer on a path it lacks.
+
+        A preflight carries no x-mock-world, only the names of the headers to come: one that announces
+        it belongs to some world's traffic, so it stays out of the default world's journal."""
+        method, path = scope["method"], scope["path"]
+        behaviour = world.profile.behaviour
+        if self.specs.lacks(world.profile, path):
+            response = error_answer(UnknownPath(f"No operation at OPTIONS {path} under the "
+                                                f"'{world.profile.name}' profile"), behaviour)
+            status = response.status_code
+
+            async def with_cors(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = [*message.get("headers", []), *CORS_HEADERS]
+                await send(message)
+
+            await response(scope, receive, with_cors)
+        else:
+            status = behaviour.preflight_statuses.get(path, 200)
+            await send({"type": "http.response.start", "status": status, "headers": PREFLIGHT_HEADERS})
+            await send({"type": "http.response.body", "body": b""})
+        if not path.startswith("/__mock/") and not (world is self.worlds.default and _announces_world(scope)):
+            world.journal.record(method, path, status)
 
 
 def _world_name(scope: Scope) -> str | None:

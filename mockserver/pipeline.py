@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .auth import authenticate
-from .errors import ApiError
+from .errors import ApiError, UnknownPath
 from .spec import ApiSpec, Operation
 from .state import MockState
 from .store import Account
@@ -112,23 +112,38 @@ def check_content_type(request: Request, op: Operation) -> None:
                             f"send {', '.join(op.media_types)}")
 
 
-def endpoint(op: Operation, spec: ApiSpec, handler: Handler, authorize: Authorizer = api_key_auth
+#: The spec a world's requests are routed and validated by (its profile's, for the chat API).
+SpecFor = Callable[[World], ApiSpec]
+
+
+def no_such_operation(request: Request, world: World) -> UnknownPath:
+    """A route of the documented contract that the world's profile does not have (the deployed server
+    has no ``/api/chat/workflow``): answered as an unknown path."""
+    return UnknownPath(f"No operation at {request.method} {request.url.path} under the "
+                       f"'{world.profile.name}' profile")
+
+
+def endpoint(operation_id: str, spec_for: SpecFor, handler: Handler, authorize: Authorizer = api_key_auth
              ) -> Callable[[Request], Awaitable[Response]]:
-    """The Starlette endpoint of one operation: the pipeline, then ``handler``."""
+    """The Starlette endpoint of one operation: the pipeline, then ``handler``.
+
+    The order is 413 -> 401 -> 415 -> JSON -> spec, except for the operations the world's profile
+    checks before the credentials (the deployed server's ``POST /api/chat`` and ``/runs``), where it
+    is 413 -> 415 -> JSON -> spec -> 401."""
 
     async def run(request: Request) -> Response:
         state: MockState = request.app.state.mock
         world: World = request.scope["recoup.world"]  # picked by the middleware, before routing
+        spec = spec_for(world)
+        op = spec.operation(operation_id)
+        if op is None:
+            raise no_such_operation(request, world)
         settings = state.settings
         body = b""
         if op.has_body:
             body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
-        account = ANONYMOUS
-        if op.secured:
-            account, masked = authorize(request, world)
-            entry = request.scope.get("recoup.entry")
-            if entry is not None:
-                entry.account = masked
+        body_first = operation_id in world.profile.behaviour.body_before_auth
+        account = ANONYMOUS if body_first else _authorize(request, world, op, authorize)
         parsed = None
         if body:
             check_content_type(request, op)
@@ -136,7 +151,21 @@ def endpoint(op: Operation, spec: ApiSpec, handler: Handler, authorize: Authoriz
         problems = spec.validate_request(op, request, parsed, has_body=bool(body))
         if problems:
             raise ApiError(400, "Invalid request", problems)
+        if body_first:
+            account = _authorize(request, world, op, authorize)
         return await handler(Call(request, world, state, account, parsed))
 
-    run.__name__ = op.operation_id
+    run.__name__ = operation_id
     return run
+
+
+def _authorize(request: Request, world: World, op: Operation, authorize: Authorizer) -> Account:
+    """Who the request acts as (ANONYMOUS for an operation without security); the journal gets the
+    log-safe name of the credential."""
+    if not op.secured:
+        return ANONYMOUS
+    account, masked = authorize(request, world)
+    entry = request.scope.get("recoup.entry")
+    if entry is not None:
+        entry.account = masked
+    return account

@@ -37,6 +37,7 @@ class RunManager:
         self.scripts = scripts
         self.runs: dict[str, Run] = {}
         self._finished: deque[Run] = deque()
+        self._cancelling: set[asyncio.Task[bool]] = set()
 
     def get(self, run_id: str | None) -> Run | None:
         return self.runs.get(run_id) if run_id else None
@@ -94,6 +95,12 @@ class RunManager:
         run.pinned = True
         run.closed = True  # readers get a finite replay; the status stays `running` forever
         chat.active_stream_id = run.id
+
+    def cancel_soon(self, run: Run) -> None:
+        """Cancel ``run`` from code that cannot wait (a stream whose reader went away)."""
+        task = asyncio.get_running_loop().create_task(self.cancel(run), name=f"cancel {run.id}")
+        self._cancelling.add(task)  # keep a reference until it is done
+        task.add_done_callback(self._cancelling.discard)
 
     async def cancel(self, run: Run) -> bool:
         """Cancel a live run and wait for it to settle. False if it was already over or is pinned."""

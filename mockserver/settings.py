@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .types import PROFILE_NAMES
 
 
 def _bundled(name: str) -> Path:
@@ -58,6 +59,9 @@ class Settings:
     max_finished_runs: int = 1000
     #: How many requests each world's journal keeps (oldest dropped first).
     journal_size: int = 10_000
+    #: ``documented`` (the contract) or ``deployed`` (what production does, docs/drift.md): the
+    #: profile of the default world and of every world that does not choose its own.
+    profile: str = "documented"
     #: At most this many worlds (``x-mock-world``) live at once; past it the least recently used
     #: idle world is dropped, and a new world gets 503 when none is idle.
     max_worlds: int = 256
@@ -76,6 +80,7 @@ class Settings:
             ("journal_size", self.journal_size, self.journal_size > 0, "a positive integer"),
             ("max_worlds", self.max_worlds, self.max_worlds >= 1, "an integer >= 1"),
         ]
+        checks.append(("profile", self.profile, self.profile in PROFILE_NAMES, f"one of {', '.join(PROFILE_NAMES)}"))
         for name, value, ok, expected in checks:
             if not ok:
                 raise ConfigError(f"Setting '{name}' has value {value!r}; expected {expected}.")

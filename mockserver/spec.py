@@ -87,27 +87,36 @@ def load_document(path: Path) -> dict[str, Any]:
     return doc
 
 
-def check_document(path: Path) -> None:
-    """Full structural validation with openapi-spec-validator (slow: for `validate` and tests)."""
+def check_document(path: Path, document: Mapping[str, Any] | None = None, name: str | None = None) -> None:
+    """Full structural validation with openapi-spec-validator (slow: for `validate` and tests) of the
+    document in ``path``, or of ``document`` (derived from it), called ``name`` in the message."""
     from openapi_spec_validator import validate
 
     try:
-        validate(load_document(path))
+        validate(document if document is not None else load_document(path))
     except Exception as exc:  # the validator raises several unrelated types
-        raise SpecError(f"{path} is not a valid OpenAPI document: {exc}") from None
+        raise SpecError(f"{name or path} is not a valid OpenAPI document: {exc}") from None
 
 
 class ApiSpec:
-    """A loaded spec: its operations, a request validator and (for the chat spec) the chunk schema."""
+    """A loaded spec: its operations, a request validator and (for the chat spec) the chunk schema.
 
-    def __init__(self, path: Path) -> None:
+    ``document`` is given for a spec derived from the one in ``path`` (a profile's overlay); ``path``
+    still anchors relative references and names the spec in messages."""
+
+    def __init__(self, path: Path, document: dict[str, Any] | None = None) -> None:
         self.path = path
-        self.document = load_document(path)
+        self.document = document if document is not None else load_document(path)
         # The document is checked by `recoup-mock validate` and the tests; skipping openapi-core's
         # own full check here (about half a second) keeps start-up fast.
         self.openapi = OpenAPI.from_dict(self.document, config=Config(spec_validator_cls=None),
                                          base_uri=path.resolve().as_uri())
         self.operations = list(self._operations())
+        self._by_id = {op.operation_id: op for op in self.operations}
+
+    def operation(self, operation_id: str) -> Operation | None:
+        """The operation with this id, if this spec has it."""
+        return self._by_id.get(operation_id)
 
     def _operations(self) -> Iterator[Operation]:
         paths = self.openapi.spec / "paths"

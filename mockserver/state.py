@@ -8,17 +8,20 @@ which the middleware picks from the ``x-mock-world`` header and handlers reach a
 from __future__ import annotations
 
 from .fixtures import Fixtures
+from .profiles import Specs
 from .scenarios import Scenario
 from .settings import Settings
 from .worlds import Worlds
 
 
 class MockState:
-    """Loaded once: settings and fixtures. Per world (`worlds`): store, runs, journal, queue."""
+    """Loaded once: settings, fixtures and specs. Per world (`worlds`): profile, store, runs, journal, queue."""
 
-    def __init__(self, settings: Settings, fixtures: Fixtures) -> None:
+    def __init__(self, settings: Settings, fixtures: Fixtures, specs: Specs) -> None:
         self.settings = settings
         self.fixtures = fixtures
+        #: The chat contract of each profile.
+        self.specs = specs
         self.worlds = Worlds(settings, fixtures)
 
     @property

@@ -17,3 +17,6 @@ RUN_OUTCOMES: tuple[RunOutcome, ...] = get_args(RunOutcome)
 ItemKind = Literal["chunk", "raw", "disconnect", "stall"]
 #: A scenario streams, or answers with an HTTP status instead.
 ScenarioKind = Literal["stream", "http-status"]
+#: How the mock behaves: as the documents say, or as the deployed server does (docs/drift.md).
+ProfileName = Literal["documented", "deployed"]
+PROFILE_NAMES: tuple[ProfileName, ...] = get_args(ProfileName)

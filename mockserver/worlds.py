@@ -21,6 +21,7 @@ from typing import Any
 from .engine import Script
 from .errors import ApiError, quote
 from .fixtures import Fixtures
+from .profiles import Profile, profile_named
 from .runs import RunManager, compile_scripts
 from .scenarios import Scenario
 from .settings import Settings
@@ -37,11 +38,14 @@ RETRY_AFTER = "1"
 class World:
     """One world's state. A reset rebuilds its store and runs from the blueprint and seed."""
 
-    def __init__(self, name: str, settings: Settings, fixtures: Fixtures, scripts: Mapping[str, Script]) -> None:
+    def __init__(self, name: str, settings: Settings, fixtures: Fixtures, scripts: Mapping[str, Script],
+                 profile: Profile) -> None:
         self.name = name
         self.settings = settings
         self.fixtures = fixtures
         self.scripts = scripts
+        #: How this world answers: as documented, or as deployed (`mockserver.profiles`).
+        self.profile = profile
         self.journal = Journal(settings.journal_size)
         #: One-shot scenario choices for the next stream requests (admin `queueScenarios`).
         self.queued_scenarios: deque[str] = deque()
@@ -80,6 +84,7 @@ class World:
         """What ``GET /__mock/worlds`` and ``/__mock/status`` report of this world."""
         runs = self.runs
         return {
+            "profile": self.profile.name,
             "runsLive": runs.live_count(), "runsKept": len(runs.runs),
             "readers": sum(r.readers for r in runs.runs.values()),
             "chats": len(self.store.chats), "sessions": len(self.store.sessions),
@@ -94,6 +99,8 @@ class Worlds:
         self.settings = settings
         self.fixtures = fixtures
         self.scripts = compile_scripts(fixtures.scenarios)
+        #: The profile of the default world and of every world that does not choose one.
+        self.profile = profile_named(settings.profile)
         self._worlds: OrderedDict[str, World] = OrderedDict()
         self.default = self._create(DEFAULT)
 
@@ -103,9 +110,17 @@ class Worlds:
     def __len__(self) -> int:
         return len(self._worlds)
 
-    def _create(self, name: str) -> World:
-        world = World(name, self.settings, self.fixtures, self.scripts)
+    def _create(self, name: str, profile: Profile | None = None) -> World:
+        world = World(name, self.settings, self.fixtures, self.scripts, profile or self.profile)
         self._worlds[name] = world
+        return world
+
+    async def configure(self, name: str, profile: Profile) -> World:
+        """Give the world ``name`` this profile, from a fresh state (a reset, cancelling its runs);
+        created if it does not exist yet."""
+        world = self.get(name)
+        await world.reset()
+        world.profile = profile
         return world
 
     def get(self, name: str | None) -> World:

@@ -50,6 +50,7 @@ ADMIN_OPERATIONS = {
     ("get", "/__mock/scenarios/next"): "listQueuedScenarios",
     ("get", "/__mock/status"): "getStatus",
     ("get", "/__mock/worlds"): "listWorlds",
+    ("post", "/__mock/worlds/{name}"): "configureWorld",
 }
 BOTH_SCHEMES: list[dict[str, list[str]]] = [{"apiKeyAuth": []}, {"bearerAuth": []}]
 

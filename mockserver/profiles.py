@@ -1,0 +1,158 @@
+"""Profiles: the mock as the documents describe the API, or as the deployed server behaves.
+
+A profile is data, in two parts:
+
+- a **spec overlay** (OpenAPI Overlay 1.0, ``openapi/deployed.overlay.yaml``) that derives the
+  profile's contract from ``openapi/chat.yaml``: which routes exist, what requests are valid, what
+  responses may say. Applied by the ``oas-patch`` library. Each action names its drift row.
+- a **behaviour table** (`Behaviour`): one switch per behavioural row of ``docs/drift.md`` that no
+  document can express (a POST that replays a live run, a disconnect that cancels it, ...). The
+  handlers read the switches of the request's world; there is no ``if profile == ...`` anywhere.
+
+``documented`` is the contract as written (the default); ``deployed`` reproduces every row a
+single server can show. `DRIFT_ROWS` says which row each switch implements; docs/drift.md has a
+column saying, per row, whether and how ``deployed`` reproduces it.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.responses import HTMLResponse, Response
+
+from .errors import DOCUMENTED_ERRORS, ApiError, ConfigError, ErrorStyle, SpecError, UnknownPath, error_response
+from .settings import DEFAULT_SPEC
+from .spec import ApiSpec, load_document
+from .types import PROFILE_NAMES, ProfileName
+from .yamlfile import read_yaml
+
+OVERLAY_FILE = "deployed.overlay.yaml"
+
+
+@dataclass(frozen=True)
+class Behaviour:
+    """What a profile changes in how requests are answered. Each field is one drift row (`DRIFT_ROWS`)."""
+
+    #: The shape of every error body.
+    errors: ErrorStyle = DOCUMENTED_ERRORS
+    #: ``POST /api/chat`` on a chat whose run is live answers 200 with that run replayed from chunk 0
+    #: (its ``x-workflow-run-id``) instead of 409.
+    post_replays_live_run: bool = False
+    #: A client dropping the stream of ``POST /api/chat`` or of a resume cancels the run.
+    disconnect_cancels_run: bool = False
+    #: Operations whose body is checked (400) before the credentials (401).
+    body_before_auth: frozenset[str] = frozenset()
+    #: ``GET /api/chat/runs/{runId}`` answers any account, not only the run's owner.
+    any_account_reads_runs: bool = False
+    #: Preflight statuses by path, where not 200.
+    preflight_statuses: Mapping[str, int] = field(default_factory=dict)
+    #: The page a path the profile lacks answers with (404, HTML), instead of the JSON error body.
+    not_found_page: str | None = None
+
+
+#: Which row of docs/drift.md each switch implements (a test checks every name is a row there).
+DRIFT_ROWS: dict[str, tuple[str, ...]] = {
+    "errors": ("Error body field", "Validation-error body"),
+    "post_replays_live_run": ("POST on a chat whose run is live", "When 409 happens"),
+    "disconnect_cancels_run": ("Client disconnect",),
+    "body_before_auth": ("Body validation vs auth order",),
+    "any_account_reads_runs": ("`GET /api/chat/runs/{runId}` responses",),
+    "preflight_statuses": ("`OPTIONS /api/sandbox`",),
+    "not_found_page": ("`POST /api/chat/workflow`", "Legacy path"),
+}
+#: Next.js's default 404 page, what the deployed server answers on a path it has no route for.
+NEXT_NOT_FOUND = ("<!DOCTYPE html><html><head><title>404: This page could not be found.</title></head>"
+                  "<body><h1>404</h1><h2>This page could not be found.</h2></body></html>")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A profile: its name, whether its contract is the overlaid one, and its behaviour."""
+
+    name: ProfileName
+    overlaid: bool
+    behaviour: Behaviour
+
+
+PROFILES: dict[ProfileName, Profile] = {
+    "documented": Profile("documented", overlaid=False, behaviour=Behaviour()),
+    "deployed": Profile("deployed", overlaid=True, behaviour=Behaviour(
+        errors=ErrorStyle(key="error", message_statuses=frozenset({401}), missing_fields=True),
+        post_replays_live_run=True,
+        disconnect_cancels_run=True,
+        body_before_auth=frozenset({"postChat", "startChatRun"}),
+        any_account_reads_runs=True,
+        preflight_statuses={"/api/sandbox": 204},
+        not_found_page=NEXT_NOT_FOUND,
+    )),
+}
+
+
+def profile_named(name: str) -> Profile:
+    """The profile called ``name``; a `ConfigError` naming the choices for any other name."""
+    if name not in PROFILES:
+        raise ConfigError(f"Unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    return PROFILES[name]
+
+
+def overlay_path(spec: Path) -> Path:
+    """The overlay beside ``spec`` if there is one (a custom spec brings its own), else the bundled one."""
+    beside = spec.parent / OVERLAY_FILE
+    return beside if beside.is_file() else DEFAULT_SPEC.parent / OVERLAY_FILE
+
+
+def derived_document(spec: Path, profile: Profile) -> dict[str, Any]:
+    """The contract of ``profile``: the document in ``spec``, with the profile's overlay applied."""
+    document = load_document(spec)
+    if not profile.overlaid:
+        return document
+    from oas_patch.overlay import apply_overlay  # only when a profile needs it
+
+    path = overlay_path(spec)
+    overlay = read_yaml(path, lambda why: SpecError(f"Cannot read the overlay {path}: {why}"))
+    if not isinstance(overlay, Mapping) or not isinstance(overlay.get("actions"), list):
+        raise SpecError(f"{path} is not an OpenAPI Overlay (no 'actions' list)")
+    try:
+        derived: dict[str, Any] = apply_overlay(copy.deepcopy(document), overlay)
+    except Exception as exc:  # the overlay library raises what jsonpath raises
+        raise SpecError(f"{path}: cannot apply the overlay to {spec}: {exc}") from None
+    return derived
+
+
+class Specs:
+    """The chat spec of each profile, built on first use (the documented one at start-up), and the
+    paths a profile lacks (the routes come from the documented spec, a superset)."""
+
+    def __init__(self, path: Path, documented: ApiSpec) -> None:
+        self.path = path
+        self._specs: dict[str, ApiSpec] = {"documented": documented}
+        self._lacking: dict[str, re.Pattern[str] | None] = {}
+
+    def of(self, profile: Profile) -> ApiSpec:
+        spec = self._specs.get(profile.name)
+        if spec is None:
+            spec = self._specs[profile.name] = ApiSpec(self.path, derived_document(self.path, profile))
+        return spec
+
+    def lacks(self, profile: Profile, path: str) -> bool:
+        """Whether ``path`` is a route of the documented contract that ``profile``'s contract removed."""
+        if profile.name not in self._lacking:
+            removed = set(self._specs["documented"].document["paths"]) - set(self.of(profile).document["paths"])
+            templates = [re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(p)) for p in sorted(removed)]
+            self._lacking[profile.name] = re.compile("|".join(templates)) if templates else None
+        pattern = self._lacking[profile.name]
+        return pattern is not None and pattern.fullmatch(path) is not None
+
+
+def error_answer(exc: ApiError, behaviour: Behaviour) -> Response:
+    """How an error leaves the server under a profile: the error body in the profile's shape, or the
+    profile's not-found page for a path it has no operation at. The app's exception handler and the
+    middleware both answer through here."""
+    if isinstance(exc, UnknownPath) and behaviour.not_found_page is not None:
+        return HTMLResponse(behaviour.not_found_page, status_code=404)
+    return error_response(exc, behaviour.errors)
