@@ -1,9 +1,10 @@
 """Profile the mock's hot paths under load with py-spy, and summarise where the time goes.
 
-    .venv/bin/python bench/profile.py [--routes runs resume unpaced] [--seconds 10]
+    .venv/bin/python bench/profile.py [--routes runs resume unpaced worlds] [--seconds 10]
 
 For each route a fresh ``recoup-mock serve --speed 0 --quiet`` (pinned like in the bench) is loaded
-by wrk (``runs``: ``POST /api/chat/runs``; ``resume``: resume of an idle chat, 204) or by
+by wrk (``runs``: ``POST /api/chat/runs``; ``worlds``: the same, spread over 100 worlds by
+``x-mock-world`` as in the bench's worlds section; ``resume``: resume of an idle chat, 204) or by
 ``bench/streams.py unpaced`` (fresh chats, ``slow`` scenario), and py-spy samples it twice: once as
 collapsed stacks (``<route>.folded``, summarised here) and once as a flame graph (``<route>.svg``),
 both at the same time.
@@ -35,6 +36,9 @@ SPINE_SHARE = 0.75
 SPINE_FILES = ("uvicorn/", "asyncio/", "mockserver/cli.py", "recoup-mock", "starlette/middleware/",
                "starlette/_exception_handler.py", "starlette/applications.py", "starlette/_utils.py",
                "starlette/routing.py")
+#: wrk-loaded routes: (script under bench/wrk, its arguments).
+WRK_ROUTES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "runs": ("post_runs.lua", ()), "resume": ("resume_idle.lua", ()), "worlds": ("post_runs_worlds.lua", ("100",))}
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
@@ -131,11 +135,11 @@ def profile_route(b: bench.Bench, route: str, seconds: float, rate: int) -> dict
     folded, svg = OUT / f"{route}.folded", OUT / f"{route}.svg"
     with b.serving("mock", speed=0.0) as server:
         load_seconds = seconds + 8
-        if route in ("runs", "resume"):
-            script = "post_runs.lua" if route == "runs" else "resume_idle.lua"
-            b.wrk(script, server.port, 2)  # warm-up
+        if route in WRK_ROUTES:
+            script, script_args = WRK_ROUTES[route]
+            b.wrk(script, server.port, 2, script_args)  # warm-up (for worlds: creates them)
             argv = ["wrk", "-t1", "-c32", f"-d{load_seconds:g}s", "-s", str(bench.BENCH / "wrk" / script),
-                    f"http://127.0.0.1:{server.port}/"]
+                    f"http://127.0.0.1:{server.port}/", *(["--", *script_args] if script_args else [])]
             load = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     preexec_fn=bench._preexec(b.pin.client))
             time.sleep(1)
@@ -170,6 +174,7 @@ def markdown(results: dict[str, Any]) -> str:
              f"{results['date']} · commit `{results['commit']}` · py-spy, {results['rate']} Hz, "
              f"{results['seconds']:g} s per route, `--speed 0 --quiet`, busy samples only.", ""]
     titles = {"runs": "`POST /api/chat/runs` (202)", "resume": "resume of an idle chat (204)",
+              "worlds": "`POST /api/chat/runs` (202) spread over 100 worlds (`x-mock-world`)",
               "unpaced": "unpaced `slow` streams (`POST /api/chat`, fresh chats)"}
     for route, s in results["routes"].items():
         lines += [f"## {titles.get(route, route)}", ""]
@@ -198,7 +203,7 @@ def markdown(results: dict[str, Any]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--routes", nargs="+", default=["runs", "resume", "unpaced"],
-                        choices=["runs", "resume", "unpaced"])
+                        choices=["runs", "resume", "unpaced", "worlds"])
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of sampling per route and format")
     parser.add_argument("--rate", type=int, default=250, help="py-spy samples per second")
     parser.add_argument("--no-pin", action="store_true")

@@ -5,7 +5,7 @@ Every server runs as its own process, one at a time, pinned to the same CPU; eve
 (wrk, ``bench/streams.py``) is a separate process pinned to the other CPU. Only loopback is used,
 every loop is bounded in count and time, and every server this script starts is stopped by its pid.
 
-Sections (``--only`` picks some): startup, rates, paced, unpaced, contract.
+Sections (``--only`` picks some): startup, rates, worlds, paced, unpaced, contract.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,13 +42,24 @@ PRISM_JS = PRISM_DIR / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "i
 IDLE_CHAT = "c4a70000-0000-4000-8000-000000000001"
 API_KEY = "recoup_sk_test_alice"
 SERVERS = ("mock", "bare", "prism")
-SECTIONS = ("startup", "rates", "paced", "unpaced", "contract")
+SECTIONS = ("startup", "rates", "worlds", "paced", "unpaced", "contract")
+#: The mock's default ``max_worlds`` (mockserver.settings.Settings): past it, the memory test raises the limit.
+DEFAULT_MAX_WORLDS = 256
+#: Worlds made (one request each) before the memory test's first RSS reading, so that what the first
+#: worlds touch once (code paths, caches, allocator arenas) is not charged to the measured ones.
+WARM_WORLDS = 10
+#: The mock's environment for the worlds rate test's second pair (--worlds-no-keep): no finished run kept, a
+#: journal of one entry, so that one world and many hold the same (nothing) and only the per-request cost differs.
+NO_KEEP = {"RECOUP_MOCK_MAX_FINISHED_RUNS": "0", "RECOUP_MOCK_JOURNAL_SIZE": "1"}
 
 #: (metric key, label, comparison, target): what the issue asks for; measured and reported, never asserted.
 TARGETS: list[tuple[str, str, str, float]] = [
     ("runs_vs_bare", "POST /api/chat/runs rate vs bare", ">=", 0.6),
     ("runs_vs_prism", "POST /api/chat/runs rate vs Prism", ">=", 4.0),
     ("resume_vs_bare", "resume 204 rate vs bare", ">=", 0.6),
+    ("worlds_runs_vs_single", "POST /api/chat/runs rate over {worlds} worlds vs one world", ">=", 0.9),
+    ("world_idle_kb", "memory per idle world, {idle_small:,} worlds (KB)", "<=", 256.0),
+    ("world_idle_kb_large", "memory per idle world, {idle_large:,} worlds (KB)", "<=", 256.0),
     ("paced1000_complete", "1,000 slow streams: share complete", ">=", 1.0),
     ("paced1000_p99_ms", "1,000 slow streams: p99 lateness (ms)", "<=", 250.0),
     ("paced1000_rss_mb", "1,000 slow streams: peak RSS (MB)", "<=", 400.0),
@@ -98,10 +110,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def server_command(kind: str, port: int, speed: float) -> list[str]:
+def server_command(kind: str, port: int, speed: float, extra: Sequence[str] = ()) -> list[str]:
     if kind == "mock":
         return [str(VENV_BIN / "recoup-mock"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                "--speed", f"{speed:g}", "--quiet"]
+                "--speed", f"{speed:g}", "--quiet", *extra]
+    if extra:
+        raise ValueError(f"extra arguments are for the mock only, not {kind}")
     if kind == "bare":
         return [sys.executable, str(BENCH / "bare_app.py"), "--host", "127.0.0.1", "--port", str(port),
                 "--speed", f"{speed:g}"]
@@ -123,6 +137,40 @@ def probe(port: int, timeout: float = 1.0) -> int:
         return 0
     match = re.match(rb"HTTP/1\.[01] (\d{3})", head)
     return int(match.group(1)) if match else 0
+
+
+def admin_json(port: int, path: str) -> Any:
+    """``GET`` an admin path of the mock (loopback) and return its JSON."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+class Resumer:
+    """One keep-alive connection sending ``GET /api/chat/{idle}/stream`` (204, no body) in a given world."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.buffer = b""
+
+    def __enter__(self) -> Resumer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+    def resume(self, world: str | None) -> None:
+        header = f"x-mock-world: {world}\r\n" if world else ""
+        self.sock.sendall(f"GET /api/chat/{IDLE_CHAT}/stream HTTP/1.1\r\nhost: 127.0.0.1:{self.port}\r\n"
+                          f"x-api-key: {API_KEY}\r\n{header}\r\n".encode())
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise RuntimeError(f"the mock closed the connection (world {world})")
+            self.buffer += chunk
+        head, _, self.buffer = self.buffer.partition(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.1 204"):
+            raise RuntimeError(f"expected 204 in world {world}, got: {head[:200]!r}")
 
 
 @dataclass
@@ -178,14 +226,18 @@ class Bench:
 
     # -- servers
 
-    def start(self, kind: str, speed: float = 0.0, ready_timeout: float = 30.0) -> Server:
+    def start(self, kind: str, speed: float = 0.0, ready_timeout: float = 30.0, extra: Sequence[str] = (),
+              env: dict[str, str] | None = None) -> Server:
+        """Spawn ``kind`` on a free loopback port and wait for its first 204; ``extra`` arguments (mock only) and
+        ``env`` variables are added to the command and to this process's environment."""
         port = free_port()
         log_path = self.tmp / f"{kind}-{port}.log"
         with log_path.open("wb") as out:
             spawned = time.perf_counter()
-            proc = subprocess.Popen(server_command(kind, port, speed), cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, preexec_fn=_preexec(self.pin.server),
-                                    start_new_session=True)
+            proc = subprocess.Popen(server_command(kind, port, speed, extra), cwd=ROOT, stdout=out,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env={**os.environ, **env} if env else None,
+                                    preexec_fn=_preexec(self.pin.server), start_new_session=True)
         server = Server(kind, port, proc, log_path, spawned)
         _RUNNING.add(server)
         deadline = spawned + ready_timeout
@@ -201,8 +253,9 @@ class Bench:
                            f"{server.log_tail()}")
 
     @contextlib.contextmanager
-    def serving(self, kind: str, speed: float = 0.0) -> Iterator[Server]:
-        server = self.start(kind, speed)
+    def serving(self, kind: str, speed: float = 0.0, extra: Sequence[str] = (),
+                env: dict[str, str] | None = None) -> Iterator[Server]:
+        server = self.start(kind, speed, extra=extra, env=env)
         try:
             yield server
         finally:
@@ -214,9 +267,11 @@ class Bench:
         return subprocess.run(list(argv), cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                               preexec_fn=_preexec(self.pin.client), stdin=subprocess.DEVNULL)
 
-    def wrk(self, script: str, port: int, duration: float) -> dict[str, Any]:
+    def wrk(self, script: str, port: int, duration: float, script_args: Sequence[str] = ()) -> dict[str, Any]:
         argv = ["wrk", "-t1", f"-c{self.args.connections}", f"-d{duration:g}s", "-s", str(BENCH / "wrk" / script),
                 f"http://127.0.0.1:{port}/"]
+        if script_args:
+            argv += ["--", *script_args]
         done = self.client(argv, timeout=duration + 60)
         line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
         if done.returncode or line is None:
@@ -303,6 +358,108 @@ class Bench:
                     out[route][kind]["best"] = max(good, key=lambda r: r["rps"])
                     out[route][kind]["spread"] = [round(r["rps"]) for r in rounds]
         return out
+
+    def worlds(self) -> dict[str, Any]:
+        """Isolated worlds (``x-mock-world``): the runs rate spread over many worlds against one world, and the
+        memory an idle world costs. Each part is kept when the other fails."""
+        out: dict[str, Any] = {}
+        for part, body in (("rates", self.world_rates), ("memory", self.world_memory)):
+            try:
+                out[part] = body()
+            except Exception as exc:
+                message = f"worlds {part}: {type(exc).__name__}: {exc}"
+                self.errors.append(message)
+                log("FAILED " + message)
+                traceback.print_exc()
+                out[part] = {"error": message}
+        return out
+
+    def world_rates(self) -> dict[str, Any]:
+        """``POST /api/chat/runs`` as in ``rates``, on the default world (``post_runs.lua``, the same request as
+        there) and spread over ``--worlds`` worlds, one after another per request (``post_runs_worlds.lua``).
+        A fresh mock per (round, variant), the order alternating by round; the warm-up creates the worlds.
+        With ``--worlds-no-keep`` (the default) the same pair runs again on mocks that keep nothing
+        (`NO_KEEP`): what a world costs per request, apart from the state every world keeps."""
+        n = self.args.worlds
+        variants: dict[str, tuple[str, tuple[str, ...], dict[str, str] | None]] = {
+            "single": ("post_runs.lua", (), None), "spread": ("post_runs_worlds.lua", (str(n),), None)}
+        if self.args.worlds_no_keep:
+            variants["single_no_keep"] = ("post_runs.lua", (), NO_KEEP)
+            variants["spread_no_keep"] = ("post_runs_worlds.lua", (str(n),), NO_KEEP)
+        out: dict[str, Any] = {"worlds": n, "no_keep_env": NO_KEEP if self.args.worlds_no_keep else None,
+                               **{v: {"rounds": []} for v in variants}}
+        for round_no in range(self.args.rounds):
+            for variant in list(variants) if round_no % 2 == 0 else list(reversed(variants)):
+                script, script_args, env = variants[variant]
+                with self.serving("mock", env=env) as server:
+                    if self.args.warmup > 0:
+                        self.wrk(script, server.port, self.args.warmup, script_args)
+                    result = self.wrk(script, server.port, self.args.duration, script_args)
+                    result["rss_kb_after"] = server.status().get("VmRSS")
+                    result["worlds_live"] = len(admin_json(server.port, "/__mock/worlds")["worlds"])
+                out[variant]["rounds"].append(result)
+                log(f"  worlds round {round_no + 1} {variant:14} {result['rps']:9.0f} req/s  "
+                    f"p50 {result['latency_us']['p50'] / 1000:.2f} ms  p99 {result['latency_us']['p99'] / 1000:.2f} ms"
+                    f"  errors {result['error_count']}  worlds live {result['worlds_live']}")
+        for variant in variants:
+            rounds = out[variant]["rounds"]
+            good = [r for r in rounds if r["error_count"] == 0] or rounds
+            out[variant]["best"] = max(good, key=lambda r: r["rps"])
+            out[variant]["spread"] = [round(r["rps"]) for r in rounds]
+        # Each round's own ratio (spread ÷ single of the same round): how much the noise moves it.
+        for suffix in ("", "_no_keep"):
+            if f"spread{suffix}" in out:
+                out[f"round_ratios{suffix}"] = [
+                    round(s["rps"] / o["rps"], 3)
+                    for s, o in zip(out[f"spread{suffix}"]["rounds"], out[f"single{suffix}"]["rounds"], strict=True)]
+        return out
+
+    def world_memory(self) -> dict[str, Any]:
+        """RSS growth of a fresh mock per idle world, for each N of ``--idle-worlds``, ``--memory-rounds`` times
+        each (a fresh server each time); the median round counts."""
+        out: dict[str, Any] = {"warm_worlds": WARM_WORLDS}
+        for n in self.args.idle_worlds:
+            rounds = [self.idle_worlds_once(n) for _ in range(self.args.memory_rounds)]
+            for r in rounds:
+                log(f"  idle worlds N={n}: {r['kb_per_world']:.1f} KB/world (RSS {r['rss_kb_before'] / 1024:.1f} -> "
+                    f"{r['rss_kb_after'] / 1024:.1f} MB; slope {r['slope_kb_per_world']:.1f} KB/world; "
+                    f"{r['create_ms_per_world']:.2f} ms/world; limit {r['max_worlds']})")
+            per_world = [r["kb_per_world"] for r in rounds]
+            out[str(n)] = {"kb_per_world": statistics.median(per_world), "spread": [round(x, 1) for x in per_world],
+                           "rounds": rounds}
+        return out
+
+    def idle_worlds_once(self, n: int) -> dict[str, Any]:
+        """One fresh mock (``--speed 0 --quiet``; ``--max-worlds`` raised only when N + the warm-up worlds + the
+        default one would pass the default limit): warm up, read VmRSS, make N worlds with one resume of the idle
+        chat each (204) on one keep-alive connection, reading VmRSS every N/10 worlds, then read it again."""
+        needed = n + WARM_WORLDS + 1
+        limit = max(needed, DEFAULT_MAX_WORLDS)
+        extra = ["--max-worlds", str(limit)] if needed > DEFAULT_MAX_WORLDS else []
+        with self.serving("mock", extra=extra) as server, Resumer(server.port) as client:
+            for _ in range(self.args.memory_warmup):  # the default world: the request path's first-use costs
+                client.resume(None)
+            for i in range(WARM_WORLDS):
+                client.resume(f"warm-{i}")
+            time.sleep(0.2)
+            before = server.status()["VmRSS"]
+            checkpoints = [(0, before)]
+            step = max(1, n // 10)
+            started = time.perf_counter()
+            for i in range(n):
+                client.resume(f"idle-{i}")
+                if (i + 1) % step == 0 and i + 1 < n:
+                    checkpoints.append((i + 1, server.status()["VmRSS"]))
+            create_s = time.perf_counter() - started
+            time.sleep(0.2)
+            after = server.status()["VmRSS"]
+            checkpoints.append((n, after))
+            live = len(admin_json(server.port, "/__mock/worlds")["worlds"])
+            if live != needed:
+                raise RuntimeError(f"{live} worlds live after making {n} (expected {needed}): some were dropped")
+        return {"n": n, "max_worlds": limit, "rss_kb_before": before, "rss_kb_after": after,
+                "kb_per_world": (after - before) / n, "slope_kb_per_world": _slope(checkpoints),
+                "checkpoints": checkpoints, "create_ms_per_world": create_s * 1000 / n, "worlds_live": live}
 
     def paced(self) -> dict[str, Any]:
         """Each (N, server) ``--paced-rounds`` times on a fresh server; the round with the lowest p99 counts."""
@@ -396,6 +553,7 @@ class Bench:
         results: dict[str, Any] = {"meta": self.meta()}
         self.section("startup", results, self.startup)
         self.section("rates", results, self.rates)
+        self.section("worlds", results, self.worlds)
         self.section("paced", results, self.paced)
         self.section("unpaced", results, self.unpaced)
         self.section("contract", results, self.contract)
@@ -441,12 +599,36 @@ class Bench:
             "settings": {"wrk": f"-t1 -c{a.connections} -d{a.duration:g}s (warm-up {a.warmup:g} s)",
                          "rounds": a.rounds, "paced_rounds": a.paced_rounds, "paced_n": a.paced_n,
                          "unpaced_streams": a.unpaced_streams, "unpaced_duration_s": a.unpaced_duration,
-                         "startup_runs": a.startup_runs},
+                         "startup_runs": a.startup_runs, "worlds": a.worlds, "worlds_no_keep": a.worlds_no_keep,
+                         "idle_worlds": a.idle_worlds,
+                         "memory_rounds": a.memory_rounds, "memory_warmup": a.memory_warmup},
         }
 
 
 def _normalise(body: str) -> str:
     return re.sub(r'"messageId":"[^"]*"', '"messageId":"…"', body)
+
+
+def _worlds_note(r: dict[str, Any]) -> str:
+    s = r["meta"]["settings"]
+    if "worlds" not in r:
+        return "- Worlds: not run."
+    ratios = _get(r, "worlds", "rates", "round_ratios") or []
+    return (
+        f"- Worlds (`x-mock-world`): the runs request above, on the default world (`post_runs.lua`) and spread over "
+        f"{s.get('worlds')} worlds, `w-0` .. `w-{(s.get('worlds') or 1) - 1}` in turn, one per request "
+        f"(`post_runs_worlds.lua`; the warm-up creates them); same wrk settings, a fresh mock per variant and round, "
+        f"order alternating, best of {s['rounds']} rounds each; each round's own ratio: "
+        f"{', '.join(f'{x:.2f}' for x in ratios) or 'n/a'}. Finished runs (1,000) and the journal (10,000 requests) "
+        f"are kept per world, so over many worlds the mock keeps many times what one world keeps (RSS after, above)"
+        + (f"; the pair 'keeping nothing' runs with {', '.join(f'`{k}={v}`' for k, v in NO_KEEP.items())}, each "
+           f"round's own ratio: {', '.join(f'{x:.2f}' for x in nk) or 'n/a'}"
+           if (nk := _get(r, "worlds", "rates", "round_ratios_no_keep")) is not None else "")
+        + f". Idle worlds: a fresh mock, {s.get('memory_warmup')} "
+        f"requests to the default world and {WARM_WORLDS} warm-up worlds, then `VmRSS`; then N new worlds, one "
+        f"resume of the idle chat (204) each, on one keep-alive connection, then `VmRSS` again: (after - before) / N; "
+        f"the slope is the least-squares fit of RSS read every N/10 worlds; the median of "
+        f"{s.get('memory_rounds')} rounds counts; `--max-worlds` raised only above the default 256.")
 
 
 def _said(value: Any) -> str:
@@ -471,10 +653,26 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
+def _slope(points: Sequence[tuple[int, int]]) -> float:
+    """Least-squares slope of (worlds, RSS kB): kB per world, the linearity check beside the end-to-end figure."""
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx if sxx else 0.0
+
+
+def _idle_ns(r: dict[str, Any]) -> tuple[int | None, int | None]:
+    """The smallest and the largest N of the idle-world memory test (None when it was not run)."""
+    ns = sorted(int(k) for k in (_get(r, "worlds", "memory") or {}) if k.isdigit())
+    ns = ns or sorted(_get(r, "meta", "settings", "idle_worlds") or [])
+    return (ns[0], ns[-1]) if ns else (None, None)
+
+
 def figures(r: dict[str, Any]) -> dict[str, float | None]:
     rps = {(route, kind): _get(r, "rates", route, kind, "best", "rps") for route in ("runs", "resume")
            for kind in SERVERS}
     n1000 = _get(r, "paced", "1000", "mock")
+    small, large = _idle_ns(r)
     unpaced = {kind: _get(r, "unpaced", kind, "best", "chunks_per_s") for kind in ("mock", "bare")}
     return {
         "runs_vs_bare": _ratio(rps["runs", "mock"], rps["runs", "bare"]),
@@ -486,13 +684,25 @@ def figures(r: dict[str, Any]) -> dict[str, float | None]:
         "paced1000_rss_mb": _get(n1000, "peak_rss_mb"),
         "unpaced_vs_bare": _ratio(unpaced["mock"], unpaced["bare"]),
         "startup_s": _get(r, "startup", "mock", "median_s"),
+        "worlds_runs_vs_single": _ratio(_get(r, "worlds", "rates", "spread", "best", "rps"),
+                                        _get(r, "worlds", "rates", "single", "best", "rps")),
+        "worlds_runs_vs_single_no_keep": _ratio(_get(r, "worlds", "rates", "spread_no_keep", "best", "rps"),
+                                                _get(r, "worlds", "rates", "single_no_keep", "best", "rps")),
+        "world_idle_kb": _get(r, "worlds", "memory", str(small), "kb_per_world"),
+        "world_idle_kb_large": _get(r, "worlds", "memory", str(large), "kb_per_world") if large != small else None,
     }
 
 
 def evaluate(r: dict[str, Any]) -> list[dict[str, Any]]:
     values = figures(r)
+    small, large = _idle_ns(r)
+    names = {"worlds": _get(r, "meta", "settings", "worlds") or "N", "idle_small": small or 0,
+             "idle_large": large or 0}
     out = []
-    for key, label, op, target in TARGETS:
+    for key, template, op, target in TARGETS:
+        if key == "world_idle_kb_large" and large == small:
+            continue  # one N only: no second figure
+        label = template.format(**names)
         value = values.get(key)
         met = None if value is None else (value >= target if op == ">=" else value <= target)
         out.append({"key": key, "label": label, "op": op, "target": target, "value": value, "met": met})
@@ -513,7 +723,9 @@ def markdown(r: dict[str, Any]) -> str:
         return "yes" if t["met"] else "**no**"
 
     def target(key: str) -> str:
-        t = targets[key]
+        t = targets.get(key)
+        if t is None:
+            return "—"
         return f"{'≥' if t['op'] == '>=' else '≤'} {t['target']:g}"
 
     rows: list[tuple[str, str, str, str, str, str, str]] = []
@@ -538,6 +750,39 @@ def markdown(r: dict[str, Any]) -> str:
             return "—" if p50 is None else f"{p50 / 1000:.1f} / {p99 / 1000:.1f}"
 
         rows.append((f"{label}: latency p50 / p99 (ms)", lat("mock"), lat("bare"), lat("prism"), "", "", ""))
+    wr = _get(r, "worlds", "rates") or {}
+    if wr:
+        single, spread = _get(wr, "single", "best"), _get(wr, "spread", "best")
+        rows.append(("`POST /api/chat/runs` → 202, default world only (worlds test): req/s", cell(_get(single, "rps")),
+                     "—", "—", "", "", ""))
+        rows.append((f"`POST /api/chat/runs` → 202, spread over {wr.get('worlds', m['settings'].get('worlds'))} "
+                     "worlds: req/s",
+                     cell(_get(spread, "rps")), "—", "—", f"{cell(values['worlds_runs_vs_single'], 2)} of one world",
+                     target("worlds_runs_vs_single"), met("worlds_runs_vs_single")))
+
+        def wlat(doc: Any) -> str:
+            p50, p99 = _get(doc, "latency_us", "p50"), _get(doc, "latency_us", "p99")
+            return "—" if p50 is None else f"{p50 / 1000:.1f} / {p99 / 1000:.1f}"
+
+        rows.append(("runs, one world · over worlds: latency p50 / p99 (ms)",
+                     f"{wlat(single)} · {wlat(spread)}", "—", "—", "", "", ""))
+        rss = [_get(doc, "rss_kb_after") for doc in (single, spread)]
+        rows.append(("runs, one world · over worlds: server RSS after (MB)",
+                     " · ".join("—" if x is None else f"{x / 1024:,.0f}" for x in rss), "—", "—", "", "", ""))
+        if "spread_no_keep" in wr:
+            nk1, nk2 = _get(wr, "single_no_keep", "best"), _get(wr, "spread_no_keep", "best")
+            rows.append(("same pair, mocks keeping nothing: req/s one world · over worlds",
+                         f"{cell(_get(nk1, 'rps'))} · {cell(_get(nk2, 'rps'))}", "—", "—",
+                         f"{cell(values['worlds_runs_vs_single_no_keep'], 2)} of one world", "", ""))
+    wm = _get(r, "worlds", "memory") or {}
+    small, large = _idle_ns(r)
+    for n, key in ((small, "world_idle_kb"), (large, "world_idle_kb_large")):
+        if n is None or key not in targets or str(n) not in wm:
+            continue
+        doc = wm[str(n)]
+        best = min(doc.get("rounds") or [{}], key=lambda x: abs(x.get("kb_per_world", 0) - doc["kb_per_world"]))
+        rows.append((f"{n:,} idle worlds: RSS per world (KB; slope {cell(_get(best, 'slope_kb_per_world'), 0)})",
+                     cell(doc.get("kb_per_world"), 0), "—", "—", "", target(key), met(key)))
     for n in r["meta"]["settings"]["paced_n"]:
         mk, bk = _get(r, "paced", str(n), "mock"), _get(r, "paced", str(n), "bare")
         big = n == 1000
@@ -605,6 +850,7 @@ def markdown(r: dict[str, Any]) -> str:
         "run** (default scenario, finished at once at speed 0) and stores a session, a chat and messages; the "
         "bare app and Prism store nothing.",
         "- Resume: `GET /api/chat/<idle chat>/stream` with `Prefer: code=204` (so Prism answers 204 too).",
+        _worlds_note(r),
         f"- Paced streams: best of {m['settings'].get('paced_rounds', 1)} rounds (lowest p99 lateness); the mock at "
         "`--speed 1`, each stream on a fresh chat (made through the API before "
         "timing), all requests sent at once on open connections. Lateness of a chunk = its arrival - (stream start "
@@ -645,10 +891,11 @@ def chart(r: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     values = figures(r)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2), gridspec_kw={"width_ratios": [1, 1.25]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14.5, 5.6), gridspec_kw={"width_ratios": [1.2, 1.25]})
     # Left: the ratios themselves, each with its target.
     ratio_keys = [("runs_vs_bare", "runs 202\nvs bare"), ("resume_vs_bare", "resume 204\nvs bare"),
-                  ("unpaced_vs_bare", "unpaced chunks/s\nvs bare"), ("runs_vs_prism", "runs 202\nvs Prism")]
+                  ("unpaced_vs_bare", "unpaced chunks/s\nvs bare"), ("runs_vs_prism", "runs 202\nvs Prism"),
+                  ("worlds_runs_vs_single", "runs 202, many\nworlds vs one")]
     targets = {t["key"]: t for t in r["targets"]}
     xs = range(len(ratio_keys))
     for x, (key, _label) in zip(xs, ratio_keys, strict=True):
@@ -660,9 +907,9 @@ def chart(r: dict[str, Any], path: Path) -> None:
                       fontsize=10, xytext=(0, 3), textcoords="offset points")
         left.annotate(f"target ≥ {t['target']:g}", (x, t["target"]), ha="center", va="bottom", fontsize=8,
                       xytext=(0, 3), textcoords="offset points", color="#333333")
-    left.set_xticks(list(xs), [label for _, label in ratio_keys], fontsize=9)
+    left.set_xticks(list(xs), [label for _, label in ratio_keys], fontsize=8)
     left.set_yscale("log")
-    left.set_ylabel("mock ÷ other server (log scale)")
+    left.set_ylabel("mock ÷ other server, or ÷ one world (log scale)")
     left.set_title("Ratios (dashed: target)")
     # Right: every target as a share of what it asks for (>= 1 means met).
     labels, scores, colors = [], [], []
@@ -703,17 +950,34 @@ def write(results: dict[str, Any], out: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--only", nargs="*", choices=SECTIONS, help="run only these sections")
+    parser.add_argument("--only", nargs="*", choices=SECTIONS,
+                        help="run only these sections (the results still go to --out: point it elsewhere to keep "
+                             "latest.* as they are)")
     parser.add_argument("--duration", type=float, default=10.0, help="wrk seconds a measurement")
     parser.add_argument("--warmup", type=float, default=2.0, help="wrk warm-up seconds before each measurement")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of the rate and unpaced tests (best is kept)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="rounds of the rate, worlds-rate and unpaced tests (best is kept)")
     parser.add_argument("--paced-n", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--paced-rounds", type=int, default=2, help="rounds of each paced test (lowest p99 is kept)")
     parser.add_argument("--stream-timeout", type=float, default=30.0)
     parser.add_argument("--unpaced-streams", type=int, default=3000)
     parser.add_argument("--unpaced-duration", type=float, default=8.0)
     parser.add_argument("--startup-runs", type=int, default=3)
+    parser.add_argument("--worlds", type=int, default=100,
+                        help="worlds (x-mock-world: w-0 .. w-<N-1>) the 'worlds' section spreads POST /api/chat/runs "
+                             "over, one per request in turn; compared with the same load on one world")
+    parser.add_argument("--worlds-no-keep", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the worlds rate pair on mocks that keep nothing (max_finished_runs 0, "
+                             "journal_size 1): the per-request cost of worlds apart from the state each world keeps "
+                             "(default: on; --no-worlds-no-keep saves 2 x rounds x (warm-up + duration))")
+    parser.add_argument("--idle-worlds", type=int, nargs="+", default=[200, 1000], metavar="N",
+                        help="numbers of idle worlds the 'worlds' section makes (one request each) to measure RSS per "
+                             "world; a fresh mock for each N, --max-worlds raised when N passes the default 256")
+    parser.add_argument("--memory-rounds", type=int, default=3,
+                        help="rounds of each idle-world memory test (the median counts)")
+    parser.add_argument("--memory-warmup", type=int, default=500,
+                        help="requests to the default world before the idle-world memory test's first RSS reading")
     parser.add_argument("--contract-timeout", type=float, default=900.0)
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and clients to CPUs")
     parser.add_argument("--quick", action="store_true", help="short smoke run (not for the record)")
@@ -724,6 +988,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.quick:
         args.duration, args.warmup, args.rounds, args.startup_runs, args.paced_rounds = 3.0, 1.0, 1, 1, 1
+        args.memory_rounds = 1
         args.paced_n, args.unpaced_streams, args.unpaced_duration = [100], 500, 3.0
     if subprocess.run(["which", "wrk"], capture_output=True).returncode:
         parser.error("wrk is not installed (apt-get install -y wrk; `make bench` does it)")
