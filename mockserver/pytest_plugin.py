@@ -156,6 +156,11 @@ class RecoupMock:
         queued: list[str] = self._admin("POST", "/__mock/scenarios/next", {"name": name, "count": count})["queued"]
         return queued
 
+    def use_profile(self, profile: str) -> dict[str, Any]:
+        """Answer as ``profile`` from now on in this test's world (``documented`` or ``deployed``, the
+        deployed server's behaviour: docs/drift.md); the world starts fresh (``POST /__mock/worlds/NAME``)."""
+        return self._admin("POST", f"/__mock/worlds/{self.world or 'default'}", {"profile": profile})
+
     def scenarios(self) -> list[dict[str, Any]]:
         """``GET /__mock/scenarios``: each scenario's name, description, kind and target clients."""
         found: list[dict[str, Any]] = self._admin("GET", "/__mock/scenarios")["scenarios"]

@@ -6,7 +6,17 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from support import ALICE, CHAT_IDLE, DONE, LiveServer, SseParser, chat_body, chunks_of, live_server
+from support import (
+    ALICE,
+    CHAT_IDLE,
+    DONE,
+    LiveServer,
+    ServerProcess,
+    SseParser,
+    chat_body,
+    chunks_of,
+    live_server,
+)
 
 H = {"x-api-key": ALICE}
 SLOW = {**H, "prefer": "scenario=slow"}
@@ -95,3 +105,14 @@ def test_a_dropped_connection_cancels_the_run_so_there_is_nothing_to_resume(depl
         SseParser().read(response.iter_raw())
     wait_for_status(deployed, run_id, "cancelled")
     assert httpx.get(f"{url}/api/chat/{CHAT_IDLE}/stream", headers=H).status_code == 204
+
+
+def test_the_serve_command_takes_the_profile() -> None:
+    server = ServerProcess("--profile", "deployed", "--speed", "0")
+    try:
+        gone = httpx.post(server.base_url + "/api/chat/workflow", json=chat_body(), headers=H)
+        status = httpx.get(server.base_url + "/__mock/status").json()
+    finally:
+        server.stop()
+    assert gone.status_code == 404 and gone.headers["content-type"].startswith("text/html")
+    assert status["profile"] == "deployed"

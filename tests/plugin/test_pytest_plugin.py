@@ -243,12 +243,27 @@ def test_a_test_can_use_the_default_world(recoup_mock):
 @pytest.mark.recoup_mock_world("shared-by-name")
 def test_or_a_named_one(recoup_mock):
     assert recoup_mock.world == "shared-by-name" and recoup_mock.requests() == []
+
+
+def test_a_test_can_answer_as_the_deployed_server(recoup_mock):
+    assert recoup_mock.use_profile("deployed")["profile"] == "deployed"
+    busy = httpx.post(recoup_mock.url("/api/chat"), headers=recoup_mock.headers(),
+                      json=recoup_mock.chat_body(chat=recoup_mock.CHAT_BUSY))
+    assert busy.status_code == 200  # the deployed POST replays the live run
+    gone = httpx.get(recoup_mock.url("/api/chat/runs/nope"), headers=recoup_mock.headers())
+    assert gone.json() == {"status": "error", "error": "Run not found: nope"}
+
+
+def test_the_next_test_is_documented_again(recoup_mock):
+    busy = httpx.post(recoup_mock.url("/api/chat"), headers=recoup_mock.headers(),
+                      json=recoup_mock.chat_body(chat=recoup_mock.CHAT_BUSY))
+    assert busy.status_code == 409
 '''
 
 
 def test_every_test_gets_its_own_world(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_worlds=WORLDS_SUITE)
-    run_foreign(pytester).assert_outcomes(passed=6)
+    run_foreign(pytester).assert_outcomes(passed=8)
 
 
 XDIST_SUITE = '''
