@@ -19,11 +19,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from . import admin, handlers, resources
+from .catalog import Catalog, load_catalog
 from .errors import ApiError, SpecError, UnknownPath
-from .fixtures import load_fixtures
 from .middleware import MockMiddleware
 from .pipeline import Authorizer, Handler, SpecFor, api_key_auth, endpoint
-from .profiles import Specs, error_answer, profile_named
+from .profiles import error_answer, profile_named
 from .settings import Settings
 from .spec import ApiSpec
 from .state import MockState
@@ -69,7 +69,24 @@ def _routes(spec: ApiSpec, table: dict[str, Handler], authorize: Authorizer, spe
                   methods=[op.method], name=op.operation_id) for op in spec.operations]
 
 
-def _as_api_error(request: Request, exc: Exception, known: list[str]) -> ApiError:
+def routes_for(state: MockState) -> list[Route]:
+    """The routes of the state's catalog: the documented contract's operations, which include every
+    path (a profile may lack some), and the admin API's. Each request reads the catalog anew, so a
+    reload that keeps the paths needs no new routes."""
+    documented = state.catalog.specs.of(profile_named("documented"))
+    routes = _routes(documented, API_HANDLERS, api_key_auth, lambda world: state.catalog.specs.of(world.profile))
+    if state.catalog.admin_spec is not None:
+        routes += _routes(state.catalog.admin_spec, ADMIN_HANDLERS, admin.admin_auth,
+                          lambda world: _admin_spec(state))
+    return routes
+
+
+def _admin_spec(state: MockState) -> ApiSpec:
+    assert state.catalog.admin_spec is not None  # its routes exist only when it does
+    return state.catalog.admin_spec
+
+
+def _as_api_error(request: Request, exc: Exception, catalog: Catalog) -> ApiError:
     """Starlette's own HTTP errors (no route, wrong method), told in the API's words."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     if status == 405:
@@ -77,28 +94,19 @@ def _as_api_error(request: Request, exc: Exception, known: list[str]) -> ApiErro
         return ApiError(405, f"Method {request.method} is not allowed on {request.url.path}; allowed: {allowed}",
                         headers={"allow": allowed})
     if status == 404:
+        known = sorted({f"{op.method} {op.path}" for op in catalog.specs.of(profile_named("documented")).operations})
         return UnknownPath(f"No operation at {request.method} {request.url.path}; the API has: {', '.join(known)}")
     return ApiError(status, str(getattr(exc, "detail", exc)))
 
 
 def create_app(settings: Settings) -> Starlette:
     """Build the mock server for ``settings``."""
-    spec = ApiSpec(settings.spec)
-    admin_spec = ApiSpec(settings.admin_spec) if settings.admin else None
-    fixtures = load_fixtures(settings.fixtures, spec.chunk_schemas())
-    specs = Specs(settings.spec, spec)
-    specs.of(profile_named(settings.profile))  # a broken overlay stops start-up, not a request
-    state = MockState(settings, fixtures, specs)
-    # Routes come from the documented contract, which has every path; a profile may lack some.
-    routes = _routes(spec, API_HANDLERS, api_key_auth, lambda world: specs.of(world.profile))
-    if admin_spec is not None:
-        routes += _routes(admin_spec, ADMIN_HANDLERS, admin.admin_auth, lambda world: admin_spec)
-    known = sorted({f"{op.method} {op.path}" for op in spec.operations})
+    state = MockState(settings, load_catalog(settings))
 
     async def api_error(request: Request, exc: Exception) -> Response:
         """The one exception handler of the app: every error answer goes out here, in the shape of
         the request's world's profile."""
-        error = exc if isinstance(exc, ApiError) else _as_api_error(request, exc, known)
+        error = exc if isinstance(exc, ApiError) else _as_api_error(request, exc, state.catalog)
         world = request.scope.get("recoup.world")
         return error_answer(error, world.profile.behaviour if world is not None else state.worlds.profile.behaviour)
 
@@ -112,8 +120,8 @@ def create_app(settings: Settings) -> Starlette:
             await app.state.mock.worlds.shutdown()
 
     app = Starlette(
-        routes=routes,
-        middleware=[Middleware(MockMiddleware, worlds=state.worlds, specs=specs, access_log=settings.access_log)],
+        routes=routes_for(state),
+        middleware=[Middleware(MockMiddleware, state=state, access_log=settings.access_log)],
         exception_handlers={ApiError: api_error, HTTPException: api_error},
         lifespan=lifespan,
     )

@@ -19,8 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .engine import DropConnection
 from .errors import ApiError, UnknownPath
-from .profiles import Specs, error_answer
-from .worlds import DEFAULT, HEADER, World, Worlds
+from .profiles import error_answer
+from .state import MockState
+from .worlds import DEFAULT, HEADER, World
 
 log = logging.getLogger("recoup_mock")
 
@@ -38,10 +39,10 @@ PREFLIGHT_HEADERS = [*CORS_HEADERS, (b"access-control-max-age", b"600"), (b"cont
 class MockMiddleware:
     """CORS, preflight, journal and access log, as one pure ASGI middleware (no body buffering)."""
 
-    def __init__(self, app: ASGIApp, worlds: Worlds, specs: Specs, *, access_log: bool = True) -> None:
+    def __init__(self, app: ASGIApp, state: MockState, *, access_log: bool = True) -> None:
         self.app = app
-        self.worlds = worlds
-        self.specs = specs
+        self.state = state
+        self.worlds = state.worlds
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -114,7 +115,7 @@ class MockMiddleware:
         it belongs to some world's traffic, so it stays out of the default world's journal."""
         method, path = scope["method"], scope["path"]
         behaviour = world.profile.behaviour
-        if self.specs.lacks(world.profile, path):
+        if self.state.catalog.specs.lacks(world.profile, path):
             response = error_answer(UnknownPath(f"No operation at OPTIONS {path} under the "
                                                 f"'{world.profile.name}' profile"), behaviour)
             status = response.status_code

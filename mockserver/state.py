@@ -1,29 +1,35 @@
-"""The mock's runtime state: what is loaded once, and the registry of worlds built from it.
+"""The mock's runtime state: what is loaded from files, and the registry of worlds built from it.
 
-`MockState` is created by `create_app` and hung on ``app.state.mock``. Settings and fixtures are
-loaded once and shared; everything a request can change lives in a `World` (see `mockserver.worlds`),
+`MockState` is created by `create_app` and hung on ``app.state.mock``. Settings are fixed; the
+`Catalog` (specs, fixtures, scripts) is loaded at start and swapped whole by a reload
+(``serve --watch``); everything a request can change lives in a `World` (see `mockserver.worlds`),
 which the middleware picks from the ``x-mock-world`` header and handlers reach as ``call.world``.
 """
 
 from __future__ import annotations
 
-from .fixtures import Fixtures
-from .profiles import Specs
+from .catalog import Catalog
 from .scenarios import Scenario
 from .settings import Settings
 from .worlds import Worlds
 
 
 class MockState:
-    """Loaded once: settings, fixtures and specs. Per world (`worlds`): profile, store, runs, journal, queue."""
+    """Settings, the current catalog, the worlds, and the last reload that was refused."""
 
-    def __init__(self, settings: Settings, fixtures: Fixtures, specs: Specs) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
         self.settings = settings
-        self.fixtures = fixtures
-        #: The chat contract of each profile.
-        self.specs = specs
-        self.worlds = Worlds(settings, fixtures)
+        self.catalog = catalog
+        self.worlds = Worlds(settings, catalog)
+        #: Why the last reload was refused (file, line, field), until a reload succeeds.
+        self.reload_error: str | None = None
 
     @property
     def scenarios(self) -> dict[str, Scenario]:
-        return self.fixtures.scenarios
+        return self.catalog.fixtures.scenarios
+
+    def swap(self, catalog: Catalog) -> None:
+        """Serve ``catalog`` from the next request on."""
+        self.catalog = catalog
+        self.worlds.swap(catalog)
+        self.reload_error = None

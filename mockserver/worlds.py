@@ -15,14 +15,13 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import OrderedDict, deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
-from .engine import Script
+from .catalog import Catalog
 from .errors import ApiError, quote
-from .fixtures import Fixtures
 from .profiles import Profile, profile_named
-from .runs import RunManager, compile_scripts
+from .runs import RunManager
 from .scenarios import Scenario
 from .settings import Settings
 from .store import Journal, Store
@@ -38,12 +37,11 @@ RETRY_AFTER = "1"
 class World:
     """One world's state. A reset rebuilds its store and runs from the blueprint and seed."""
 
-    def __init__(self, name: str, settings: Settings, fixtures: Fixtures, scripts: Mapping[str, Script],
-                 profile: Profile) -> None:
+    def __init__(self, name: str, settings: Settings, catalog: Catalog, profile: Profile) -> None:
         self.name = name
         self.settings = settings
-        self.fixtures = fixtures
-        self.scripts = scripts
+        #: What the world is built from; a reload swaps it (`Worlds.swap`).
+        self.catalog = catalog
         #: How this world answers: as documented, or as deployed (`mockserver.profiles`).
         self.profile = profile
         self.journal = Journal(settings.journal_size)
@@ -55,16 +53,17 @@ class World:
         self.store, self.runs = self._build()
 
     def _build(self) -> tuple[Store, RunManager]:
-        store = Store(self.fixtures.blueprint, self.settings.seed)
-        runs = RunManager(store, self.scripts, self.settings)
-        for chat_def in self.fixtures.blueprint.chats:
+        blueprint = self.catalog.fixtures.blueprint
+        store = Store(blueprint, self.settings.seed)
+        runs = RunManager(store, self.catalog.scripts, self.settings)
+        for chat_def in blueprint.chats:
             if chat_def.pinned_run is not None:
                 runs.pin(store.chats[chat_def.id], chat_def)
         return store, runs
 
     @property
     def scenarios(self) -> dict[str, Scenario]:
-        return self.fixtures.scenarios
+        return self.catalog.fixtures.scenarios
 
     @property
     def idle(self) -> bool:
@@ -95,10 +94,9 @@ class World:
 class Worlds:
     """The live worlds by name, least recently used first."""
 
-    def __init__(self, settings: Settings, fixtures: Fixtures) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog) -> None:
         self.settings = settings
-        self.fixtures = fixtures
-        self.scripts = compile_scripts(fixtures.scenarios)
+        self.catalog = catalog
         #: The profile of the default world and of every world that does not choose one.
         self.profile = profile_named(settings.profile)
         self._worlds: OrderedDict[str, World] = OrderedDict()
@@ -111,7 +109,7 @@ class Worlds:
         return len(self._worlds)
 
     def _create(self, name: str, profile: Profile | None = None) -> World:
-        world = World(name, self.settings, self.fixtures, self.scripts, profile or self.profile)
+        world = World(name, self.settings, self.catalog, profile or self.profile)
         self._worlds[name] = world
         return world
 
@@ -149,6 +147,15 @@ class Worlds:
                             f"world has a live run or a request in flight. Retry when a run has ended, or raise "
                             f"the limit with --max-worlds or RECOUP_MOCK_MAX_WORLDS.",
                        headers={"retry-after": RETRY_AFTER})
+
+    def swap(self, catalog: Catalog) -> None:
+        """Serve ``catalog`` from the next request on (a reload). Each world starts its next runs with
+        the new scripts; runs in flight keep theirs; live state is not rebuilt until a world's reset
+        (a changed world.yaml applies then)."""
+        self.catalog = catalog
+        for world in self._worlds.values():
+            world.catalog = catalog
+            world.runs.scripts = catalog.scripts
 
     async def drop_all(self) -> int:
         """Cancel every world's runs and start again with only a fresh default world. Returns the
