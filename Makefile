@@ -17,7 +17,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 	touch $@
 
 serve: $(STAMP)
-	$(BIN)/recoup-mock serve --host $(HOST) --port $(PORT)
+	$(BIN)/recoup-mock serve --watch --host $(HOST) --port $(PORT)
 
 lint: $(STAMP)
 	$(BIN)/ruff check mockserver contracts tests

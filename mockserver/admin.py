@@ -77,7 +77,8 @@ async def list_queued_scenarios(call: Call) -> Response:
 
 
 async def get_status(call: Call) -> Response:
-    return JSONResponse({**call.world.counts(), "world": call.world.name, "tasks": len(asyncio.all_tasks())})
+    return JSONResponse({**call.world.counts(), "world": call.world.name, "tasks": len(asyncio.all_tasks()),
+                         "reloads": call.state.reloads, "reloadError": call.state.reload_error})
 
 
 async def configure_world(call: Call) -> Response:

@@ -8,6 +8,8 @@ handler, or a handler without an operation, is a `SpecError` at start-up.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -23,7 +25,8 @@ from .catalog import Catalog, load_catalog
 from .errors import ApiError, SpecError, UnknownPath
 from .middleware import MockMiddleware
 from .pipeline import Authorizer, Handler, SpecFor, api_key_auth, endpoint
-from .profiles import error_answer, profile_named
+from .profiles import error_answer
+from .reload import watch
 from .settings import Settings
 from .spec import ApiSpec
 from .state import MockState
@@ -69,15 +72,14 @@ def _routes(spec: ApiSpec, table: dict[str, Handler], authorize: Authorizer, spe
                   methods=[op.method], name=op.operation_id) for op in spec.operations]
 
 
-def routes_for(state: MockState) -> list[Route]:
-    """The routes of the state's catalog: the documented contract's operations, which include every
-    path (a profile may lack some), and the admin API's. Each request reads the catalog anew, so a
-    reload that keeps the paths needs no new routes."""
-    documented = state.catalog.specs.of(profile_named("documented"))
-    routes = _routes(documented, API_HANDLERS, api_key_auth, lambda world: state.catalog.specs.of(world.profile))
-    if state.catalog.admin_spec is not None:
-        routes += _routes(state.catalog.admin_spec, ADMIN_HANDLERS, admin.admin_auth,
-                          lambda world: _admin_spec(state))
+def routes_for(state: MockState, catalog: Catalog) -> list[Route]:
+    """The routes of ``catalog``: the documented contract's operations, which include every path (a
+    profile may lack some), and the admin API's. Each request reads the state's current catalog, so
+    the routes only change when a reload changes the paths."""
+    routes = _routes(catalog.specs.of_documented(), API_HANDLERS, api_key_auth,
+                     lambda world: state.catalog.specs.of(world.profile))
+    if catalog.admin_spec is not None:
+        routes += _routes(catalog.admin_spec, ADMIN_HANDLERS, admin.admin_auth, lambda world: _admin_spec(state))
     return routes
 
 
@@ -94,7 +96,7 @@ def _as_api_error(request: Request, exc: Exception, catalog: Catalog) -> ApiErro
         return ApiError(405, f"Method {request.method} is not allowed on {request.url.path}; allowed: {allowed}",
                         headers={"allow": allowed})
     if status == 404:
-        known = sorted({f"{op.method} {op.path}" for op in catalog.specs.of(profile_named("documented")).operations})
+        known = sorted({f"{op.method} {op.path}" for op in catalog.specs.of_documented().operations})
         return UnknownPath(f"No operation at {request.method} {request.url.path}; the API has: {', '.join(known)}")
     return ApiError(status, str(getattr(exc, "detail", exc)))
 
@@ -114,13 +116,21 @@ def create_app(settings: Settings) -> Starlette:
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # Nothing process-wide here (no gc or logging changes): the app may live inside someone
         # else's process (the pytest plugin). `recoup-mock serve` does those for its own process.
+        stop = asyncio.Event()
+        watcher = None
+        if settings.watch:
+            rebuild = functools.partial(routes_for, state)
+            watcher = asyncio.create_task(watch(state, app, rebuild, stop), name="recoup-mock watch")
         try:
             yield
         finally:
-            await app.state.mock.worlds.shutdown()
+            stop.set()
+            if watcher is not None:
+                await watcher
+            await state.worlds.shutdown()
 
     app = Starlette(
-        routes=routes_for(state),
+        routes=routes_for(state, state.catalog),
         middleware=[Middleware(MockMiddleware, state=state, access_log=settings.access_log)],
         exception_handlers={ApiError: api_error, HTTPException: api_error},
         lifespan=lifespan,

@@ -60,6 +60,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-admin", action="store_true", help="do not serve /__mock/*")
     serve.add_argument("--admin-token", help="require x-mock-admin-token on /__mock/*")
     serve.add_argument("--quiet", action="store_true", help="no per-request log lines")
+    serve.add_argument("--watch", action="store_true",
+                       help="reload the fixtures and the spec as they are saved (a broken edit is refused and "
+                            "the last good version kept; a changed world.yaml applies at each world's next reset)")
     serve.add_argument("--profile", choices=PROFILE_NAMES,
                        help="documented (default: the contract as written) or deployed (what the deployed server "
                             "does, docs/drift.md); per world: POST /__mock/worlds/NAME")
@@ -124,7 +127,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = env_settings(host=args.host, port=args.port, spec=args.spec, fixtures=args.fixtures,
                             speed=args.speed, seed=args.seed, admin_token=args.admin_token,
                             admin=False if args.no_admin else None, access_log=False if args.quiet else None,
-                            max_worlds=args.max_worlds, profile=args.profile)
+                            max_worlds=args.max_worlds, profile=args.profile, watch=True if args.watch else None)
     logging.basicConfig(level=logging.INFO if settings.access_log else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     app = create_app(settings)

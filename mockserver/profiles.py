@@ -139,6 +139,9 @@ class Specs:
             spec = self._specs[profile.name] = ApiSpec(self.path, derived_document(self.path, profile))
         return spec
 
+    def of_documented(self) -> ApiSpec:
+        return self._specs["documented"]
+
     def lacks(self, profile: Profile, path: str) -> bool:
         """Whether ``path`` is a route of the documented contract that ``profile``'s contract removed."""
         if profile.name not in self._lacking:

@@ -67,6 +67,8 @@ class Settings:
     max_worlds: int = 256
     #: Log one line per request to stderr.
     access_log: bool = True
+    #: Reload the fixtures and the spec as they are saved (``serve --watch``).
+    watch: bool = False
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Any, bool, str]] = [

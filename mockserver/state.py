@@ -23,6 +23,8 @@ class MockState:
         self.worlds = Worlds(settings, catalog)
         #: Why the last reload was refused (file, line, field), until a reload succeeds.
         self.reload_error: str | None = None
+        #: How many reloads have been served (``serve --watch``).
+        self.reloads = 0
 
     @property
     def scenarios(self) -> dict[str, Scenario]:
