@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import admin, handlers, resources
+from . import admin, handlers, inspector, resources
 from .catalog import Catalog, load_catalog
 from .errors import ApiError, SpecError, UnknownPath
 from .middleware import MockMiddleware
@@ -57,6 +57,13 @@ ADMIN_HANDLERS: dict[str, Handler] = {
     "getStatus": admin.get_status,
     "listWorlds": admin.list_worlds,
     "configureWorld": admin.configure_world,
+    "inspectorPage": inspector.page,
+    "inspectorFile": inspector.page_file,
+    "watchEvents": inspector.events,
+    "getRequest": inspector.request_detail,
+    "listRuns": inspector.list_runs,
+    "getRun": inspector.get_run,
+    "stopRun": inspector.stop_run,
 }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
@@ -71,6 +72,11 @@ class Run:
         self.readers = 0
         self.task: asyncio.Task[None] | None = None
         self.finished_at: float | None = None
+        #: When the run began and when each chunk was appended (``time.monotonic()``), for the inspector.
+        self.started_at = time.monotonic()
+        self.times: list[float] = []
+        #: Told of each appended chunk (its index) and of the close (None): the inspector's events.
+        self.listener: Callable[[Run, int | None], None] | None = None
         self._wakeup = asyncio.Event()
         self._waiting = 0
 
@@ -81,7 +87,10 @@ class Run:
     def append(self, chunk: Mapping[str, Any], frame: bytes | None = None) -> None:
         self.chunks.append(chunk)
         self.frames.append(frame if frame is not None else sse.encode_chunk(chunk))
+        self.times.append(time.monotonic())
         self._notify()
+        if self.listener is not None:
+            self.listener(self, len(self.chunks) - 1)
 
     def close(self, status: RunOutcome) -> None:
         if self.closed:
@@ -90,6 +99,19 @@ class Run:
         self.closed = True
         self.finished_at = asyncio.get_running_loop().time()
         self._notify()
+        if self.listener is not None:
+            self.listener(self, None)
+
+    def summary(self) -> dict[str, Any]:
+        """The run as the inspector lists it."""
+        return {"runId": self.id, "chatId": self.chat_id, "scenario": self.scenario.name, "status": self.status,
+                "chunks": len(self.chunks), "readers": self.readers, "headless": self.headless,
+                "pinned": self.pinned, "live": not self.closed}
+
+    def timed_chunks(self) -> list[dict[str, Any]]:
+        """Each chunk with the milliseconds after the run began when it was produced."""
+        return [{"index": i, "atMs": round((at - self.started_at) * 1000, 1), "chunk": chunk}
+                for i, (at, chunk) in enumerate(zip(self.times, self.chunks, strict=True))]
 
     def _notify(self) -> None:
         if self._waiting:  # nobody waiting (the common case at speed 0): nothing to wake

@@ -21,6 +21,7 @@ from .engine import DropConnection
 from .errors import ApiError, UnknownPath
 from .profiles import error_answer
 from .state import MockState
+from .store import JournalEntry
 from .worlds import DEFAULT, HEADER, World
 
 log = logging.getLogger("recoup_mock")
@@ -60,6 +61,9 @@ class MockMiddleware:
             return
         started = time.perf_counter()
         entry = None if path.startswith("/__mock/") else world.journal.record(method, path, 0)
+        if entry is not None:
+            entry.request_headers = scope["headers"]
+            self._publish(world, entry)
         scope["recoup.world"] = world
         scope["recoup.entry"] = entry
         world.in_flight += 1
@@ -70,9 +74,11 @@ class MockMiddleware:
             nonlocal status, done
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message["headers"] = [*message.get("headers", []), *CORS_HEADERS]
                 if entry is not None:
                     entry.status = status
-                message["headers"] = [*message.get("headers", []), *CORS_HEADERS]
+                    entry.response_headers = message["headers"]
+                    self._publish(world, entry)
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 done = True
             await send(message)
@@ -98,6 +104,8 @@ class MockMiddleware:
             elapsed = (time.perf_counter() - started) * 1000
             if entry is not None:
                 entry.duration_ms = elapsed
+                entry.done = True
+                self._publish(world, entry)
             if not done and not outcome:
                 outcome = " (client went away)"
             if self.access_log and log.isEnabledFor(logging.INFO):
@@ -106,6 +114,11 @@ class MockMiddleware:
                                              ("run", entry.run_id), ("key", entry.account)) if v)
                 log.info("%s %s %s %.1fms%s%s", method, path, status, elapsed, extra, outcome)
 
+
+    def _publish(self, world: World, entry: JournalEntry) -> None:
+        """Tell the inspector a journal entry began, got its status, or ended."""
+        if self.state.bus.watched:
+            self.state.bus.publish({"type": "request", "world": world.name, "entry": entry.to_json()})
 
     async def _options(self, scope: Scope, receive: Receive, send: Send, world: World) -> None:
         """Any OPTIONS, answered here before routing: a preflight (200, or the profile's status for the
@@ -131,7 +144,9 @@ class MockMiddleware:
             await send({"type": "http.response.start", "status": status, "headers": PREFLIGHT_HEADERS})
             await send({"type": "http.response.body", "body": b""})
         if not path.startswith("/__mock/") and not (world is self.worlds.default and _announces_world(scope)):
-            world.journal.record(method, path, status)
+            entry = world.journal.record(method, path, status)
+            entry.request_headers, entry.done = scope["headers"], True
+            self._publish(world, entry)
 
 
 def _world_name(scope: Scope) -> str | None:

@@ -112,6 +112,8 @@ def check_content_type(request: Request, op: Operation) -> None:
                             f"send {', '.join(op.media_types)}")
 
 
+#: How much of a request body the journal keeps for the inspector.
+JOURNAL_BODY_BYTES = 16 * 1024
 #: The spec a world's requests are routed and validated by (its profile's, for the chat API).
 SpecFor = Callable[[World], ApiSpec]
 
@@ -142,6 +144,9 @@ def endpoint(operation_id: str, spec_for: SpecFor, handler: Handler, authorize: 
         body = b""
         if op.has_body:
             body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
+            entry = request.scope.get("recoup.entry")
+            if entry is not None:
+                entry.request_body = body[:JOURNAL_BODY_BYTES]
         body_first = operation_id in world.profile.behaviour.body_before_auth
         account = ANONYMOUS if body_first else _authorize(request, world, op, authorize)
         parsed = None

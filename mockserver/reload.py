@@ -56,12 +56,13 @@ async def reload(state: MockState, app: Starlette, build_routes: RouteBuilder) -
     except MockServerError as exc:
         state.reload_error = str(exc)
         log.warning("recoup-mock: refused the edit, still serving the last good version: %s", exc)
+        state.bus.publish({"type": "reload", "reloads": state.reloads, "error": state.reload_error, "changes": []})
         return False
     said = changes(state.catalog, catalog)
     state.swap(catalog)
     app.router.routes[:] = routes
-    state.reloads += 1
     log.warning("recoup-mock: reloaded (%s)", "; ".join(said) or "no change that matters")
+    state.bus.publish({"type": "reload", "reloads": state.reloads, "error": None, "changes": said})
     return True
 
 

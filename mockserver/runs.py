@@ -30,9 +30,12 @@ def compile_scripts(scenarios: Mapping[str, Scenario]) -> dict[str, Script]:
 class RunManager:
     """Owns every run of one store generation (a reset replaces both)."""
 
-    def __init__(self, store: Store, scripts: Mapping[str, Script], settings: Settings) -> None:
+    def __init__(self, store: Store, scripts: Mapping[str, Script], settings: Settings,
+                 listener: Callable[[Run, int | None], None] | None = None) -> None:
         self.store = store
         self.settings = settings
+        #: Given to every run: told of its chunks and its close (the inspector's events).
+        self.listener = listener
         #: The stream scenarios, compiled once for every world and generation (see `compile_scripts`).
         self.scripts = scripts
         self.runs: dict[str, Run] = {}
@@ -79,6 +82,7 @@ class RunManager:
         """A registered run whose ``start`` chunk (with its message id) is already out: readers have a
         chunk 0 at once, as the first byte of a real stream goes out at once."""
         run = Run(run_id, script, message_id, **kwargs)
+        run.listener = self.listener
         first = script.first(message_id)
         if first is not None:
             run.append(*first)

@@ -9,6 +9,7 @@ which the middleware picks from the ``x-mock-world`` header and handlers reach a
 from __future__ import annotations
 
 from .catalog import Catalog
+from .events import EventBus
 from .scenarios import Scenario
 from .settings import Settings
 from .worlds import Worlds
@@ -20,7 +21,9 @@ class MockState:
     def __init__(self, settings: Settings, catalog: Catalog) -> None:
         self.settings = settings
         self.catalog = catalog
-        self.worlds = Worlds(settings, catalog)
+        #: What happens, pushed to the inspector (``GET /__mock/events``).
+        self.bus = EventBus()
+        self.worlds = Worlds(settings, catalog, self.bus)
         #: Why the last reload was refused (file, line, field), until a reload succeeds.
         self.reload_error: str | None = None
         #: How many reloads have been served (``serve --watch``).
@@ -35,3 +38,4 @@ class MockState:
         self.catalog = catalog
         self.worlds.swap(catalog)
         self.reload_error = None
+        self.reloads += 1

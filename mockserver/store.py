@@ -249,12 +249,18 @@ class JournalEntry:
     run_id: str | None = None
     account: str | None = None
     duration_ms: float = 0.0
+    #: For the inspector's detail view (`mockserver.admin.request_detail` masks the credentials).
+    request_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    request_body: bytes = b""
+    response_headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    #: False until the response has ended (a stream ends when it closes).
+    done: bool = False
 
     def to_json(self) -> dict[str, Any]:
         stamp = datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return {"seq": self.seq, "time": stamp, "method": self.method, "path": self.path,
                 "status": self.status, "scenario": self.scenario, "runId": self.run_id,
-                "account": self.account, "durationMs": round(self.duration_ms, 3)}
+                "account": self.account, "durationMs": round(self.duration_ms, 3), "done": self.done}
 
 
 class Journal:

@@ -19,7 +19,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from .catalog import Catalog
+from .engine import Run
 from .errors import ApiError, quote
+from .events import EventBus
 from .profiles import Profile, profile_named
 from .runs import RunManager
 from .scenarios import Scenario
@@ -37,9 +39,10 @@ RETRY_AFTER = "1"
 class World:
     """One world's state. A reset rebuilds its store and runs from the blueprint and seed."""
 
-    def __init__(self, name: str, settings: Settings, catalog: Catalog, profile: Profile) -> None:
+    def __init__(self, name: str, settings: Settings, catalog: Catalog, profile: Profile, bus: EventBus) -> None:
         self.name = name
         self.settings = settings
+        self.bus = bus
         #: What the world is built from; a reload swaps it (`Worlds.swap`).
         self.catalog = catalog
         #: How this world answers: as documented, or as deployed (`mockserver.profiles`).
@@ -55,11 +58,22 @@ class World:
     def _build(self) -> tuple[Store, RunManager]:
         blueprint = self.catalog.fixtures.blueprint
         store = Store(blueprint, self.settings.seed)
-        runs = RunManager(store, self.catalog.scripts, self.settings)
+        runs = RunManager(store, self.catalog.scripts, self.settings, listener=self._run_event)
         for chat_def in blueprint.chats:
             if chat_def.pinned_run is not None:
                 runs.pin(store.chats[chat_def.id], chat_def)
         return store, runs
+
+    def _run_event(self, run: Run, index: int | None) -> None:
+        """A run of this world began (its chunk 0), produced a chunk, or closed (None): tell watchers."""
+        if not self.bus.watched:
+            return
+        if index is None or index == 0:
+            self.bus.publish({"type": "run", "world": self.name, "run": run.summary()})
+        if index is not None:
+            self.bus.publish({"type": "chunk", "world": self.name, "runId": run.id, "index": index,
+                              "atMs": round((run.times[index] - run.started_at) * 1000, 1),
+                              "chunk": run.chunks[index]})
 
     @property
     def scenarios(self) -> dict[str, Scenario]:
@@ -77,6 +91,7 @@ class World:
             self.store, self.runs = self._build()
             self.journal.clear()
             self.queued_scenarios.clear()
+            self.bus.publish({"type": "reset", "world": self.name})
             return cancelled
 
     def counts(self) -> dict[str, Any]:
@@ -94,9 +109,10 @@ class World:
 class Worlds:
     """The live worlds by name, least recently used first."""
 
-    def __init__(self, settings: Settings, catalog: Catalog) -> None:
+    def __init__(self, settings: Settings, catalog: Catalog, bus: EventBus) -> None:
         self.settings = settings
         self.catalog = catalog
+        self.bus = bus
         #: The profile of the default world and of every world that does not choose one.
         self.profile = profile_named(settings.profile)
         self._worlds: OrderedDict[str, World] = OrderedDict()
@@ -109,7 +125,7 @@ class Worlds:
         return len(self._worlds)
 
     def _create(self, name: str, profile: Profile | None = None) -> World:
-        world = World(name, self.settings, self.catalog, profile or self.profile)
+        world = World(name, self.settings, self.catalog, profile or self.profile, self.bus)
         self._worlds[name] = world
         return world
 
@@ -166,6 +182,7 @@ class Worlds:
             await world.runs.shutdown()
         self._worlds.clear()
         self.default = self._create(DEFAULT)
+        self.bus.publish({"type": "reset", "world": None})
         return cancelled
 
     async def shutdown(self) -> None:

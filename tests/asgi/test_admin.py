@@ -101,8 +101,8 @@ def test_journal_records_each_request(client: TestClient) -> None:
     assert len(set(seqs)) == len(seqs)
     for entry in entries:
         assert set(entry) == {"seq", "time", "method", "path", "status", "scenario", "runId", "account",
-                              "durationMs"}
-        assert entry["durationMs"] >= 0
+                              "durationMs", "done"}
+        assert entry["durationMs"] >= 0 and entry["done"] is True
     assert [e["scenario"] for e in entries] == ["default", None, "http-429", None, "default", None, None]
     assert [e["runId"] for e in entries] == [run_id, None, None, None, PINNED_RUN, None, None]
 

@@ -51,6 +51,13 @@ ADMIN_OPERATIONS = {
     ("get", "/__mock/status"): "getStatus",
     ("get", "/__mock/worlds"): "listWorlds",
     ("post", "/__mock/worlds/{name}"): "configureWorld",
+    ("get", "/__mock/"): "inspectorPage",
+    ("get", "/__mock/inspector/{file}"): "inspectorFile",
+    ("get", "/__mock/events"): "watchEvents",
+    ("get", "/__mock/requests/{seq}"): "getRequest",
+    ("get", "/__mock/runs"): "listRuns",
+    ("get", "/__mock/runs/{runId}"): "getRun",
+    ("post", "/__mock/runs/{runId}/stop"): "stopRun",
 }
 BOTH_SCHEMES: list[dict[str, list[str]]] = [{"apiKeyAuth": []}, {"bearerAuth": []}]
 

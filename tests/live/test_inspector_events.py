@@ -1,0 +1,53 @@
+"""``GET /__mock/events`` on a live uvicorn: what another client does is pushed as it happens."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+from support import ALICE, LiveServer, SseParser, chat_body
+
+H = {"x-api-key": ALICE}
+
+
+def events(pieces: Iterator[bytes], parser: SseParser) -> Iterator[dict[str, Any]]:
+    """The inspector's events, one by one, as they arrive."""
+    seen = 0
+    for piece in pieces:
+        parser.feed(piece)
+        for event in parser.events[seen:]:
+            if event.data is not None:
+                yield json.loads(event.data)
+        seen = len(parser.events)
+
+
+def test_a_stream_sent_by_another_client_is_pushed_as_it_grows_and_stop_ends_it(live: LiveServer) -> None:
+    url = live.base_url
+    with httpx.Client(timeout=10) as client, client.stream("GET", url + "/__mock/events") as watching:
+        assert watching.headers["content-type"].startswith("text/event-stream")
+        pushed = events(watching.iter_raw(), SseParser())
+        with httpx.stream("POST", url + "/api/chat", json=chat_body(), timeout=10,
+                          headers={**H, "prefer": "scenario=slow", "x-mock-world": "watched"}) as chat:
+            run_id = chat.headers["x-workflow-run-id"]
+            chat_pieces = chat.iter_raw()
+            request = next(e for e in pushed if e["type"] == "request")
+            assert request["world"] == "watched" and request["entry"]["path"] == "/api/chat"
+            started = next(e for e in pushed if e["type"] == "run")
+            assert started["run"]["runId"] == run_id and started["run"]["scenario"] == "slow"
+            chunks = [next(e for e in pushed if e["type"] == "chunk") for _ in range(5)]
+            assert [c["index"] for c in chunks] == [0, 1, 2, 3, 4] and chunks[0]["chunk"]["type"] == "start"
+            assert all(c["runId"] == run_id and c["world"] == "watched" for c in chunks)
+            # Stop from the inspector's own call: the run closes as cancelled, and that is pushed too.
+            stopped = client.post(f"{url}/__mock/runs/{run_id}/stop", headers={"x-mock-world": "watched"})
+            assert stopped.json() == {"runId": run_id, "stopped": True}
+            closed = next(e for e in pushed if e["type"] == "run")
+            assert closed["run"]["status"] == "cancelled" and closed["run"]["live"] is False
+            body = b"".join(chat_pieces)
+        ended = next(e for e in pushed if e["type"] == "request" and e["entry"]["done"])
+        assert ended["entry"]["status"] == 200 and ended["entry"]["runId"] == run_id
+    assert body.endswith(b"data: [DONE]\n\n")
+    assert httpx.get(f"{url}/api/chat/runs/{run_id}", headers={**H, "x-mock-world": "watched"}).json()["status"] == \
+        "cancelled"
+    assert httpx.get(url + "/__mock/status").json()["readers"] == 0
