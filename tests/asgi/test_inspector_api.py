@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from starlette.testclient import TestClient
 from support import ALICE, CHAT_BUSY, PINNED_RUN, assert_error, assert_json, assert_stream, chat_body
@@ -38,7 +40,7 @@ def test_a_requests_detail_has_its_headers_masked_its_body_and_its_runs_chunks(c
     log = detail["run"]["chunkLog"]
     assert [c["chunk"] for c in log] == posted
     assert [c["index"] for c in log] == list(range(len(posted)))
-    assert all(b["atMs"] >= a["atMs"] >= 0 for a, b in zip(log, log[1:], strict=False))
+    assert all(b["atMs"] >= a["atMs"] >= 0 for a, b in itertools.pairwise(log))
     assert_error(client.get("/__mock/requests/999"), 404)
 
 
