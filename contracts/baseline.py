@@ -7,6 +7,10 @@ for which the suite applies the baseline without being told (the production depl
 
 A finding that matches an unexpired entry is *known drift*: it is reported, but it does not fail
 the run. Anything else is a new failure.
+
+``--baseline`` names a file, a bundled baseline by name (``production``: `BUNDLED`), or ``none``;
+``--update-baseline PATH`` writes the run's failures there (`update`): a team that accepts today's
+drift runs once with it, fills in each entry's ``why``, and from then on sees only new regressions.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlparse
 
 from schemathesis.baseline import Baseline, BaselineEntry
@@ -40,9 +44,10 @@ def targets(path: Path) -> list[str]:
     return [str(item) for item in listed]
 
 
-def select(base_url: str, *, explicit: Path | None, enabled: bool, bundled_mock: bool) -> Path | None:
-    """The baseline for this run: the one given, else the bundled one when ``base_url`` is a listed target."""
-    if not enabled:
+def select(base_url: str, *, explicit: Path | Literal["none"] | None, bundled_mock: bool) -> Path | None:
+    """The baseline for this run: the one given (or none), else the bundled one when ``base_url`` is a
+    listed target."""
+    if explicit == "none":
         return None
     if explicit is not None:
         return explicit
@@ -68,7 +73,9 @@ def apply(report: ContractReport, path: Path, today: date | None = None) -> None
 
 
 def update(report: ContractReport, path: Path) -> int:
-    """Merge this run's failures into ``path`` (new entries get ``drift: unclassified``); returns how many."""
+    """Merge this run's failures, new and known, into ``path`` (created if missing); returns how many
+    entries were added. Existing entries are kept as they are (their ``why`` too); new ones get
+    ``drift: unclassified`` and an empty ``why`` for a person to fill in."""
     document: dict[str, Any] = {}
     if path.exists():
         document = json.loads(path.read_text(encoding="utf-8"))
@@ -82,7 +89,7 @@ def update(report: ContractReport, path: Path) -> int:
             operation, check, failure, signature = finding.identity
             entry = BaselineEntry(operation=operation, check=check, failure=failure, signature=signature,
                                   first_seen=stamp, last_seen=stamp,
-                                  extra={"drift": "unclassified", "why": finding.title})
+                                  extra={"drift": "unclassified", "why": "", "title": finding.title})
             baseline.entries.append(entry)
             known[finding.identity] = entry
             added += 1

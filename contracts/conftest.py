@@ -1,8 +1,11 @@
-"""``pytest contracts --base-url URL --api-key KEY [--other-api-key KEY] [--max-examples N] [--seed N] [--max-time S]``.
+"""``pytest contracts --api-key KEY [--base-url URL] [...]``: the options of ``recoup-mock contract``.
 
-The same run as ``recoup-mock contract`` (without ``--base-url`` it starts the bundled mock), reported
-as one pytest test per flow and per Schemathesis phase; the full report is printed at the end.
-``RECOUP_CONTRACT_*`` variables apply here too (see `contracts.options`).
+The same run as ``recoup-mock contract`` (without ``--base-url`` it starts the bundled mock),
+reported as one pytest test per flow and per Schemathesis phase; the full report is printed at the
+end. The flags are built from the same table (`contracts.options.OPTIONS`), and read and checked by
+the same code: a bad value stops the session with the flag, the value and what is expected.
+The plan (target, caps, scope, baseline) is printed in the session header; ``--dry-run`` prints all
+of it and skips every test.
 """
 
 from __future__ import annotations
@@ -12,37 +15,45 @@ from typing import Any
 
 import pytest
 
-from .options import ContractOptions
+from .options import ContractOptions, OptionError, argument_specs, flag_values
 
-_OPTIONS = (
-    ("--base-url", "base_url", str, "the API to test (default: the bundled mock on a free port)"),
-    ("--api-key", "contract_api_key", str, "the account the suite acts as (required)"),
-    ("--other-api-key", "contract_other_api_key", str, "a second account (403s, object_level_authorization)"),
-    ("--max-examples", "contract_max_examples", int, "test cases per operation and phase"),
-    ("--seed", "contract_seed", int, "seed of the generated data"),
-    ("--max-time", "contract_max_time", float, "stop sending after S seconds"),
-)
+_OPTIONS = pytest.StashKey[ContractOptions]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("recoup-contract", "recoup-mock contract suite")
-    for flag, dest, kind, help_text in _OPTIONS:
+    for flag, kwargs in argument_specs():
         # Another plugin (pytest-base-url) may already define --base-url, with the same dest.
         with contextlib.suppress(ValueError):
-            group.addoption(flag, dest=dest, type=kind, default=None, help=help_text)
+            group.addoption(flag, **kwargs)
 
 
 def contract_options(config: pytest.Config) -> ContractOptions:
-    def get(dest: str) -> Any:
-        return config.getoption(dest, default=None)
+    if _OPTIONS not in config.stash:
+        try:
+            options = ContractOptions.from_sources(flag_values(lambda dest: config.getoption(dest, default=None)))
+        except OptionError as exc:
+            raise pytest.UsageError(f"pytest contracts: {exc}") from None
+        config.stash[_OPTIONS] = options
+    return config.stash[_OPTIONS]
 
-    api_key = get("contract_api_key")
-    if not api_key:
-        raise pytest.UsageError("pytest contracts needs --api-key KEY (and usually --other-api-key KEY)")
-    return ContractOptions.from_env(
-        api_key=api_key, base_url=get("base_url"), other_api_key=get("contract_other_api_key"),
-        max_examples=get("contract_max_examples"), seed=get("contract_seed"), max_time=get("contract_max_time"),
-    )
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    contract_options(session.config)  # a bad option stops the session before anything is collected or sent
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from .plan import describe
+
+    options = contract_options(config)
+    return describe(options, full=options.dry_run)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if contract_options(config).dry_run:
+        for item in items:
+            item.add_marker(pytest.mark.skip(reason="--dry-run: nothing was sent"))
 
 
 _REPORTS: list[Any] = []
@@ -50,9 +61,11 @@ _REPORTS: list[Any] = []
 
 @pytest.fixture(scope="session")
 def contract_report(pytestconfig: pytest.Config) -> Any:
-    from .runner import run_contract
+    from .runner import run_contract, write_outputs
 
-    report = run_contract(contract_options(pytestconfig))
+    options = contract_options(pytestconfig)
+    report = run_contract(options)
+    write_outputs(report, options)
     _REPORTS.append(report)
     return report
 

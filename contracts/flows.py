@@ -23,7 +23,8 @@ a session of the other account), unless ids are passed in. Then, each under its 
 ==========================  =========================================================================
 
 Nothing here touches an object the suite did not create, except the mock's fixture world (read
-only, and only when its ids answer as they do on the mock).
+only, and only when its ids answer as they do on the mock). A step on an ``--exclude``d operation,
+or one that could start an agent run past ``--max-streams``, is skipped (see `target.Target.allow`).
 """
 
 from __future__ import annotations
@@ -42,9 +43,9 @@ from mockserver import fixture_ids
 
 from . import streams
 from .checks import RUN_ID_HEADER, RunIdViolation, check_run_accepted
+from .options import DEFAULT_REPO_URL
 from .target import BudgetExhausted, Exchange, Target
 
-DEFAULT_REPO_URL = "https://github.com/recoupable/mock-workspace"
 INVALID_KEY = "recoup_sk_contract_not_a_key_0000000000000000"
 RUN_RANK = {"queued": 0, "running": 1, "completed": 2}
 RUN_POLL_LIMIT = 120.0
@@ -85,18 +86,24 @@ def chat_body(chat_id: str, session_id: str, text: str = "recoup-mock contract c
 # ---------------------------------------------------------------------- provisioning
 def detect_world(target: Target) -> World | None:
     """Whether the target is the mock with its fixture world (a read of a fixed session id)."""
+    if target.excluded("getSession") or target.excluded("getSessionChat"):
+        return None
     session_url = f"{target.base_url}/api/sessions/{fixture_ids.SESSION_READY}"
+    headers = target.http_headers("owner")
     try:
         with httpx.Client(timeout=target.options.request_timeout) as client:
-            response = client.get(session_url, headers=target.auth("owner"))
+            target.throttle()
+            target.report.count("flows")
+            response = client.get(session_url, headers=headers)
             session = response.json().get("session", {}) if response.status_code == 200 else {}
             if session.get("id") != fixture_ids.SESSION_READY:
                 return None
-            response = client.get(f"{session_url}/chats/{fixture_ids.CHAT_BUSY}", headers=target.auth("owner"))
+            target.throttle()
+            target.report.count("flows")
+            response = client.get(f"{session_url}/chats/{fixture_ids.CHAT_BUSY}", headers=headers)
             chat = response.json().get("chat", {}) if response.status_code == 200 else {}
     except (httpx.HTTPError, ValueError, AttributeError):
         return None
-    target.report.count("flows", 2)
     return World(busy_run=chat.get("activeStreamId"))
 
 
@@ -231,8 +238,12 @@ def _busy_overlap(target: Target, ws: Workspace) -> None:
     first_case = target.case("postChat", headers={"Prefer": "scenario=slow"}, body=chat_body(chat_id, ws.session_id))
     first = Exchange(flow, first_case, None, target.curl(first_case, "postChat"))
     timeout = target.options.request_timeout
-    headers = {**target.auth("owner"), "Prefer": "scenario=slow", "Content-Type": "application/json"}
+    headers = {**target.http_headers("owner"), "Prefer": "scenario=slow", "Content-Type": "application/json"}
     target.check_budget()
+    if target.allow(flow, "postChat", headers) is not None:
+        return
+    target.limits.cap.sent("flows")
+    target.throttle()
     target.report.count("flows")
     target.report.groups.add((f"flow:{flow}", first_case.operation.label))
     try:
@@ -424,6 +435,7 @@ def run_flows(target: Target, names: tuple[str, ...], repo_url: str = DEFAULT_RE
         ws = provision(target, repo_url)
     except BudgetExhausted:
         target.report.note("--max-time was spent while provisioning; no flow ran")
+        target.skip_notes()
         return ws
     if not ws.ready:
         target.report.note("provisioning failed, so the flows that need a session did not run")
@@ -436,4 +448,5 @@ def run_flows(target: Target, names: tuple[str, ...], repo_url: str = DEFAULT_RE
         except BudgetExhausted:
             target.report.note(f"--max-time was spent during flow {name}; the remaining flows did not run")
             break
+    target.skip_notes()
     return ws

@@ -1,9 +1,19 @@
-"""The Schemathesis phases (examples, coverage, fuzzing, stateful) over every operation of the spec.
+"""The Schemathesis phases (examples, coverage, fuzzing, stateful) over the operations of the spec.
 
 The run is configured in code, not by a ``schemathesis.toml`` (so it behaves the same from any
 working directory): the built-in checks that apply to this API, the custom stream checks, the
 credentials of both accounts as a Web Fuzzing Commons document (``object_level_authorization``
-compares them as peers), bounded stream reads, and the chat that ``POST /api/chat`` may stream on.
+compares them as peers), bounded stream reads, the chat that ``POST /api/chat`` may stream on, the
+``--header`` headers, and the operations and phases chosen.
+
+Operations are chosen with ``[[operations]]`` entries that turn the others off (``enabled: false``:
+Schemathesis never sends those requests, not even as an unexpected method). ``schema.include`` does
+not do it here: next to per-operation settings the schema's filter already admits every operation,
+and an include only adds to what it admits.
+
+Schemathesis' request cache is off: it would replay earlier runs' failing requests (keys included,
+since the output is not sanitized) from ``.schemathesis/`` in the working directory, so a run would
+depend on where it ran and send what no option allowed.
 
 Failures arrive as engine events and become `Finding`s with their check name and curl command.
 """
@@ -23,9 +33,9 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
 from . import checks as _checks  # noqa: F401  (registers the custom checks)
-from .options import BUILTIN_CHECKS, PHASES, ContractOptions
+from .limits import RunLimits
+from .options import BUILTIN_CHECKS, PHASES, ContractOptions, operation_ids
 from .report import CHECK_ERROR, ContractReport, Finding, redact
-from .target import ENV_API_KEY, ENV_OTHER_API_KEY
 
 if TYPE_CHECKING:
     from schemathesis import Response
@@ -40,6 +50,9 @@ POSITIVE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5x
 OWNER, PEER = "owner", "other"
 #: Streams end at `[DONE]`; the cap only matters for a target that never closes one.
 MAX_STREAM_EVENTS = 100_000
+#: The capability probes Schemathesis 4.32 sends first (a null byte in a header, an unsafe path), around
+#: its rate limiter.
+PROBE_REQUESTS = 2
 
 
 def base_config_data(options: ContractOptions, base_url: str, seed: int) -> dict[str, Any]:
@@ -51,9 +64,12 @@ def base_config_data(options: ContractOptions, base_url: str, seed: int) -> dict
         "request-timeout": options.request_timeout,
         "max-stream-events": MAX_STREAM_EVENTS,
         "output": {"sanitization": {"enabled": False}},
+        "cache": {"enabled": False},
     }
-    if options.rate_limit and options.rate_limit.lower() != "none":
-        data["rate-limit"] = options.rate_limit
+    if (rate := options.effective_rate_limit()) is not None:
+        data["rate-limit"] = rate
+    if options.headers:
+        data["headers"] = dict(options.headers)
     return data
 
 
@@ -68,24 +84,29 @@ def build_config(options: ContractOptions, base_url: str, auth_file: Path, works
     if not options.other_api_key:
         enabled.discard("object_level_authorization")
     checks: dict[str, Any] = {name: {"enabled": name in enabled} for name in BUILTIN_CHECKS}
+    selected = options.operations()
     operations: list[dict[str, Any]] = [
         {"include-operation-id": operation_id,
          "checks": {"positive_data_acceptance": {"enabled": "positive_data_acceptance" in enabled,
                                                  "expected-statuses": POSITIVE_STATUSES}}}
-        for operation_id in SEMANTIC_400
+        for operation_id in SEMANTIC_400 if operation_id in selected
     ]
     if workspace is not None and workspace.session_id and workspace.generator_chat_id:
         # Let generated turns reach a 200 stream: a chat of ours, in a session with a sandbox.
-        for entry in operations[:2]:
+        for entry in operations:
             entry["parameters"] = {"body.chatId": workspace.generator_chat_id, "body.sessionId": workspace.session_id}
+    operations += [{"include-operation-id": operation_id, "enabled": False}
+                   for operation_id in operation_ids(options.spec_path) if operation_id not in selected]
+    # A slow target is not a contract failure (a deployment's agent runs take seconds). Under a stream
+    # cap, the operations that start runs get no more cases once it is reached: not a health problem.
+    health = ["too_slow", "filter_too_much"] if options.stream_cap() is not None else ["too_slow"]
     wfc: dict[str, Any] = {"path": str(auth_file), "user": OWNER}
     if options.other_api_key:
         wfc["peers"] = [OWNER, PEER]
     data: dict[str, Any] = {
         **base_config_data(options, base_url, seed),
         "workers": options.workers,
-        # A slow target is not a contract failure (a deployment's agent runs take seconds).
-        "suppress-health-check": ["too_slow"],
+        "suppress-health-check": health,
         "generation": {"max-examples": options.max_examples, "database": "none"},
         "phases": {name: {"enabled": name in options.phases} for name in PHASES},
         "checks": checks,
@@ -105,25 +126,30 @@ def write_auth_file(options: ContractOptions, directory: Path) -> Path:
     return path
 
 
-def load_schema(spec: Path, config: SchemathesisConfig, operations: tuple[str, ...]) -> BaseSchema:
+def load_schema(spec: Path, config: SchemathesisConfig) -> BaseSchema:
     schema: BaseSchema = schemathesis.openapi.from_path(spec, config=config)
-    if operations:
-        schema = schema.include(operation_id=list(operations))
     return schema
 
 
 def run_phases(options: ContractOptions, spec: Path, base_url: str, report: ContractReport,
                workspace: Workspace | None, seed: int, deadline: float | None,
-               progress: Callable[[str], None] | None = None) -> None:
+               progress: Callable[[str], None] | None = None, limits: RunLimits | None = None) -> None:
     """Run the configured phases; every failure and error becomes a finding in ``report``."""
     if not options.phases:
         return
-    secrets = {options.api_key: ENV_API_KEY}
-    if options.other_api_key:
-        secrets[options.other_api_key] = ENV_OTHER_API_KEY
+    if not options.operations():
+        report.note("no operation left for the phases (--include/--exclude)")
+        return
+    secrets = options.secrets()
     with tempfile.TemporaryDirectory(prefix="recoup-contract-") as tmp:
         config = build_config(options, base_url, write_auth_file(options, Path(tmp)), workspace, seed)
-        schema = load_schema(spec, config, options.operations)
+        schema = load_schema(spec, config)
+        if limits is not None:
+            limits.cap.install(schema)
+            limits.throttle.share(schema)
+            # The probes go around the limiter: their share is taken now, and again once they are sent, so
+            # that no second of the run holds more than the limit whichever side of them it falls.
+            limits.throttle(PROBE_REQUESTS)
         stream = from_schema(schema).execute()
         timer: threading.Timer | None = None
         if deadline is not None:
@@ -133,12 +159,18 @@ def run_phases(options: ContractOptions, spec: Path, base_url: str, report: Cont
             timer.start()
         try:
             for event in stream:
-                _consume(event, report, secrets)
+                _consume(event, report, secrets, limits)
+                if not isinstance(event, events.PhaseFinished):
+                    continue
+                name = event.phase.name.value
+                if name == "probing" and limits is not None:
+                    limits.throttle(PROBE_REQUESTS)
                 # The suite's phases only (not Schemathesis' probing, schema analysis or auth bootstrap).
-                if progress is not None and isinstance(event, events.PhaseFinished) and (
-                        event.phase.name.value in PHASES):
-                    name = event.phase.name.value
-                    progress(f"phase {name}: {event.status.value} ({report.requests.get('phase:' + name, 0)} requests)")
+                if progress is not None and name in PHASES:
+                    status = event.status.value
+                    if status == "error" and not any(f.source == f"phase:{name}" for f in report.findings):
+                        status = "success"  # its only errors were operations the stream cap left without cases
+                    progress(f"phase {name}: {status} ({report.requests.get('phase:' + name, 0)} requests)")
         finally:
             if timer is not None:
                 timer.cancel()
@@ -146,7 +178,8 @@ def run_phases(options: ContractOptions, spec: Path, base_url: str, report: Cont
             report.note("--max-time was reached during the Schemathesis phases; they stopped early")
 
 
-def _consume(event: events.EngineEvent, report: ContractReport, secrets: dict[str, str]) -> None:
+def _consume(event: events.EngineEvent, report: ContractReport, secrets: dict[str, str],
+             limits: RunLimits | None = None) -> None:
     if isinstance(event, events.ScenarioFinished):
         phase = event.phase.value
         source = f"phase:{phase}"
@@ -175,6 +208,9 @@ def _consume(event: events.EngineEvent, report: ContractReport, secrets: dict[st
                 ))
     elif isinstance(event, events.NonFatalError):
         phase = event.phase.value if event.phase is not None else "run"
+        if limits is not None and limits.cap.explains(event.label, event.value):
+            report.note_once(f"phase {phase}: no more cases for {event.label} once --max-streams was reached")
+            return
         report.add(Finding(
             operation=event.label,
             check=CHECK_ERROR,

@@ -1,7 +1,10 @@
-"""What a contract run found: findings (operation, check, message, curl), the console text, JUnit XML."""
+"""What a contract run found: findings (operation, check, message, curl), the console text, JUnit XML,
+and the Markdown summary (``--report``, and ``$GITHUB_STEP_SUMMARY``)."""
 
 from __future__ import annotations
 
+import html
+import re
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
@@ -10,6 +13,9 @@ from pathlib import Path
 #: Findings that do not come from an HTTP check.
 CHECK_CONNECTION = "connection"
 CHECK_ERROR = "schemathesis_error"
+#: What a printed command names instead of the keys: export them and it runs as is.
+ENV_API_KEY = "RECOUP_API_KEY"
+ENV_OTHER_API_KEY = "RECOUP_OTHER_API_KEY"
 
 Identity = tuple[str, str, str, str]
 
@@ -53,10 +59,26 @@ class ContractReport:
     check_runs: dict[str, int] = field(default_factory=dict)
     #: Every group that ran (flow or phase, operation), for the JUnit report.
     groups: set[tuple[str, str]] = field(default_factory=set)
+    #: At most this many requests that could start an agent run were allowed (None: no cap).
+    stream_cap: int | None = None
+    #: Where the cap came from, for people ("--max-streams", "the default against --base-url").
+    stream_cap_source: str = ""
+    #: Requests that could start an agent run: sent, and skipped at the cap, by part.
+    streams_sent: dict[str, int] = field(default_factory=dict)
+    streams_skipped: dict[str, int] = field(default_factory=dict)
+    #: The request rate limit in force ("10/s", "auto"), or None.
+    rate_limit: str | None = None
+    #: Secret values (keys, ``--header`` values) and the variables printed instead: every finding and
+    #: note is redacted as it is recorded, so no output built from the report holds them.
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def add(self, finding: Finding) -> bool:
         """Record a finding unless the same failure was already recorded; True when it was new to the report."""
+        if self.secrets:
+            finding.title = redact(finding.title, self.secrets)
+            finding.message = redact(finding.message, self.secrets)
+            finding.curl = redact(finding.curl, self.secrets) if finding.curl is not None else None
         with self._lock:
             if any(existing.identity == finding.identity for existing in self.findings):
                 return False
@@ -64,6 +86,7 @@ class ContractReport:
             return True
 
     def note(self, message: str) -> None:
+        message = redact(message, self.secrets)
         with self._lock:
             self.notes.append(message)
 
@@ -74,6 +97,20 @@ class ContractReport:
     def checked(self, check: str, n: int = 1) -> None:
         with self._lock:
             self.check_runs[check] = self.check_runs.get(check, 0) + n
+
+    def stream_sent(self, part: str) -> None:
+        with self._lock:
+            self.streams_sent[part] = self.streams_sent.get(part, 0) + 1
+
+    def stream_skipped(self, part: str) -> None:
+        with self._lock:
+            self.streams_skipped[part] = self.streams_skipped.get(part, 0) + 1
+
+    def note_once(self, message: str) -> None:
+        message = redact(message, self.secrets)
+        with self._lock:
+            if message not in self.notes:
+                self.notes.append(message)
 
     @property
     def new_findings(self) -> list[Finding]:
@@ -108,6 +145,33 @@ def redact(text: str, secrets: dict[str, str]) -> str:
     return text
 
 
+def header_variable(name: str) -> str:
+    """The environment variable a printed command names for a ``--header`` value:
+    ``x-vercel-protection-bypass`` -> ``X_VERCEL_PROTECTION_BYPASS``."""
+    variable = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper() or "HEADER"
+    return f"_{variable}" if variable[0].isdigit() else variable
+
+
+def _by_part(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {n}" for name, n in sorted(counts.items()))
+
+
+def stream_summary(report: ContractReport) -> str | None:
+    """One line on the requests that could start an agent run, when a cap applied or any was skipped."""
+    if report.stream_cap is None and not report.streams_skipped:
+        return None
+    sent, skipped = sum(report.streams_sent.values()), sum(report.streams_skipped.values())
+    cap = f"at most {report.stream_cap}" if report.stream_cap is not None else "no cap"
+    source = f" ({report.stream_cap_source})" if report.stream_cap_source else ""
+    line = f"Requests that could start an agent run: {sent} sent"
+    if sent:
+        line += f" ({_by_part(report.streams_sent)})"
+    line += f", {cap}{source}; {skipped} skipped at the cap"
+    if skipped:
+        line += f" ({_by_part(report.streams_skipped)})"
+    return line
+
+
 def format_report(report: ContractReport, *, max_lines: int = 14) -> str:
     """The console text: one block per failure (operation, check, message, curl), then a summary."""
     lines: list[str] = []
@@ -138,6 +202,8 @@ def format_report(report: ContractReport, *, max_lines: int = 14) -> str:
     if report.check_runs:
         ran = ", ".join(f"{name} {n}" for name, n in sorted(report.check_runs.items()))
         lines.append(f"Responses judged per check: {ran}")
+    if (streams := stream_summary(report)) is not None:
+        lines.append(streams)
     total = sum(report.requests.values())
     parts = ", ".join(f"{name} {n}" for name, n in sorted(report.requests.items()))
     verdict = "PASSED" if report.passed else "FAILED"
@@ -175,3 +241,72 @@ def write_junit(report: ContractReport, path: Path) -> None:
     suite.set("time", f"{report.duration:.3f}")
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+# ---------------------------------------------------------------------------------------- Markdown
+def _fence(text: str, language: str) -> list[str]:
+    """``text`` as a fenced code block whose fence no backtick run inside it can close."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{language}", text.rstrip("\n"), fence]
+
+
+def _inline(text: str) -> str:
+    """Plain text for a Markdown line: no HTML, no table pipes, one line."""
+    return html.escape(" ".join(text.split())).replace("|", "\\|")
+
+
+def format_markdown(report: ContractReport, *, max_lines: int = 30) -> str:
+    """The summary a person reads on the job page: the numbers, each new failure with its curl
+    command, and the known drift as a collapsed list. Built from the findings, which are redacted."""
+    verdict = "PASSED" if report.passed else "FAILED"
+    total = sum(report.requests.values())
+    lines = [f"## recoup-mock contract: {verdict}", ""]
+    lines.append(f"`{report.base_url}` ({_inline(report.target)}) · seed {report.seed} · {report.duration:.1f} s"
+                 + (f" · baseline `{report.baseline}`" if report.baseline else ""))
+    lines += ["", "| | |", "|---|---|",
+              f"| New failures | {len(report.new_findings)} |",
+              f"| Known drift (baseline) | {len(report.known_findings)} |",
+              f"| Requests | {total}" + (f" ({_by_part(report.requests)})" if report.requests else "") + " |"]
+    if report.stream_cap is not None or report.streams_skipped:
+        cap = str(report.stream_cap) if report.stream_cap is not None else "none"
+        lines.append(f"| Requests that could start an agent run | {sum(report.streams_sent.values())} sent, "
+                     f"{sum(report.streams_skipped.values())} skipped (cap {cap}) |")
+    if report.rate_limit:
+        lines.append(f"| Rate limit | {_inline(report.rate_limit)} |")
+    if report.new_findings:
+        lines += ["", f"### New failures ({len(report.new_findings)})"]
+        for n, finding in enumerate(sorted(report.new_findings, key=lambda f: (f.operation, f.check)), 1):
+            lines += ["", f"**{n}. `{finding.operation}` — check `{finding.check}`** ({_inline(finding.source)})",
+                      "", _inline(finding.title), ""]
+            message = finding.message.strip().splitlines()
+            shown = "\n".join(message[:max_lines])
+            if len(message) > max_lines:
+                shown += f"\n... ({len(message) - max_lines} more lines in the JUnit report)"
+            lines += _fence(shown, "text")
+            if finding.curl:
+                lines += ["", "Reproduce:", "", *_fence(finding.curl.strip(), "sh")]
+    if report.known_findings:
+        lines += ["", f"<details><summary>Known drift: {len(report.known_findings)} failure(s) the baseline "
+                      "accounts for</summary>", ""]
+        for finding in sorted(report.known_findings, key=lambda f: (f.operation, f.check)):
+            drift = f"; {_inline(finding.drift)}" if finding.drift else ""
+            lines.append(f"- `{finding.operation}` — `{finding.check}`: {_inline(finding.title)} "
+                         f"(entry `{finding.known}`{drift})")
+        lines += ["", "</details>"]
+    if report.notes:
+        lines += ["", "<details><summary>Notes</summary>", ""]
+        lines += [f"- {_inline(note)}" for note in report.notes]
+        lines += ["", "</details>"]
+    return "\n".join(lines) + "\n"
+
+
+def write_markdown(report: ContractReport, path: Path | None, step_summary: str | None = None) -> None:
+    """Write the summary to ``path`` and append it to ``step_summary`` (``$GITHUB_STEP_SUMMARY``)."""
+    text = format_markdown(report)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as summary:
+            summary.write(text + "\n")

@@ -2,22 +2,23 @@
 
 The flows go first: they are short, they check what the generator cannot reach (409, 403, 401,
 204, the run lifecycle, full streams), and they create the chat the generated turns stream on.
-The phases then use what is left of ``--max-time``.
+The phases then use what is left of ``--max-time``, of the rate limit and of ``--max-streams``
+(`limits`: one limiter and one cap for the whole run).
 """
 
 from __future__ import annotations
 
+import os
 import random
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Mapping
 
 from mockserver.serving import ServedApp
-from mockserver.settings import DEFAULT_SPEC
 
 from . import baseline as baselines
 from .flows import Workspace, run_flows
-from .options import ContractOptions
+from .limits import RunLimits, StreamCap, Throttle
+from .options import DEFAULT_MAX_STREAMS, ContractOptions
 from .phases import flow_config, load_schema, run_phases
 from .report import ContractReport
 from .target import Target
@@ -29,24 +30,26 @@ def run_contract(options: ContractOptions, progress: Callable[[str], None] | Non
     started = time.monotonic()
     deadline = started + options.max_time if options.max_time is not None else None
     seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**31)
-    spec = options.spec or DEFAULT_SPEC
+    spec = options.spec_path
     server: ServedApp | None = None
     if options.base_url is None:
         server = bundled_mock().start()
         base_url, kind = server.base_url, "bundled mock, full speed"
     else:
+        # Against a deployment, 429s are waited out (Retry-After) rather than reported, unless a rate is set.
         base_url, kind = options.base_url.rstrip("/"), "target"
-        if options.rate_limit is None:
-            # Against a deployment, wait out 429s (Retry-After) rather than report them.
-            options = options.replace(rate_limit="auto")
-    report = ContractReport(base_url=base_url, target=kind, seed=seed)
+    report = ContractReport(base_url=base_url, target=kind, seed=seed, stream_cap=options.stream_cap(),
+                            stream_cap_source=stream_cap_source(options), rate_limit=options.effective_rate_limit(),
+                            secrets=options.secrets())
+    limits = RunLimits(StreamCap(options.stream_cap(), (options.api_key, options.other_api_key), report))
     try:
         # Schemathesis' stream reader is byte-capped for this run only (see `transport.stream_byte_cap`).
         with stream_byte_cap(options.stream_byte_cap):
             workspace: Workspace | None = None
             if options.flows or options.phases:
-                schema = load_schema(spec, flow_config(options, base_url, seed), ())
-                target = Target(schema, base_url, options, report, deadline)
+                schema = load_schema(spec, flow_config(options, base_url, seed))
+                limits.throttle = Throttle.of(schema, base_url)
+                target = Target(schema, base_url, options, report, deadline, limits)
                 workspace = run_flows(target, options.flows, options.repo_url)
                 if progress is not None:
                     flows = ", ".join(options.flows) or "provisioning only"
@@ -58,20 +61,23 @@ def run_contract(options: ContractOptions, progress: Callable[[str], None] | Non
                     report.note("the target has the mock's fixture world (409 from its pinned busy chat)")
             remaining = None if deadline is None else deadline - time.monotonic()
             if options.phases and (remaining is None or remaining > 0):
-                run_phases(options, spec, base_url, report, workspace, seed, deadline, progress)
+                run_phases(options, spec, base_url, report, workspace, seed, deadline, progress, limits)
             elif options.phases:
                 report.note("--max-time was spent before the Schemathesis phases could start")
     finally:
         if server is not None:
             server.stop()
-    path = baselines.select(base_url, explicit=options.baseline, enabled=options.use_baseline,
-                            bundled_mock=server is not None)
+    path = baselines.select(base_url, explicit=options.baseline, bundled_mock=server is not None)
     if path is not None:
         if path.exists():
             baselines.apply(report, path)
-        if options.baseline_update:
-            baselines.update(report, path)
-            report.note(f"baseline {path}: {report.baseline_recorded} new entr(y/ies) recorded")
+        else:
+            report.note(f"baseline {path} does not exist, so no failure counts as known drift")
+    written = options.update_baseline or (path if options.baseline_update else None)
+    if written is not None:
+        baselines.update(report, written)
+        report.note(f"baseline {written}: {report.baseline_recorded} new entr(y/ies) recorded"
+                    + (" (fill in each `why`)" if report.baseline_recorded else ""))
     if server is not None:
         report.note(f"the bundled mock served on {base_url} for this run only; to replay a curl command, "
                     f"run `recoup-mock serve --speed 0 --port {server.port}` first")
@@ -79,8 +85,21 @@ def run_contract(options: ContractOptions, progress: Callable[[str], None] | Non
     return report
 
 
-def write_outputs(report: ContractReport, junit: Path | None) -> None:
-    if junit is not None:
-        from .report import write_junit
+def stream_cap_source(options: ContractOptions) -> str:
+    if options.max_streams is not None:
+        return "--max-streams"
+    if options.stream_cap() == DEFAULT_MAX_STREAMS:
+        return "the default against --base-url"
+    return ""
 
-        write_junit(report, junit)
+
+def write_outputs(report: ContractReport, options: ContractOptions, environ: Mapping[str, str] | None = None) -> None:
+    """The JUnit XML (``--junit``) and the Markdown summary (``--report``, also appended to
+    ``$GITHUB_STEP_SUMMARY`` when that is set)."""
+    from .report import write_junit, write_markdown
+
+    if options.junit is not None:
+        write_junit(report, options.junit)
+    if options.report is not None:
+        env = os.environ if environ is None else environ
+        write_markdown(report, options.report, env.get("GITHUB_STEP_SUMMARY") or None)

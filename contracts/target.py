@@ -1,9 +1,11 @@
 """Sending one documented request to the target and judging the response, for the scripted flows.
 
 Every request of a flow is a Schemathesis `Case` of its operation: it is sent through the same
-transport as the generated ones (bounded stream reads, rate limit), every response check applies
-to it (built-in and custom), and each failure is recorded with the check's name and the curl
-command that reproduces it.
+transport as the generated ones (bounded stream reads, the run's rate limiter), every response check
+applies to it (built-in and custom), and each failure is recorded with the check's name and the curl
+command that reproduces it. Every request carries the ``--header`` headers. A request to an
+``--exclude``d operation, or one that could start an agent run past ``--max-streams``, is not sent:
+the step is skipped (its exchange has no response, so no expectation fails) and counted.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from schemathesis.core import NOT_SET
 from schemathesis.core.failures import Failure
 
 from .checks import CUSTOM_CHECKS, FlowFailure, header
+from .limits import RunLimits, StreamCap
 from .options import ContractOptions
-from .report import CHECK_CONNECTION, ContractReport, Finding, redact
+from .report import CHECK_CONNECTION, ENV_API_KEY, ENV_OTHER_API_KEY, ContractReport, Finding, redact
 
 if TYPE_CHECKING:
     from schemathesis import Case, Response
@@ -36,8 +39,7 @@ RESPONSE_CHECKS = (
 )
 STREAM_OPERATIONS = {"postChat", "postChatWorkflow", "resumeChatStream", "legacyChat"}
 MAX_RATE_LIMIT_RETRIES = 3
-ENV_API_KEY = "RECOUP_API_KEY"
-ENV_OTHER_API_KEY = "RECOUP_OTHER_API_KEY"
+__all__ = ["ENV_API_KEY", "ENV_OTHER_API_KEY", "BudgetExhausted", "Exchange", "Target"]
 
 
 class BudgetExhausted(Exception):
@@ -52,6 +54,8 @@ class Exchange:
     case: Case[Any]
     response: Response | None
     curl: str
+    #: Why it was not sent (``--exclude``, ``--max-streams``), when it was not.
+    skipped: str | None = None
 
     @property
     def status(self) -> int | None:
@@ -73,7 +77,7 @@ class Target:
     """The API under test, as one account (``api_key``) and optionally a second one (``other_api_key``)."""
 
     def __init__(self, schema: BaseSchema, base_url: str, options: ContractOptions, report: ContractReport,
-                 deadline: float | None) -> None:
+                 deadline: float | None, limits: RunLimits | None = None) -> None:
         self.schema = schema
         self.base_url = base_url.rstrip("/")
         self.options = options
@@ -81,6 +85,11 @@ class Target:
         self.deadline = deadline
         self.api_key = options.api_key
         self.other_api_key = options.other_api_key
+        self.limits = limits or RunLimits(StreamCap(None, (), report))
+        self.extra_headers = dict(options.headers)
+        self.secrets = options.secrets()
+        #: Steps not sent, by (flow, operationId, why).
+        self.skips: dict[tuple[str, str, str], int] = {}
         load_all_checks()
         names = [name for name in RESPONSE_CHECKS if name in options.checks]
         custom = [check.__name__ for check in CUSTOM_CHECKS]
@@ -104,6 +113,34 @@ class Target:
             return {"x-api-key": self.other_api_key}
         raise ValueError(who)
 
+    def http_headers(self, who: str | None) -> dict[str, str]:
+        """Every header a request sent outside Schemathesis needs: the ``--header`` ones and credentials."""
+        return {**self.extra_headers, **self.auth(who)}
+
+    def excluded(self, operation_id: str) -> bool:
+        return operation_id in self.options.exclude
+
+    def allow(self, flow: str, operation_id: str, headers: dict[str, str], method: str = "POST") -> str | None:
+        """Why this request may not be sent (``--exclude``, ``--max-streams``), or None. A request that could
+        start an agent run takes one from the cap."""
+        why = None
+        if self.excluded(operation_id):
+            why = "--exclude"
+        elif self.limits.cap.starts_run(operation_id, method, headers) and not self.limits.cap.take("flows"):
+            why = "--max-streams"
+        if why is not None:
+            key = (flow, operation_id, why)
+            self.skips[key] = self.skips.get(key, 0) + 1
+        return why
+
+    def throttle(self) -> None:
+        """Wait for the rate limit before a request sent outside Schemathesis' transport."""
+        self.limits.throttle()
+
+    def skip_notes(self) -> None:
+        for (flow, operation_id, why), n in sorted(self.skips.items()):
+            self.report.note(f"flow {flow}: {n} request(s) to {operation_id} not sent ({why})")
+
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
@@ -115,7 +152,7 @@ class Target:
     def case(self, operation_id: str, *, auth: str | None = "owner", headers: dict[str, str] | None = None,
              path: dict[str, Any] | None = None, query: dict[str, Any] | None = None, body: Any = NOT_SET) -> Case[Any]:
         operation = self.schema.find_operation_by_id(operation_id)  # type: ignore[attr-defined]
-        all_headers = {**self.auth(auth), **(headers or {})}
+        all_headers = {**self.extra_headers, **self.auth(auth), **(headers or {})}
         kwargs: dict[str, Any] = {"headers": all_headers}
         if path:
             kwargs["path_parameters"] = path
@@ -134,10 +171,7 @@ class Target:
         return self.redact(command)
 
     def redact(self, text: str) -> str:
-        secrets = {self.api_key: ENV_API_KEY}
-        if self.other_api_key:
-            secrets[self.other_api_key] = ENV_OTHER_API_KEY
-        return redact(text, secrets)
+        return redact(text, self.secrets)
 
     def send(self, flow: str, operation_id: str, *, auth: str | None = "owner", headers: dict[str, str] | None = None,
              path: dict[str, Any] | None = None, query: dict[str, Any] | None = None, body: Any = NOT_SET,
@@ -146,7 +180,12 @@ class Target:
         self.check_budget()
         case = self.case(operation_id, auth=auth, headers=headers, path=path, query=query, body=body)
         exchange = Exchange(flow, case, None, self.curl(case, operation_id))
+        exchange.skipped = self.allow(flow, operation_id, dict(case.headers or {}), case.method)
+        if exchange.skipped is not None:
+            return exchange
         self.report.groups.add((f"flow:{flow}", case.operation.label))
+        if self.limits.cap.starts_run(operation_id, case.method, case.headers):
+            self.limits.cap.sent("flows")
         try:
             response = self._call(case)
         except requests.RequestException as exc:
@@ -173,7 +212,7 @@ class Target:
         raise AssertionError("unreachable")
 
     def _honours_429(self) -> bool:
-        return self.options.rate_limit is not None and self.options.rate_limit.lower() != "none"
+        return self.options.effective_rate_limit() is not None
 
     def run_checks(self, exchange: Exchange) -> list[str]:
         """Run the response checks; returns the names of those that failed."""

@@ -86,16 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("dir", metavar="DIR", type=Path, nargs="?", default=DEFAULT_INIT_DIR,
                       help=f"where to write (default ./{DEFAULT_INIT_DIR}; created if missing)")
 
-    contract = sub.add_parser("contract", help="run the contract suite against the bundled mock or --base-url")
-    contract.add_argument("--base-url", metavar="URL",
-                          help="the API to test (default: start the bundled mock on a free port at full speed)")
-    contract.add_argument("--api-key", metavar="KEY", required=True, help="the account the suite acts as")
-    contract.add_argument("--other-api-key", metavar="KEY",
-                          help="a second account (403s on its chat, object_level_authorization)")
-    contract.add_argument("--junit", metavar="PATH", type=Path, help="write a JUnit XML report to PATH")
-    contract.add_argument("--max-examples", metavar="N", type=int, help="test cases per operation and phase")
-    contract.add_argument("--seed", metavar="N", type=int, help="seed of the generated data")
-    contract.add_argument("--max-time", metavar="S", type=float, help="stop sending after S seconds in all")
+    contract = sub.add_parser(
+        "contract", help="run the contract suite against the bundled mock or --base-url",
+        description="Run the contract suite (Schemathesis phases and scripted flows) against the bundled mock, or "
+                    "a deployment with --base-url. Bounded against a deployment: at most 20 requests that could "
+                    "start an agent run unless --max-streams says otherwise; see also --rate-limit and --dry-run. "
+                    "Exit 0 when nothing new failed, 1 otherwise, 2 on a bad option.")
+    # The flags come from the suite's one table of options, which `pytest contracts` is built from too
+    # (importing it loads neither Schemathesis nor the rest of the suite).
+    from .contracts.options import argument_specs
+
+    for flag, kwargs in argument_specs(enforce_required=True):
+        contract.add_argument(flag, **kwargs)
     return parser
 
 

@@ -29,9 +29,9 @@ def run(app: Any, **config: Any) -> ContractReport:
 
 @pytest.fixture(scope="module")
 def drift_report() -> ContractReport:
-    """Every flow, and the coverage phase on two operations, against the mock replaying production's drift."""
-    return run(ProductionDrift(faithful()), use_baseline=False, phases=("coverage",),
-               operations=("getSession", "stopChat"))
+    """Every flow, and the coverage phase on two operations no flow calls, against the mock replaying production's drift."""
+    return run(ProductionDrift(faithful()), baseline="none", phases=("coverage",),
+               include=("getChatMessages", "listSessionChats"))
 
 
 def test_drift_fails_without_the_baseline(drift_report: ContractReport) -> None:
@@ -83,11 +83,11 @@ def test_the_bundled_baseline_is_a_schemathesis_baseline_naming_drift_rows() -> 
 
 def test_the_bundled_baseline_applies_to_its_targets_only() -> None:
     production = baselines.targets(baselines.BUNDLED)[0]
-    assert baselines.select(production + "/", explicit=None, enabled=True, bundled_mock=False) == baselines.BUNDLED
-    assert baselines.select("http://127.0.0.1:4010", explicit=None, enabled=True, bundled_mock=False) is None
-    assert baselines.select(production, explicit=None, enabled=False, bundled_mock=False) is None
+    assert baselines.select(production + "/", explicit=None, bundled_mock=False) == baselines.BUNDLED
+    assert baselines.select("http://127.0.0.1:4010", explicit=None, bundled_mock=False) is None
+    assert baselines.select(production, explicit="none", bundled_mock=False) is None
     mine = Path("mine.json")
-    assert baselines.select("http://127.0.0.1:4010", explicit=mine, enabled=True, bundled_mock=False) == mine
+    assert baselines.select("http://127.0.0.1:4010", explicit=mine, bundled_mock=False) == mine
 
 
 def test_baseline_update_records_new_failures(tmp_path: Path, drift_report: ContractReport) -> None:

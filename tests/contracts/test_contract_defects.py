@@ -29,20 +29,20 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "text-start-dropped": STREAM_FLOWS,
     "unknown-chunk-type": STREAM_FLOWS,
     "extra-chunk-key": STREAM_FLOWS,
-    "credentials-ignored": {"flows": (), "phases": ("fuzzing",), "operations": ("createSession",)},
+    "credentials-ignored": {"flows": (), "phases": ("fuzzing",), "include": ("createSession",)},
     "error-message-renamed": {"flows": ("credentials",), "phases": ()},
     "ok-instead-of-accepted": {"flows": ("run_lifecycle",), "phases": ()},
     "status-outside-enum": {"flows": ("run_lifecycle",), "phases": ()},
     # `startIndex=0` is the boundary value the coverage phase sends.
-    "server-error-on-edge-input": {"flows": (), "phases": ("coverage",), "operations": ("resumeChatStream",)},
+    "server-error-on-edge-input": {"flows": (), "phases": ("coverage",), "include": ("resumeChatStream",)},
     "stream-never-closes": {**STREAM_FLOWS, "request_timeout": 1.5},
-    "peer-reads-sessions": {"flows": (), "phases": ("fuzzing",), "operations": ("createSession", "getSession")},
+    "peer-reads-sessions": {"flows": (), "phases": ("fuzzing",), "include": ("createSession", "getSession")},
 }
 
 
 def options(base_url: str, **config: Any) -> ContractOptions:
     return ContractOptions(api_key=ALICE, other_api_key=BOB, base_url=base_url, seed=SEED, max_examples=5,
-                           request_timeout=config.pop("request_timeout", 5.0), use_baseline=False, **config)
+                           request_timeout=config.pop("request_timeout", 5.0), baseline="none", **config)
 
 
 def run(app: Any, **config: Any) -> ContractReport:
