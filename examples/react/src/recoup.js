@@ -1,0 +1,137 @@
+// Talking to Recoup (here: recoup-mock) from the browser: the page's settings, the set-up calls a front end
+// makes before its first message, stop, and the two chat transports.
+//
+// Query parameters: ?mock=http://127.0.0.1:4010 (the API's base URL), ?key=recoup_sk_test_alice,
+// ?transport=workflow|default, ?world=NAME (sent as x-mock-world: the mock's isolated worlds; optional).
+
+import { WorkflowChatTransport } from "@workflow/ai";
+import { DefaultChatTransport } from "ai";
+
+const params = new URLSearchParams(location.search);
+
+export const settings = {
+  mock: (params.get("mock") ?? "http://127.0.0.1:4010").replace(/\/$/, ""),
+  apiKey: params.get("key") ?? "recoup_sk_test_alice",
+  transport: params.get("transport") === "default" ? "default" : "workflow",
+  world: params.get("world"),
+};
+
+/** The credentials every request carries (and the mock's world, when one is picked). */
+export const auth = {
+  "x-api-key": settings.apiKey,
+  ...(settings.world ? { "x-mock-world": settings.world } : {}),
+};
+
+async function call(method, path, body) {
+  const response = await fetch(settings.mock + path, {
+    method,
+    headers: { ...auth, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** A session with a sandbox, and its chat: what a front end sets up before the first message. */
+export async function createChat() {
+  const { session, chat } = await call("POST", "/api/sessions", { title: "React chat" });
+  await call("POST", "/api/sandbox", { repoUrl: "https://github.com/recoupable/example", sessionId: session.id });
+  return { chatId: chat.id, sessionId: session.id };
+}
+
+/** Cancel the chat's run on the server: {success, stopped}. useChat's stop() only aborts the local read. */
+export function stopRun(chatId) {
+  return call("POST", `/api/chat/${encodeURIComponent(chatId)}/stop`);
+}
+
+const prefer = (scenario) => (scenario ? { prefer: `scenario=${scenario}` } : {});
+
+/** Recoup's "nothing to resume" (204), as WorkflowChatTransport reports it: `Failed to fetch chat: 204 `. */
+const isNothingToResume = (error) => error instanceof Error && error.message.includes("Failed to fetch chat: 204");
+
+/**
+ * The stream, or null when the first read finds Recoup's 204. WorkflowChatTransport has no notion of
+ * "nothing to resume": a 204 has no body, and it throws on that while the stream is read, so
+ * `useChat({ resume: true })` on a chat with nothing running would end in an error. The first read is done
+ * here instead, and a 204 becomes null, which useChat takes as nothing to resume (DefaultChatTransport's
+ * answer to a 204). Wrapping `reconnectToStream` in a try/catch is not enough: it returns before any fetch.
+ */
+async function nullWhenNothingToResume(stream) {
+  const reader = stream.getReader();
+  let first;
+  try {
+    first = await reader.read();
+  } catch (error) {
+    if (isNothingToResume(error)) return null;
+    throw error;
+  }
+  return new ReadableStream({
+    start(controller) {
+      if (first.done) controller.close();
+      else controller.enqueue(first.value);
+    },
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) controller.close();
+      else controller.enqueue(value);
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+/**
+ * WorkflowChatTransport, set up as Recoup's front end sets it up (recoupable/app
+ * lib/chat/createWorkflowChatTransport.ts). If the POST stream ends without a `finish` chunk (a dropped
+ * connection, a function timeout), it reconnects by itself: GET {api}/chat/{chatId}/stream?startIndex=N, N
+ * being the chunks it already has, until `finish` comes.
+ */
+export function workflowTransport({ sessionId, getScenario, onResume, onRunStarted, onRunEnded }) {
+  class RecoupChatTransport extends WorkflowChatTransport {
+    async reconnectToStream(options) {
+      const stream = await nullWhenNothingToResume(await super.reconnectToStream(options));
+      onResume(stream === null ? "nothing" : "stream");
+      return stream;
+    }
+  }
+  return new RecoupChatTransport({
+    api: `${settings.mock}/api/chat`,
+    // The transport adds no headers of its own, not even content-type: give them all here. Recoup wants
+    // chatId and sessionId in the body; the transport's own body is only {messages}.
+    prepareSendMessagesRequest: ({ id, messages, body }) => ({
+      headers: { "content-type": "application/json", ...auth, ...prefer(getScenario()) },
+      body: { ...body, messages, chatId: id, sessionId },
+    }),
+    // Its default reconnect URL is `${api}/${runId}/stream`; Recoup's is keyed by the chat. The transport
+    // appends `?startIndex=N` itself, and passes no headers here: give the credentials again.
+    prepareReconnectToStreamRequest: ({ id }) => ({
+      api: `${settings.mock}/api/chat/${encodeURIComponent(id)}/stream`,
+      headers: auth,
+    }),
+    onChatSendMessage: (response) => onRunStarted(response.headers.get("x-workflow-run-id")),
+    onChatEnd: ({ chunkIndex }) => onRunEnded(chunkIndex),
+  });
+}
+
+/** DefaultChatTransport, as the mock's README sets it up: one POST, and GET .../stream on resume (204: none). */
+export function defaultTransport({ sessionId, getScenario, onResume }) {
+  class ObservedTransport extends DefaultChatTransport {
+    async reconnectToStream(options) {
+      const stream = await super.reconnectToStream(options);
+      onResume(stream === null ? "nothing" : "stream");
+      return stream;
+    }
+  }
+  return new ObservedTransport({
+    api: `${settings.mock}/api/chat`,
+    headers: () => ({ ...auth, ...prefer(getScenario()) }),
+    prepareSendMessagesRequest: ({ id, messages, body, headers, trigger, messageId }) => ({
+      headers,
+      body: { ...body, id, chatId: id, sessionId, messages, trigger, messageId },
+    }),
+    prepareReconnectToStreamRequest: ({ id }) => ({
+      api: `${settings.mock}/api/chat/${encodeURIComponent(id)}/stream`,
+      headers: auth,
+    }),
+  });
+}
