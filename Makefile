@@ -26,7 +26,7 @@ lint: $(STAMP)
 # Node packages (the real `ai` client in 5.x, 6.x, 7.x and playwright-core in tests/client; ai and esbuild
 # in examples/browser), each `npm ci` only when its lockfile is newer than its install, and Debian's
 # chromium for the browser test, only when /usr/bin/chromium is missing.
-NODE_PROJECTS := tests/client examples/browser
+NODE_PROJECTS := tests/client examples/browser examples/react
 
 client-deps:
 	@command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 || { echo "client-deps: node (>= 20) and npm are needed" >&2; exit 1; }
