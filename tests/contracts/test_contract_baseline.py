@@ -29,7 +29,8 @@ def run(app: Any, **config: Any) -> ContractReport:
 
 @pytest.fixture(scope="module")
 def drift_report() -> ContractReport:
-    """Every flow, and the coverage phase on two operations no flow calls, against the mock replaying production's drift."""
+    """Every flow, and the coverage phase on two operations no flow calls, against the mock replaying
+    production's drift."""
     return run(ProductionDrift(faithful()), baseline="none", phases=("coverage",),
                include=("getChatMessages", "listSessionChats"))
 

@@ -1,0 +1,262 @@
+"""The suite bounded against a deployment, seen from the target: a counting reverse proxy in front of
+the bundled mock records each request's arrival, method, path and headers, and the suite runs with
+``--base-url`` pointing at the proxy.
+
+- ``--rate-limit 10/s``: no second of the run (flows and phases alike) holds more than 11 requests;
+- ``--max-streams 5``: at most 5 requests that could start an agent run reach the target, and the
+  report counts the ones it skipped;
+- ``--exclude``: the operation is never called, by the phases or the flows;
+- ``--dry-run``: nothing is sent;
+- ``--header``: on every request, and in no output (console, JUnit, Markdown, step summary).
+
+Each run is narrowed to what it shows (few operations, phases and examples), to stay fast.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from contract_variants import (
+    ALICE,
+    BOB,
+    ASGIApp,
+    DropFirstTextStart,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    ServerErrorOnEdgeInput,
+    faithful,
+)
+
+from mockserver.cli import main
+from mockserver.serving import ServedApp
+
+SEED = "11"
+#: Requests that could start an agent run, by path (all POST).
+STREAM_PATHS = {"/api/chat", "/api/chat/workflow", "/api/chat/runs", "/legacy/api/chat"}
+#: Hop-by-hop headers: the proxy's own business, never forwarded.
+HOP = {b"host", b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"te", b"upgrade",
+       b"proxy-connection"}
+SECRET = "s3cr3t-bypass-7f2d9c41"
+
+
+@dataclass(frozen=True)
+class Seen:
+    at: float
+    method: str
+    path: str
+    headers: dict[str, str]
+
+    @property
+    def ours(self) -> bool:
+        """Carries one of the run's keys (x-api-key or Authorization)."""
+        credentials = self.headers.get("x-api-key", "") + self.headers.get("authorization", "")
+        return ALICE in credentials or BOB in credentials
+
+    @property
+    def could_start_a_run(self) -> bool:
+        return self.method == "POST" and self.path in STREAM_PATHS and self.ours
+
+
+class CountingProxy:
+    """An ASGI reverse proxy: records each request as it arrives, forwards it as it came (raw path,
+    query, headers, body) to ``upstream``, and streams the answer back chunk by chunk."""
+
+    def __init__(self, upstream: str) -> None:
+        self.upstream = upstream
+        self.seen: list[Seen] = []
+        self._lock = threading.Lock()
+        self._client: httpx.AsyncClient | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        arrived = time.monotonic()
+        headers = list(scope["headers"])
+        with self._lock:
+            self.seen.append(Seen(arrived, scope["method"], scope["path"],
+                                  {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers}))
+        body = b""
+        while True:
+            message: Message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        target = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        assert self._client is not None
+        request = self._client.build_request(scope["method"], self.upstream + target, content=body,
+                                             headers=[(k, v) for k, v in headers if k.lower() not in HOP])
+        response = await self._client.send(request, stream=True)
+        try:
+            kept = [(k, v) for k, v in response.headers.raw if k.lower() not in HOP - {b"content-length"}]
+            await send({"type": "http.response.start", "status": response.status_code, "headers": kept})
+            async for chunk in response.aiter_raw():
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            await response.aclose()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._client = httpx.AsyncClient(timeout=None)
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                if self._client is not None:
+                    await self._client.aclose()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+@dataclass
+class Front:
+    base_url: str
+    proxy: CountingProxy
+
+    @property
+    def seen(self) -> list[Seen]:
+        return list(self.proxy.seen)
+
+
+def front_of(app: ASGIApp) -> Iterator[Front]:
+    proxy = CountingProxy("")
+    with ServedApp(app) as upstream, ServedApp(proxy) as front:
+        proxy.upstream = upstream.base_url
+        yield Front(front.base_url, proxy)
+
+
+@pytest.fixture
+def front() -> Iterator[Front]:
+    """The bundled mock (speed 0) behind a counting proxy."""
+    yield from front_of(faithful())
+
+
+def contract(capsys: pytest.CaptureFixture[str], front: Front, *args: str) -> tuple[int, str]:
+    code = main(["contract", "--base-url", front.base_url, "--api-key", ALICE, "--other-api-key", BOB,
+                 "--seed", SEED, *args])
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err, captured.err
+    return code, captured.out + captured.err
+
+
+def busiest_second(seen: list[Seen]) -> int:
+    """The most requests that arrived within any one second (a window starting at each arrival)."""
+    times = sorted(item.at for item in seen)
+    most, first = 0, 0
+    for last, at in enumerate(times):
+        while times[first] <= at - 1.0:
+            first += 1
+        most = max(most, last - first + 1)
+    return most
+
+
+def test_busiest_second_counts_a_sliding_window() -> None:
+    seen = [Seen(at, "GET", "/", {}) for at in (0.0, 0.5, 0.99, 1.0, 1.2, 3.0)]
+    assert busiest_second(seen) == 4  # 0.5, 0.99, 1.0 and 1.2 (0.0 and 1.0 are a second apart: not both)
+    assert busiest_second(seen[:3]) == 3
+
+
+def test_rate_limit_holds_for_every_second_of_flows_and_phases(capsys: pytest.CaptureFixture[str],
+                                                               front: Front) -> None:
+    code, out = contract(capsys, front, "--rate-limit", "10/s", "--flows", "resume_idle,foreign_chat",
+                         "--phases", "examples,fuzzing", "--include", "getSession", "--include",
+                         "getChatRunStatus,listSessionChats", "--max-examples", "5")
+    assert code == 0, out
+    assert "at most 10 requests a second" in out
+    assert re.search(r"flows [1-9]\d*", out) and re.search(r"phase:fuzzing [1-9]\d*", out), out
+    seen = front.seen
+    assert len(seen) >= 30, len(seen)
+    assert busiest_second(seen) <= 11, busiest_second(seen)
+    # Unthrottled, the same requests would take a fraction of a second.
+    assert seen[-1].at - seen[0].at >= (len(seen) - 11) / 10
+
+
+def test_max_streams_caps_what_reaches_the_target_and_counts_the_rest(
+        capsys: pytest.CaptureFixture[str], front: Front, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    summary = tmp_path / "summary.md"
+    # The flows alone want 9 (four turns, two credentialed refusals on each of two operations, a run), and
+    # coverage and fuzzing generate hundreds on these operations.
+    code, out = contract(capsys, front, "--max-streams", "5", "--flows", "chat_turn,credentials,run_lifecycle",
+                         "--phases", "coverage,fuzzing", "--include", "postChat,startChatRun,legacyChat",
+                         "--max-examples", "5", "--report", str(summary))
+    assert code == 0, out
+    assert "at most 5 requests that could start an agent run (--max-streams" in out
+    reached = [item for item in front.seen if item.could_start_a_run]
+    assert len(reached) == 5, [(item.method, item.path) for item in reached]
+    counted = re.search(r"could start an agent run: (\d+) sent .*?; (\d+) skipped at the cap \((.*)\)", out)
+    assert counted is not None, out
+    assert int(counted.group(1)) == 5
+    assert int(counted.group(2)) > 5 and "flows" in counted.group(3) and "phase:coverage" in counted.group(3)
+    assert "not sent (--max-streams)" in out  # the flows say which steps they skipped
+    assert "| Requests that could start an agent run | 5 sent," in summary.read_text(encoding="utf-8")
+    # Requests that cannot start a run (no key of ours) still go out: the credentials flow's refusals.
+    assert any(item.method == "POST" and item.path in STREAM_PATHS and not item.ours for item in front.seen)
+
+
+def test_exclude_keeps_an_operation_from_ever_being_called(capsys: pytest.CaptureFixture[str], front: Front) -> None:
+    code, out = contract(capsys, front, "--exclude", "stopChat", "--flows", "resume_idle,foreign_chat,credentials",
+                         "--phases", "fuzzing,stateful", "--max-examples", "5")
+    assert code == 0, out
+    assert "14 of 15 operations" in out and "never called: stopChat" in out
+    stop = re.compile(r"/api/chat/[^/]+/stop")
+    stops = [item.path for item in front.seen if item.method == "POST" and stop.fullmatch(item.path)]
+    assert stops == []
+    assert re.search(r"flow credentials: \d+ request\(s\) to stopChat not sent \(--exclude\)", out), out
+    assert len(front.seen) > 50  # everything else was tested
+
+
+def test_dry_run_prints_the_plan_and_sends_nothing(capsys: pytest.CaptureFixture[str], front: Front) -> None:
+    code, out = contract(capsys, front, "--dry-run", "--exclude", "legacyChat", "--phases", "coverage",
+                         "--no-flows", "--header", f"x-bypass-token: {SECRET}")
+    assert code == 0, out
+    assert front.seen == []
+    for expected in ("at most 20 requests that could start an agent run (the default against --base-url",
+                     "rate limit auto", "request timeout 10 s", "phases coverage on 14 of 15 operations; flows none",
+                     "never called: legacyChat", "operations the phases test (14):",
+                     "postChat             POST /api/chat", "baseline: none", "x-bypass-token (value hidden",
+                     "dry run, nothing was sent"):
+        assert expected in out, expected
+    assert SECRET not in out
+
+
+def test_header_reaches_every_request_and_no_output_shows_it(
+        capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    summary, junit, markdown = tmp_path / "step-summary.md", tmp_path / "contract.xml", tmp_path / "contract.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    # Failures of both kinds, so that there are curl commands to redact: a flow's (stream_ordering) and a
+    # generated case's (not_a_server_error on resume with startIndex=0, which coverage sends).
+    for front in front_of(DropFirstTextStart(ServerErrorOnEdgeInput(faithful()))):
+        code, out = contract(capsys, front, "--header", f"X-Bypass-Token: {SECRET}", "--flows", "chat_turn",
+                             "--phases", "coverage", "--include", "resumeChatStream", "--junit", str(junit),
+                             "--report", str(markdown))
+        seen = front.seen
+    assert code == 1, out
+    assert len(seen) > 10
+    assert all(item.headers.get("x-bypass-token") == SECRET for item in seen), [
+        (item.method, item.path) for item in seen if item.headers.get("x-bypass-token") != SECRET]
+    outputs = {"console": out, "junit": junit.read_text(encoding="utf-8"),
+               "markdown": markdown.read_text(encoding="utf-8"), "step summary": summary.read_text(encoding="utf-8")}
+    for name, text in outputs.items():
+        assert SECRET not in text, name
+        assert SECRET[:12] not in text, name
+    # The curl commands name the variable instead, so they run once it is exported.
+    assert "check: stream_ordering" in out and "check: not_a_server_error" in out
+    assert out.count("'X-Bypass-Token: '\"$X_BYPASS_TOKEN\"") >= 2, out
+    assert outputs["markdown"] in outputs["step summary"]
