@@ -4,8 +4,8 @@ The same run as ``recoup-mock contract`` (without ``--base-url`` it starts the b
 reported as one pytest test per flow and per Schemathesis phase; the full report is printed at the
 end. The flags are built from the same table (`contracts.options.OPTIONS`), and read and checked by
 the same code: a bad value stops the session with the flag, the value and what is expected.
-The plan (target, caps, scope, baseline) is printed in the session header; ``--dry-run`` prints all
-of it and skips every test.
+The plan (target, caps, scope, baseline) is printed before the tests run, at every verbosity;
+``--dry-run`` prints all of it and skips every test.
 """
 
 from __future__ import annotations
@@ -43,17 +43,23 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     contract_options(session.config)  # a bad option stops the session before anything is collected or sent
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
-    from .plan import describe
-
-    options = contract_options(config)
-    return describe(options, full=options.dry_run)
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if contract_options(config).dry_run:
         for item in items:
             item.add_marker(pytest.mark.skip(reason="--dry-run: nothing was sent"))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The plan, caps included, before anything is sent (not in the report header, which -q hides)."""
+    from .plan import describe
+
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    options = contract_options(session.config)
+    reporter.ensure_newline()
+    for line in describe(options, full=options.dry_run):
+        reporter.write_line(line)
 
 
 _REPORTS: list[Any] = []

@@ -20,8 +20,11 @@ def describe(options: ContractOptions, *, full: bool = False) -> list[str]:
                  + (f"--max-time {options.max_time:g} s" if options.max_time is not None else "no time limit"))
     operations = options.operations()
     total = len(spec_operations(options.spec_path))
+    flows = ", ".join(options.flows) or "none"
+    if not options.flows and options.phases:
+        flows += " (provisioning still creates the session and chats the generated turns use)"
     scope = (f"  scope: phases {', '.join(options.phases) or 'none'} on {len(operations)} of {total} operations; "
-             f"flows {', '.join(options.flows) or 'none'}")
+             f"flows {flows}")
     if options.exclude:
         scope += f"; never called: {', '.join(options.exclude)}"
     lines.append(scope)

@@ -253,7 +253,7 @@ def _fence(text: str, language: str) -> list[str]:
 
 def _inline(text: str) -> str:
     """Plain text for a Markdown line: no HTML, no table pipes, one line."""
-    return html.escape(" ".join(text.split())).replace("|", "\\|")
+    return html.escape(" ".join(text.split()), quote=False).replace("|", "\\|")
 
 
 def format_markdown(report: ContractReport, *, max_lines: int = 30) -> str:

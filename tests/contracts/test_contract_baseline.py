@@ -9,9 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from contract_variants import ALICE, BOB, DropFirstTextStart, ProductionDrift, faithful
+from contract_variants import (
+    ALICE,
+    BOB,
+    DEFECTS,
+    ASGIApp,
+    DropFirstTextStart,
+    ProductionDrift,
+    faithful,
+)
 from schemathesis.baseline import Baseline
 
+from mockserver.cli import main
 from mockserver.contracts import baseline as baselines
 from mockserver.contracts.options import ContractOptions
 from mockserver.contracts.report import ContractReport, format_report
@@ -97,3 +106,49 @@ def test_baseline_update_records_new_failures(tmp_path: Path, drift_report: Cont
     assert added == len({f.identity for f in drift_report.findings})
     assert baselines.update(drift_report, path) == 0
     assert all(entry.extra["drift"] == "unclassified" for entry in Baseline.load(path).entries)
+
+
+#: Planted defects (those of the defect tests) a team accepts as today's drift; the flows and the coverage
+#: of resume reach them all.
+ACCEPTED = ("run-id-header-missing", "no-content-as-empty-stream", "error-message-renamed", "status-outside-enum",
+            "server-error-on-edge-input")
+
+
+def planted(*names: str) -> ASGIApp:
+    app = faithful()
+    for name in names:
+        app = DEFECTS[name][0](app)
+    return app
+
+
+def test_update_baseline_then_only_new_regressions_fail(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    accepted, summary = tmp_path / "staging-baseline.json", tmp_path / "contract.md"
+
+    def contract(app: ASGIApp, *extra: str) -> tuple[int, str]:
+        with ServedApp(app) as served:
+            code = main(["contract", "--base-url", served.base_url, "--api-key", ALICE, "--other-api-key", BOB,
+                         "--seed", "3", "--flows", "chat_turn,resume_idle,credentials,run_lifecycle",
+                         "--phases", "coverage", "--include", "resumeChatStream", *extra])
+        return code, capsys.readouterr().out
+
+    code, out = contract(planted(*ACCEPTED), "--update-baseline", str(accepted))
+    assert code == 1, out
+    entries = Baseline.load(accepted).entries
+    assert {DEFECTS[name][1] for name in ACCEPTED} <= {entry.check for entry in entries}, out
+    assert all(entry.extra["why"] == "" for entry in entries)  # for a person to fill in
+    assert f"baseline {accepted}: {len(entries)} new entr(y/ies) recorded (fill in each `why`)" in out
+
+    code, out = contract(planted(*ACCEPTED), "--baseline", str(accepted), "--report", str(summary))
+    assert code == 0, out
+    assert f"recoup-mock contract PASSED: 0 failure(s), {len(entries)} known drift" in out
+    markdown = summary.read_text(encoding="utf-8")
+    assert "## recoup-mock contract: PASSED" in markdown
+    assert f"<details><summary>Known drift: {len(entries)} failure(s)" in markdown
+
+    code, out = contract(DropFirstTextStart(planted(*ACCEPTED)), "--baseline", str(accepted))
+    assert code == 1, out
+    failures = out.split("==================== FAILURES")[1].split("==================== KNOWN DRIFT")[0]
+    assert "check: stream_ordering" in failures
+    assert all(check not in failures for check in ("resume_no_content", "not_a_server_error"))

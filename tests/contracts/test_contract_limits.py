@@ -228,7 +228,8 @@ def test_dry_run_prints_the_plan_and_sends_nothing(capsys: pytest.CaptureFixture
     assert code == 0, out
     assert front.seen == []
     for expected in ("at most 20 requests that could start an agent run (the default against --base-url",
-                     "rate limit auto", "request timeout 10 s", "phases coverage on 14 of 15 operations; flows none",
+                     "rate limit auto", "request timeout 10 s",
+                     "phases coverage on 14 of 15 operations; flows none (provisioning",
                      "never called: legacyChat", "operations the phases test (14):",
                      "postChat             POST /api/chat", "baseline: none", "x-bypass-token (value hidden",
                      "dry run, nothing was sent"):
