@@ -2,7 +2,8 @@
 // makes before its first message, stop, and the two chat transports.
 //
 // Query parameters: ?mock=http://127.0.0.1:4010 (the API's base URL), ?key=recoup_sk_test_alice,
-// ?transport=workflow|default, ?world=NAME (sent as x-mock-world: the mock's isolated worlds; optional).
+// ?transport=workflow|default, ?world=NAME (sent as x-mock-world: the mock's isolated worlds; optional),
+// ?raw204=1 (WorkflowChatTransport without the 204 fix below, to see what it does then: don't).
 
 import { WorkflowChatTransport } from "@workflow/ai";
 import { DefaultChatTransport } from "ai";
@@ -14,6 +15,7 @@ export const settings = {
   apiKey: params.get("key") ?? "recoup_sk_test_alice",
   transport: params.get("transport") === "default" ? "default" : "workflow",
   world: params.get("world"),
+  raw204: params.get("raw204") === "1",
 };
 
 /** The credentials every request carries (and the mock's world, when one is picked). */
@@ -47,12 +49,25 @@ export function stopRun(chatId) {
 
 const prefer = (scenario) => (scenario ? { prefer: `scenario=${scenario}` } : {});
 
+/**
+ * fetch, with a 204 handed on without a body. A browser gives a 204 response a body (non-null, empty:
+ * Chromium does), and WorkflowChatTransport only stops on `!response.ok || !response.body`; so on Recoup's
+ * 204 it would read the empty stream, find no `finish`, and reconnect at once, again and again, with no delay
+ * (recoupable/app#2052). Node's fetch gives a 204 no body, so there the transport throws instead. With this,
+ * it throws in the browser too: `Failed to fetch chat: 204 `.
+ */
+async function noContentAwareFetch(input, init) {
+  const response = await fetch(input, init);
+  if (response.status !== 204) return response;
+  return new Response(null, { status: 204, statusText: response.statusText, headers: response.headers });
+}
+
 /** Recoup's "nothing to resume" (204), as WorkflowChatTransport reports it: `Failed to fetch chat: 204 `. */
 const isNothingToResume = (error) => error instanceof Error && error.message.includes("Failed to fetch chat: 204");
 
 /**
  * The stream, or null when the first read finds Recoup's 204. WorkflowChatTransport has no notion of
- * "nothing to resume": a 204 has no body, and it throws on that while the stream is read, so
+ * "nothing to resume": it throws on a 204 (given `noContentAwareFetch`) while the stream is read, so
  * `useChat({ resume: true })` on a chat with nothing running would end in an error. The first read is done
  * here instead, and a 204 becomes null, which useChat takes as nothing to resume (DefaultChatTransport's
  * answer to a 204). Wrapping `reconnectToStream` in a try/catch is not enough: it returns before any fetch.
@@ -96,6 +111,7 @@ export function workflowTransport({ sessionId, getScenario, onResume, onRunStart
   }
   return new RecoupChatTransport({
     api: `${settings.mock}/api/chat`,
+    fetch: settings.raw204 ? undefined : noContentAwareFetch,
     // The transport adds no headers of its own, not even content-type: give them all here. Recoup wants
     // chatId and sessionId in the body; the transport's own body is only {messages}.
     prepareSendMessagesRequest: ({ id, messages, body }) => ({
