@@ -3,11 +3,12 @@
 //
 //   node react_drive.mjs <config-json>
 //
-// config: {pageUrl, rawPageUrl, screenshot, executablePath}. On WorkflowChatTransport (the page's default):
+// config: {pageUrl, deployedPageUrl, rawPageUrl, screenshot, executablePath}. On WorkflowChatTransport (the page's default):
 // a default answer (text seen growing), a slow answer stopped mid-stream, a slow answer with a page reload
 // mid-stream (useChat resumes on load), an http-429 (the error banner); then the page again on
-// DefaultChatTransport (?transport=default) for one answer; last, rawPageUrl (?raw204=1) for what the
-// transport does with a 204 in a browser when nothing corrects it. Every wait is on the page (DOM text, status, events), none on a clock.
+// DefaultChatTransport (?transport=default) for one answer; deployedPageUrl (a world in the deployed
+// profile) for a dropped connection; last, rawPageUrl (?raw204=1) for what the transport does with a 204 in
+// a browser when nothing corrects it. Every wait is on the page (DOM text, status, events), none on a clock.
 // Prints one JSON line with what the page showed; test_react_example.py asserts on it.
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -127,7 +128,23 @@ try {
   await waitReadyWith(4, "turn it up.\"");
   result.turns.defaultTransport = await snapshot();
 
-  // 6. WorkflowChatTransport as shipped, without the page's 204 fix (?raw204=1), in a world of its own: on
+  // 6. The deployed profile (a world of its own): the server drops the POST mid-answer, which cancels the
+  // run there; the transport reconnects by itself and finds nothing (204).
+  const deployedFrom = { console: result.consoleErrors.length, failed: result.failedRequests.length };
+  await page.goto(config.deployedPageUrl);
+  await loaded();
+  await installRecorder();
+  await send("Tell me the rest", "disconnect");
+  await page.waitForSelector("#error-banner");
+  await page.waitForFunction(() => document.querySelector("#status").dataset.status === "error");
+  result.turns.deployedDisconnect = {
+    ...(await snapshot()),
+    // This step's own noise: the dropped POST, and the transport's log line about it.
+    consoleErrors: result.consoleErrors.splice(deployedFrom.console),
+    failed: result.failedRequests.splice(deployedFrom.failed),
+  };
+
+  // 7. WorkflowChatTransport as shipped, without the page's 204 fix (?raw204=1), in a world of its own: on
   // load it resumes, Chromium hands it the 204 with an empty body, and it reconnects again and again. Left
   // to it until 20 GETs have gone out, then the page is closed.
   const raw = new URL(config.rawPageUrl);

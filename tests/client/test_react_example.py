@@ -33,6 +33,8 @@ REACT_DIR = REPO_ROOT / "examples" / "react"
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOT = ARTIFACTS / "react-chat.png"
 WORLD = "react-example"
+#: A world in the deployed profile (a dropped connection cancels the run).
+DEPLOYED_WORLD = "react-deployed"
 #: Where the page runs WorkflowChatTransport without its 204 fix (?raw204=1).
 RAW_WORLD = "react-raw-204"
 
@@ -60,6 +62,7 @@ def mock() -> Iterator[LiveServer]:
     """A mock at half speed: `slow` takes ~4.8 s, time enough to stop it and to reload mid-answer."""
     with live_server(speed=2.0) as server:
         configure_world(server, WORLD, "documented")
+        configure_world(server, DEPLOYED_WORLD, "deployed")
         configure_world(server, RAW_WORLD, "documented")
         yield server
 
@@ -72,6 +75,7 @@ def drive(page_server: str, mock: LiveServer) -> dict[str, Any]:
     ARTIFACTS.mkdir(exist_ok=True)
     SCREENSHOT.unlink(missing_ok=True)
     config = {"pageUrl": f"{page_server}/?mock={mock.base_url}&world={WORLD}",
+              "deployedPageUrl": f"{page_server}/?mock={mock.base_url}&world={DEPLOYED_WORLD}",
               "rawPageUrl": f"{page_server}/?mock={mock.base_url}&world={RAW_WORLD}&raw204=1",
               "screenshot": str(SCREENSHOT), "executablePath": str(CHROMIUM)}
     result = run_node(node, CLIENT_DIR / "react_drive.mjs", json.dumps(config), timeout=180)
@@ -188,6 +192,28 @@ def test_the_mock_saw_each_call_once(drive: dict[str, Any], mock: LiveServer) ->
         ("POST", "/api/chat", 429, "http-429"),
         ("GET", stream, 204, None),  # the page again, on DefaultChatTransport
         ("POST", "/api/chat", 200, "default"),
+    ]
+
+
+def test_deployed_a_dropped_connection_ends_in_the_banner(drive: dict[str, Any], mock: LiveServer) -> None:
+    """deployed: the drop cancels the run; WorkflowChatTransport reconnects by itself, gets 204 (no body, given
+    the page's fetch), and throws. The user keeps the partial answer and sees the banner."""
+    turn = drive["turns"]["deployedDisconnect"]
+    assert turn["status"] == "error"
+    assert turn["banner"] == "Failed to fetch chat: 204 "
+    [answer] = assistants(turn)
+    assert answer["text"] == scenario_text("disconnect").removesuffix("and completes only for a client that resumes.")
+    assert turn["consoleErrors"] == ["Failed to load resource: net::ERR_INCOMPLETE_CHUNKED_ENCODING",
+                                     "Error in chat POST stream TypeError: network error"]
+    assert [(r["method"], r["url"].removeprefix(mock.base_url), r["failure"]) for r in turn["failed"]] == [
+        ("POST", "/api/chat", "net::ERR_INCOMPLETE_CHUNKED_ENCODING")]
+    [run_id] = turn["runs"]
+    assert run_status(mock, DEPLOYED_WORLD, run_id) == "cancelled"
+    stream = f"/api/chat/{turn['chatId']}/stream"
+    assert journal(mock, DEPLOYED_WORLD) == [
+        ("GET", stream, 204, None),  # load: nothing to resume
+        ("POST", "/api/chat", 200, "disconnect"),  # dropped mid-answer
+        ("GET", stream, 204, None),  # the transport's own reconnect (?startIndex=<chunks seen>)
     ]
 
 
