@@ -13,8 +13,9 @@ What the transport does, read from its source (``dist/workflow-chat-transport.js
   closed early) it reconnects at once with ``GET ...?startIndex=<chunks counted>`` and keeps going, in the
   same ReadableStream, until a ``finish`` arrives (at most ``maxConsecutiveErrors`` broken reads in a row).
 - Any response that is not ok **or has no body** throws ``Failed to fetch chat: <status> <body text>``, not
-  retried. A 204 (Recoup's "nothing to resume") has no body, so a reconnect that finds the run over ends the
-  turn in that error; so does ``useChat({ resume: true })`` on a chat with nothing running.
+  retried. In Node a 204 (Recoup's "nothing to resume") has no body, so a reconnect that finds the run over
+  ends the turn in that error; so does ``useChat({ resume: true })`` on a chat with nothing running. (In
+  Chromium a 204 has an empty body, and the transport reconnects forever instead: test_react_example.py.)
 - ``x-workflow-stream-tail-index`` is read in one place only: after the first GET of a reconnect whose
   ``startIndex`` is negative (``initialStartIndex`` or ``reconnectToStream({startIndex})``), to turn the
   relative start into an absolute chunk count for later retries. Recoup refuses a negative ``startIndex``
