@@ -534,7 +534,8 @@ def spec_operations(spec: Path) -> tuple[tuple[str, str], ...]:
     """``(operationId, "METHOD /path")`` of every operation of ``spec``, in its order."""
     import yaml
 
-    document = yaml.safe_load(spec.read_text(encoding="utf-8")) or {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    document = yaml.load(spec.read_text(encoding="utf-8"), Loader=loader) or {}  # a safe loader (libyaml when present)
     found: list[tuple[str, str]] = []
     for path, item in (document.get("paths") or {}).items():
         for method, operation in (item or {}).items():
