@@ -113,6 +113,10 @@ class Run:
         return [{"index": i, "atMs": round((at - self.started_at) * 1000, 1), "chunk": chunk}
                 for i, (at, chunk) in enumerate(zip(self.times, self.chunks, strict=True))]
 
+    def wake(self) -> None:
+        """Wake the readers waiting on this run (something other than a chunk happened)."""
+        self._notify()
+
     def _notify(self) -> None:
         if self._waiting:  # nobody waiting (the common case at speed 0): nothing to wake
             self._wakeup.set()
@@ -190,6 +194,7 @@ def _advance(run: Run, index: int) -> None:
         run.append(item.chunk, run.script.frames[index])
     elif item.kind != "stall":
         run.live_items.setdefault(len(run.chunks), []).append(item)
+        run.wake()  # the live reader waits for the next chunk: it must drop (or get the raw bytes) now
 
 
 def _stall_s(item: Item, speed: float) -> float:
@@ -284,9 +289,15 @@ async def _follow(run: Run, index: int, keepalive: float, live: bool, write_size
         offset += len(pieces)
         return pieces
 
+    # Transport items already written at ``faults_at`` (more may be filed there while the reader waits).
+    faults_at, faults_done = -1, 0
     while True:
         if live and index in run.live_items:
-            for item in run.live_items[index]:
+            if faults_at != index:
+                faults_at, faults_done = index, 0
+            pending = run.live_items[index][faults_done:]
+            faults_done += len(pending)
+            for item in pending:
                 if item.kind == "disconnect":
                     raise DropConnection(run.id)
                 for piece in cut(item.raw):

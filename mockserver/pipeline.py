@@ -151,7 +151,8 @@ def endpoint(operation_id: str, spec_for: SpecFor, handler: Handler, authorize: 
         account = ANONYMOUS if body_first else _authorize(request, world, op, authorize)
         parsed = None
         if body:
-            check_content_type(request, op)
+            if not world.profile.behaviour.json_whatever_content_type:
+                check_content_type(request, op)
             parsed = parse_json(body)
         problems = spec.validate_request(op, request, parsed, has_body=bool(body))
         if problems:

@@ -47,6 +47,8 @@ class Behaviour:
     disconnect_cancels_run: bool = False
     #: Operations whose body is checked (400) before the credentials (401).
     body_before_auth: frozenset[str] = frozenset()
+    #: Read a body as JSON whatever its ``Content-Type`` (no 415): the deployed server calls ``request.json()``.
+    json_whatever_content_type: bool = False
     #: ``GET /api/chat/runs/{runId}`` answers any account, not only the run's owner.
     any_account_reads_runs: bool = False
     #: Preflight statuses by path, where not 200.
@@ -61,6 +63,7 @@ DRIFT_ROWS: dict[str, tuple[str, ...]] = {
     "post_replays_live_run": ("POST on a chat whose run is live", "When 409 happens"),
     "disconnect_cancels_run": ("Client disconnect",),
     "body_before_auth": ("Body validation vs auth order",),
+    "json_whatever_content_type": ("Request content type",),
     "any_account_reads_runs": ("`GET /api/chat/runs/{runId}` responses",),
     "preflight_statuses": ("`OPTIONS /api/sandbox`",),
     "not_found_page": ("`POST /api/chat/workflow`", "Legacy path"),
@@ -86,6 +89,7 @@ PROFILES: dict[ProfileName, Profile] = {
         post_replays_live_run=True,
         disconnect_cancels_run=True,
         body_before_auth=frozenset({"postChat", "startChatRun"}),
+        json_whatever_content_type=True,
         any_account_reads_runs=True,
         preflight_statuses={"/api/sandbox": 204},
         not_found_page=NEXT_NOT_FOUND,

@@ -226,13 +226,9 @@ def test_disconnect_reconnects_from_the_chunks_seen_and_completes(line: NodeRun,
     assert run_status(mocks.faults, world(line.key, "documented"), post["runId"]) == "completed"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "mock bug: a scenario's `disconnect` is delivered late. engine._advance files the transport item in "
-    "run.live_items without waking the followers (no run._notify()), so the live POST stream, waiting for "
-    "the next chunk, drops only when that chunk is produced: after the scripted 1 s x speed wait, not "
-    "before it. The resume window the scenario promises is then only the ~0.2 s x speed the rest takes to "
-    "stream. Seen here as the reconnect's x-workflow-stream-tail-index: the next chunk already exists."))
 def test_the_drop_comes_before_the_rest_of_the_message_is_produced(line: NodeRun) -> None:
+    """The connection drops as soon as the chunk before the drop is out, so the whole scripted wait
+    before the rest of the message is the window to resume in: the reconnect finds nothing new yet."""
     post, get = sent(line.result("documented:workflow:disconnect"))
     assert int(get["tailIndex"]) == post["chunks"] - 1
 
@@ -387,12 +383,8 @@ def test_without_a_content_type_the_documented_contract_refuses_the_body(line: N
     assert_error_turn(observation, f"Failed to fetch chat: 415 {post['body']}")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "mock mismatch (deployed profile): the deployed server reads the body with request.json() whatever "
-    "its content-type (RSB section 4: only 'not JSON' is a 400), so WorkflowChatTransport without a "
-    "content-type header streams in production; the mock answers 415 in both profiles, and docs/drift.md "
-    "has no row for it"))
 def test_without_a_content_type_the_deployed_server_streams(line: NodeRun) -> None:
+    """docs/drift.md "Request content type": production reads any body as JSON."""
     observation = line.result("deployed:workflow:no-content-type")
     [post] = sent(observation)
     assert post["status"] == 200
