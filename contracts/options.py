@@ -6,7 +6,7 @@ also set it, and how its text is read and checked. A flag wins over its variable
 the default. A bad value is an `OptionError` naming the flag (or variable), the value and what is
 expected; the command prints it and exits 2.
 
-Variables (each also a flag, but the first four)::
+Variables (each also a flag, but the first five)::
 
     RECOUP_CONTRACT_SESSION_ID        use this session (it must have a sandbox) instead of creating one
     RECOUP_CONTRACT_OTHER_SESSION_ID  with ..._OTHER_CHAT_ID: the other account's chat, for the 403s

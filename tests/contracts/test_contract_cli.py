@@ -90,11 +90,16 @@ def _pytest_contracts(base_url: str, *extra: str) -> subprocess.CompletedProcess
     )
 
 
-def test_pytest_contracts_runs_the_same_suite() -> None:
+def test_pytest_contracts_runs_the_same_suite(tmp_path: Path) -> None:
+    summary = tmp_path / "contract.md"
     with ServedApp(faithful()) as served:
-        passing = _pytest_contracts(served.base_url, "--seed", "3")
+        passing = _pytest_contracts(served.base_url, "--seed", "3", "--report", str(summary))
     assert passing.returncode == 0, passing.stdout + passing.stderr
     assert "recoup-mock contract PASSED" in passing.stdout
+    # The same caps as the command, printed before anything is sent, and the same Markdown summary.
+    assert passing.stdout.index("at most 20 requests that could start an agent run") < passing.stdout.index("PASSED")
+    assert "Requests that could start an agent run: 4 sent (flows 4), at most 20" in passing.stdout
+    assert summary.read_text(encoding="utf-8").startswith("## recoup-mock contract: PASSED")
     with ServedApp(DropFirstTextStart(faithful())) as served:
         failing = _pytest_contracts(served.base_url)
     assert failing.returncode == 1, failing.stdout + failing.stderr
