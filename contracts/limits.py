@@ -21,8 +21,11 @@ any run starts. `StreamCap` lets at most N of them reach the target:
   draw full bodies only to drop them); ``after_call`` counts what was sent.
 
 Every case Schemathesis 4.32 sends through ``Case.call`` passes ``filter_case`` once, so the cap
-holds for what the target receives; a re-send the filter did not see (a retry) is still counted
-against it by ``after_call``. Without a cap (the bundled mock, by default) nothing is installed.
+holds for what the target receives. A re-send the filter did not see is still counted against it by
+``after_call``: Schemathesis waiting out a 429 (``auto``) sends the case again from inside its engine,
+so in the phases only requests the target refused with 429 can take the count past the cap. The
+flows' own retries each need room under the cap (`target.Target._call`). Without a cap (the bundled
+mock, by default) nothing is installed.
 """
 
 from __future__ import annotations
@@ -165,7 +168,9 @@ class Throttle:
     def __call__(self, requests: int = 1) -> None:
         """Wait until ``requests`` more may be sent (they are then counted as sent)."""
         if self.limiter is not None:
-            self.limiter.try_acquire(self.label, weight=requests)
+            # One at a time: a weight above the limit (2 at 1/s) would be refused at once, not waited for.
+            for _ in range(requests):
+                self.limiter.try_acquire(self.label)
 
 
 class RunLimits:

@@ -184,10 +184,8 @@ class Target:
         if exchange.skipped is not None:
             return exchange
         self.report.groups.add((f"flow:{flow}", case.operation.label))
-        if self.limits.cap.starts_run(operation_id, case.method, case.headers):
-            self.limits.cap.sent("flows")
         try:
-            response = self._call(case)
+            response = self._call(case, self.limits.cap.starts_run(operation_id, case.method, case.headers))
         except requests.RequestException as exc:
             self.record(exchange, CHECK_CONNECTION, "connection", f"The request got no response: {exc}",
                         title="Connection error")
@@ -197,8 +195,15 @@ class Target:
             self.run_checks(exchange)
         return exchange
 
-    def _call(self, case: Case[Any]) -> Response:
+    def _call(self, case: Case[Any], starts_run: bool = False) -> Response:
+        """Send ``case``, waiting out 429s when the rate limit says so. A request that could start an agent
+        run has its place under the cap (`allow`); each retry of it needs another, or the 429 stands."""
+        response: Response | None = None
         for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
+            if starts_run:
+                if attempt and not self.limits.cap.take("flows"):
+                    break
+                self.limits.cap.sent("flows")
             self.report.count("flows")
             response = case.call(base_url=self.base_url)
             if response.status_code != 429 or attempt == MAX_RATE_LIMIT_RETRIES or not self._honours_429():
@@ -209,7 +214,8 @@ class Target:
                 return response
             self.report.note(f"429 on {case.operation.label}; waited {wait:g} s (Retry-After)")
             time.sleep(wait)
-        raise AssertionError("unreachable")
+        assert response is not None
+        return response
 
     def _honours_429(self) -> bool:
         return self.options.effective_rate_limit() is not None

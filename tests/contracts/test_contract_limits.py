@@ -210,6 +210,30 @@ def test_max_streams_caps_what_reaches_the_target_and_counts_the_rest(
     assert any(item.method == "POST" and item.path in STREAM_PATHS and not item.ours for item in front.seen)
 
 
+class TooManyRequests:
+    """Every POST /api/chat is answered 429 (retry at once): each retry is another request that could start a run."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST" and scope["path"] == "/api/chat":
+            await send({"type": "http.response.start", "status": 429,
+                        "headers": [(b"retry-after", b"0"), (b"content-type", b"application/json")]})
+            await send({"type": "http.response.body", "body": b'{"status":"error","message":"slow down"}'})
+            return
+        await self.app(scope, receive, send)
+
+
+def test_retries_after_429_need_room_under_the_cap_too(capsys: pytest.CaptureFixture[str]) -> None:
+    for front in front_of(TooManyRequests(faithful())):
+        code, out = contract(capsys, front, "--max-streams", "3", "--flows", "chat_turn", "--phases", "none")
+        reached = [item for item in front.seen if item.could_start_a_run]
+    assert code == 1, out  # the turn that never got past its 429s
+    assert len(reached) == 3, [(item.method, item.path) for item in reached]
+    assert "3 sent (flows 3), at most 3 (--max-streams)" in out
+
+
 def test_exclude_keeps_an_operation_from_ever_being_called(capsys: pytest.CaptureFixture[str], front: Front) -> None:
     code, out = contract(capsys, front, "--exclude", "stopChat", "--flows", "resume_idle,foreign_chat,credentials",
                          "--phases", "fuzzing,stateful", "--max-examples", "5")
