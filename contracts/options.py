@@ -300,10 +300,10 @@ OPTIONS: tuple[Option, ...] = (
            _operations("include"), metavar="OPERATION_ID", env="OPERATIONS", kind="repeat"),
     Option("exclude", "--exclude", "never call this operation, in the phases or the flows (repeatable)",
            _operations("exclude"), metavar="OPERATION_ID", kind="repeat"),
-    Option("phases", "--phases", f"Schemathesis phases to run: a comma-separated subset of {','.join(PHASES)}, all "
+    Option("phases", "--phases", f"Schemathesis phases to run: a comma-separated subset of {', '.join(PHASES)}, all "
            "or none (default all)", _names("phases", PHASES, "phases"), metavar="LIST", env="PHASES"),
     Option("flows", "--flows", "run the scripted flows (default), or only these: a comma-separated subset of "
-           f"{','.join(FLOWS)}", _names("flows", FLOWS, "flows"), metavar="LIST", env="FLOWS", kind="optional",
+           f"{', '.join(FLOWS)}", _names("flows", FLOWS, "flows"), metavar="LIST", env="FLOWS", kind="optional",
            const="all", negative="--no-flows"),
     Option("headers", "--header", "add this header to every request (repeatable), e.g. a deployment-protection "
            "bypass; its value is never printed", _header, metavar="'Name: value'", kind="repeat"),

@@ -86,16 +86,16 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("dir", metavar="DIR", type=Path, nargs="?", default=DEFAULT_INIT_DIR,
                       help=f"where to write (default ./{DEFAULT_INIT_DIR}; created if missing)")
 
+    # The flags come from the suite's one table of options, which `pytest contracts` is built from too
+    # (importing it loads neither Schemathesis nor the rest of the suite).
+    from .contracts.options import DEFAULT_MAX_STREAMS, argument_specs
+
     contract = sub.add_parser(
         "contract", help="run the contract suite against the bundled mock or --base-url",
         description="Run the contract suite (Schemathesis phases and scripted flows) against the bundled mock, or "
-                    "a deployment with --base-url. Bounded against a deployment: at most 20 requests that could "
-                    "start an agent run unless --max-streams says otherwise; see also --rate-limit and --dry-run. "
-                    "Exit 0 when nothing new failed, 1 otherwise, 2 on a bad option.")
-    # The flags come from the suite's one table of options, which `pytest contracts` is built from too
-    # (importing it loads neither Schemathesis nor the rest of the suite).
-    from .contracts.options import argument_specs
-
+                    f"a deployment with --base-url. Bounded against a deployment: at most {DEFAULT_MAX_STREAMS} "
+                    "requests that could start an agent run unless --max-streams says otherwise; see also "
+                    "--rate-limit and --dry-run. Exit 0 when nothing new failed, 1 otherwise, 2 on a bad option.")
     for flag, kwargs in argument_specs(enforce_required=True):
         contract.add_argument(flag, **kwargs)
     return parser
