@@ -24,10 +24,14 @@ from urllib.parse import urlparse
 from schemathesis.baseline import Baseline, BaselineEntry
 from schemathesis.core.version import SCHEMATHESIS_VERSION
 
-from .report import ContractReport
+from .report import ContractReport, StaleEntry
 
 BASELINES = Path(__file__).resolve().parent / "baselines"
 BUNDLED = BASELINES / "production.json"
+
+
+#: An entry's key saying its failure is intermittent: not seeing it in a run does not make it stale.
+INTERMITTENT = "intermittent"
 
 
 def _origin(url: str) -> str:
@@ -63,13 +67,23 @@ def apply(report: ContractReport, path: Path, today: date | None = None) -> None
     baseline = Baseline.load(path)
     day = today or date.today()
     entries = {entry.identity: entry for entry in baseline.entries if not entry.is_expired(day)}
+    seen: set[tuple[str, str, str, str]] = set()
     for finding in report.findings:
         entry = entries.get(finding.identity)
         if entry is not None:
+            seen.add(entry.identity)
             finding.known = entry.id
             drift = entry.extra.get("drift")
             finding.drift = str(drift) if drift is not None else None
     report.baseline = str(path)
+    # An entry this run did not see is stale, unless it says the failure comes and goes (a 502 when a
+    # status read fails, ...). Only entries for what the run tested count: a narrowed run sees less.
+    tested = {operation for _source, operation in report.groups}
+    report.stale_entries = [
+        StaleEntry(entry.id, entry.operation, entry.check, str(entry.extra.get("drift") or ""))
+        for entry in entries.values()
+        if entry.identity not in seen and not entry.extra.get(INTERMITTENT) and entry.operation in tested
+    ]
 
 
 def update(report: ContractReport, path: Path) -> int:

@@ -43,6 +43,19 @@ class Finding:
         return self.known is None
 
 
+@dataclass(frozen=True)
+class StaleEntry:
+    """A baseline entry for an operation the run tested that matched none of its failures."""
+
+    id: str
+    operation: str
+    check: str
+    drift: str
+
+    def describe(self) -> str:
+        return f"{self.id}: {self.operation} · {self.check}" + (f" ({self.drift})" if self.drift else "")
+
+
 @dataclass
 class ContractReport:
     base_url: str
@@ -55,6 +68,8 @@ class ContractReport:
     duration: float = 0.0
     baseline: str | None = None
     baseline_recorded: int | None = None
+    #: Baseline entries the run did not see (the target no longer drifts there, or the entry is wrong).
+    stale_entries: list[StaleEntry] = field(default_factory=list)
     #: How many responses each check judged (passed or failed), over the whole run.
     check_runs: dict[str, int] = field(default_factory=dict)
     #: Every group that ran (flow or phase, operation), for the JUnit report.
@@ -199,6 +214,10 @@ def format_report(report: ContractReport, *, max_lines: int = 14) -> str:
         lines.append("Notes:")
         lines.extend(f"  - {note}" for note in report.notes)
         lines.append("")
+    if report.stale_entries:
+        lines.append(f"Baseline entries not seen in this run ({len(report.stale_entries)}; fixed, or stale):")
+        lines.extend(f"  - {entry.describe()}" for entry in sorted(report.stale_entries, key=lambda e: e.id))
+        lines.append("")
     if report.check_runs:
         ran = ", ".join(f"{name} {n}" for name, n in sorted(report.check_runs.items()))
         lines.append(f"Responses judged per check: {ran}")
@@ -293,6 +312,11 @@ def format_markdown(report: ContractReport, *, max_lines: int = 30) -> str:
             drift = f"; {_inline(finding.drift)}" if finding.drift else ""
             lines.append(f"- `{finding.operation}` — `{finding.check}`: {_inline(finding.title)} "
                          f"(entry `{finding.known}`{drift})")
+        lines += ["", "</details>"]
+    if report.stale_entries:
+        lines += ["", f"<details><summary>Baseline entries not seen: {len(report.stale_entries)} (fixed, or "
+                      "stale)</summary>", ""]
+        lines += [f"- {_inline(entry.describe())}" for entry in sorted(report.stale_entries, key=lambda e: e.id)]
         lines += ["", "</details>"]
     if report.notes:
         lines += ["", "<details><summary>Notes</summary>", ""]

@@ -294,65 +294,6 @@ class NeverCloses(Wrapper):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
-NEXT_404 = b"<!DOCTYPE html><html><head><title>404: This page could not be found.</title></head></html>"
-
-
-class ProductionDrift(RenameErrorMessage):
-    """Not a defect: the deployed server's documented drift (docs/drift.md), replayed on the mock.
-
-    - error bodies say `error`, not `message` (the "Error body field" and "Validation-error body" rows);
-    - `/api/chat/workflow` and `/legacy/api/chat` do not exist: Next's HTML 404 ("POST /api/chat/workflow",
-      "Legacy ..." rows);
-    - a POST on a chat whose run is live replays that run with 200 ("POST on a chat whose run is live");
-    - any account reads any run's status ("GET /api/chat/runs/{runId} responses": no ownership check).
-    """
-
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path, method = scope["path"], scope["method"]
-        if path in ("/api/chat/workflow", "/legacy/api/chat"):
-            await send({"type": "http.response.start", "status": 404,
-                        "headers": [(b"content-type", b"text/html; charset=utf-8"),
-                                    (b"content-length", str(len(NEXT_404)).encode()),
-                                    (b"access-control-allow-origin", b"*")]})
-            await send({"type": "http.response.body", "body": NEXT_404})
-            return
-        headers = list(scope.get("headers", []))
-        if method == "GET" and path.startswith("/api/chat/runs/") and (b"x-api-key", BOB.encode()) in headers:
-            scope = {**scope, "headers": [*_without(headers, b"x-api-key"), (b"x-api-key", ALICE.encode())]}
-        if method == "POST" and path == "/api/chat":
-            body = b""
-            while True:
-                message = await receive()
-                body += message.get("body", b"")
-                if not message.get("more_body", False):
-                    break
-            try:
-                chat_id = json.loads(body).get("chatId")
-            except (ValueError, AttributeError):
-                chat_id = None
-            if chat_id == fixture_ids.CHAT_BUSY:
-                # POST resumes: the live run's stream from chunk 0.
-                scope = {key: value for key, value in scope.items() if key != "raw_path"}
-                scope.update(method="GET", path=f"/api/chat/{fixture_ids.CHAT_BUSY}/stream", query_string=b"",
-                             headers=_without(headers, b"content-type", b"content-length"))
-                body = b""
-            receive = _replay(body, receive)
-        await super().handle(scope, receive, send)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
 #: What the fixture world's session ids share (all but their last group).
 WORLD_SESSION_PREFIX = fixture_ids.SESSION_READY.rpartition("-")[0] + "-"
 

@@ -15,11 +15,11 @@ from contract_variants import (
     DEFECTS,
     ASGIApp,
     DropFirstTextStart,
-    ProductionDrift,
     faithful,
 )
 from schemathesis.baseline import Baseline
 
+from mockserver import Settings, create_app
 from mockserver.cli import main
 from mockserver.contracts import baseline as baselines
 from mockserver.contracts.options import ContractOptions
@@ -30,6 +30,11 @@ from mockserver.serving import ServedApp
 DRIFT_DOC = Path(__file__).resolve().parents[2] / "docs" / "drift.md"
 
 
+def deployed() -> ASGIApp:
+    """The mock under the deployed profile: production's drift (docs/drift.md), from the profile itself."""
+    return create_app(Settings(speed=0, access_log=False, profile="deployed"))
+
+
 def run(app: Any, **config: Any) -> ContractReport:
     with ServedApp(app) as served:
         return run_contract(ContractOptions(api_key=ALICE, other_api_key=BOB, base_url=served.base_url, seed=7,
@@ -38,9 +43,8 @@ def run(app: Any, **config: Any) -> ContractReport:
 
 @pytest.fixture(scope="module")
 def drift_report() -> ContractReport:
-    """Every flow, and the coverage phase on two operations no flow calls, against the mock replaying
-    production's drift."""
-    return run(ProductionDrift(faithful()), baseline="none", phases=("coverage",),
+    """Every flow, and the coverage phase on two operations no flow calls, against the deployed profile."""
+    return run(deployed(), baseline="none", phases=("coverage",),
                include=("getChatMessages", "listSessionChats"))
 
 
@@ -61,7 +65,7 @@ def test_the_bundled_baseline_accounts_for_all_of_it(drift_report: ContractRepor
 
 
 def test_a_new_regression_still_fails_on_top_of_known_drift() -> None:
-    report = run(DropFirstTextStart(ProductionDrift(faithful())), baseline=baselines.BUNDLED,
+    report = run(DropFirstTextStart(deployed()), baseline=baselines.BUNDLED,
                  flows=("chat_turn",), phases=())
     assert report.checks_failed == {"stream_ordering"}, format_report(report)
     assert any(f.identity[1] == "chat_turn_streams" for f in report.known_findings)
