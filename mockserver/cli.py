@@ -125,6 +125,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from .app import create_app
     from .middleware import DropFilter
+    from .serving import graceful_server
 
     settings = env_settings(host=args.host, port=args.port, spec=args.spec, fixtures=args.fixtures,
                             speed=args.speed, seed=args.seed, admin_token=args.admin_token,
@@ -141,7 +142,7 @@ def _serve(args: argparse.Namespace) -> int:
                             timeout_graceful_shutdown=2, server_header=False)
     # After Config, which (re)configures uvicorn's loggers.
     logging.getLogger("uvicorn.error").addFilter(DropFilter())
-    uvicorn.Server(config).run()
+    graceful_server(config).run()
     return 0
 
 

@@ -18,6 +18,8 @@ from typing import Any
 QUEUE_SIZE = 2000
 
 Event = dict[str, Any]
+#: The last event of every stream: the server is shutting down.
+BYE: Event = {"type": "bye"}
 
 
 class EventBus:
@@ -25,6 +27,7 @@ class EventBus:
 
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[Event]] = set()
+        self.closed = False
 
     @property
     def watched(self) -> bool:
@@ -39,10 +42,22 @@ class EventBus:
                 event = {**event, "overflow": True}
             queue.put_nowait(event)
 
+    def close(self) -> None:
+        """The server is shutting down: every watcher gets `BYE` (its stream ends), and so does any
+        watcher that comes later."""
+        self.closed = True
+        for queue in self._queues:
+            if queue.full():
+                with contextlib.suppress(asyncio.QueueEmpty):
+                    queue.get_nowait()
+            queue.put_nowait(BYE)
+
     @contextlib.asynccontextmanager
     async def watch(self) -> AsyncIterator[asyncio.Queue[Event]]:
         """A queue of the events published from now on, for as long as the block lasts."""
         queue: asyncio.Queue[Event] = asyncio.Queue(QUEUE_SIZE)
+        if self.closed:
+            queue.put_nowait(BYE)
         self._queues.add(queue)
         try:
             yield queue

@@ -21,6 +21,7 @@ from . import sse
 from .auth import mask
 from .engine import Run
 from .errors import ApiError
+from .events import BYE
 from .pipeline import Call
 
 #: The page's files, by the name the page asks for, with their content types.
@@ -47,7 +48,8 @@ async def page_file(call: Call) -> Response:
 
 
 async def events(call: Call) -> Response:
-    """Every event from now on, as SSE: ``data: {"type": "request" | "run" | "chunk" | "reset" | "reload", ...}``."""
+    """Every event from now on, as SSE: ``data: {"type": "request" | "run" | "chunk" | "reset" | "reload", ...}``,
+    until the client goes away or the server shuts down (a last ``{"type": "bye"}``)."""
     bus = call.state.bus
 
     async def stream() -> AsyncIterator[bytes]:
@@ -61,6 +63,8 @@ async def events(call: Call) -> Response:
                     yield sse.KEEPALIVE_FRAME
                     continue
                 yield b"data: " + sse.encode_json(event).encode() + b"\n\n"
+                if event is BYE:
+                    return  # the server is shutting down: end, so that it need not wait for us
 
     return StreamingResponse(stream(), media_type="text/event-stream",
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})

@@ -16,6 +16,21 @@ if TYPE_CHECKING:
     import uvicorn
 
 
+def graceful_server(config: uvicorn.Config) -> uvicorn.Server:
+    """uvicorn's server, ending the mock's endless streams (the inspector's events) as its shutdown
+    begins: uvicorn waits for open responses before it tells the app (lifespan) it is stopping."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            state = getattr(getattr(self.config.app, "state", None), "mock", None)
+            if state is not None:
+                state.bus.close()
+            await super().shutdown(sockets)
+
+    return Server(config)
+
+
 class ServedApp:
     """``with ServedApp(app) as served: httpx.get(served.base_url + ...)``."""
 
@@ -54,7 +69,7 @@ class ServedApp:
         self._port = int(self._sock.getsockname()[1])
         # A graceful-shutdown bound: uvicorn's default waits for open streams forever.
         config = HostedConfig(self.app, lifespan="on", timeout_graceful_shutdown=1, server_header=False)
-        self.server = uvicorn.Server(config)
+        self.server = graceful_server(config)
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]},
                                         name=f"uvicorn-{self.port}", daemon=True)
         self._thread.start()

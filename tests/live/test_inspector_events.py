@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
-from support import ALICE, LiveServer, SseParser, chat_body
+from support import ALICE, LiveServer, ServerProcess, SseParser, chat_body
 
 H = {"x-api-key": ALICE}
 
@@ -51,3 +52,19 @@ def test_a_stream_sent_by_another_client_is_pushed_as_it_grows_and_stop_ends_it(
     assert httpx.get(f"{url}/api/chat/runs/{run_id}", headers={**H, "x-mock-world": "watched"}).json()["status"] == \
         "cancelled"
     assert httpx.get(url + "/__mock/status").json()["readers"] == 0
+
+
+def test_the_event_stream_ends_when_the_server_shuts_down() -> None:
+    """uvicorn waits for open responses before a shutdown completes: the events stream must end by itself."""
+    server = ServerProcess("--speed", "0", quiet=False)
+    try:
+        with httpx.stream("GET", server.base_url + "/__mock/events", timeout=10) as watching:
+            pieces = watching.iter_raw()
+            next(pieces)  # watching
+            server.process.send_signal(signal.SIGINT)
+            rest = b"".join(pieces)  # ends (with a last event) instead of hanging until a timeout
+        assert server.process.wait(timeout=10) in (0, 130)
+    finally:
+        server.stop()
+    assert b'"type":"bye"' in rest
+    assert "timeout graceful shutdown exceeded" not in server.log() and "Traceback" not in server.log()
