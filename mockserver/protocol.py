@@ -1,9 +1,10 @@
 """The AI SDK UI message stream protocol as pure functions: ordering rules, client versions, assembly.
 
-`check_order` applies the rules `processUIMessageStream` enforces (and the stricter ones a
-well-formed server keeps: `start` with a `messageId` first, a `finish`); `client_problems` reads
+`check_order` applies the ordering rules of `mockserver.rules` at the fixtures' strictness (what
+`processUIMessageStream` enforces, and the stricter ones a well-formed server keeps); `client_problems` reads
 the spec's ``x-ai-sdk-min`` annotations to say which clients would reject a chunk; `assemble`
-builds the assistant `UIMessage` the client ends up with. Imports nothing else from the package.
+builds the assistant `UIMessage` the client ends up with. Imports nothing else from the package
+but the leaf `rules`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
+
+from .rules import FIXTURES, check_chunks
 
 Chunk = Mapping[str, Any]
 #: Client target: major line -> minimum version of that line the stream must work with.
@@ -20,8 +23,6 @@ ClientTarget = Mapping[str, str]
 ALL_CLIENTS: dict[str, str] = {"5": "5.0.0", "6": "6.0.0", "7": "7.0.0"}
 
 _PART_KINDS = {"text": "text", "reasoning": "reasoning"}
-_TOOL_NEEDS_PART = {"tool-output-available", "tool-output-error", "tool-approval-request", "tool-output-denied"}
-_AFTER_FINISH_OK = ("data-", "message-metadata")
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
@@ -56,69 +57,9 @@ def client_problems(chunk: Chunk, schema: Mapping[str, Any], target: ClientTarge
 
 
 def check_order(chunks: Sequence[Chunk]) -> list[tuple[int, str]]:
-    """Ordering problems as ``(chunk index, message)``; empty when the stream is well formed."""
-    problems: list[tuple[int, str]] = []
-    active: dict[tuple[str, str], int] = {}  # (kind, id) -> index of its -start
-    tool_parts: dict[str, str] = {}  # toolCallId -> "started" | "input"
-    in_step = False
-    finished_at: int | None = None
-    failed = False
-
-    def problem(i: int, text: str) -> None:
-        problems.append((i, text))
-
-    if not chunks or chunks[0].get("type") != "start" or not isinstance(chunks[0].get("messageId"), str):
-        problem(0, "the stream must begin with a 'start' chunk carrying a 'messageId' (resume replays need it)")
-    for i, chunk in enumerate(chunks):
-        kind = str(chunk.get("type", ""))
-        if finished_at is not None and not kind.startswith(_AFTER_FINISH_OK):
-            problem(i, f"'{kind}' after 'finish' (only data-* and message-metadata may follow it)")
-        if kind in {"error", "abort"}:
-            failed = True
-        family, _, phase = kind.rpartition("-")
-        if family in _PART_KINDS and phase in {"start", "delta", "end"}:
-            key = (family, str(chunk.get("id")))
-            if phase == "start":
-                if key in active:
-                    problem(i, f"{kind} for {family} part '{key[1]}' which is already open")
-                active[key] = i
-            elif key not in active:
-                problem(i, f"{kind} for missing {family} part '{key[1]}': a '{family}-start' must come first")
-            elif phase == "end":
-                del active[key]
-        elif kind == "start-step":
-            if in_step:
-                problem(i, "'start-step' inside an open step: send 'finish-step' first")
-            in_step = True
-        elif kind == "finish-step":
-            if not in_step:
-                problem(i, "'finish-step' without a 'start-step'")
-            in_step = False
-            # ai 5.x/6.x forget open text/reasoning parts at a step end: a later delta would fail.
-            for key, start in list(active.items()):
-                problem(start, f"{key[0]} part '{key[1]}' is still open at 'finish-step'")
-                del active[key]
-        elif kind == "tool-input-start":
-            tool_parts[str(chunk.get("toolCallId"))] = "started"
-        elif kind == "tool-input-delta":
-            if str(chunk.get("toolCallId")) not in tool_parts:
-                problem(i, f"tool-input-delta for unknown tool call '{chunk.get('toolCallId')}'")
-        elif kind in {"tool-input-available", "tool-input-error"}:
-            tool_parts[str(chunk.get("toolCallId"))] = "input"
-        elif kind in _TOOL_NEEDS_PART:
-            if tool_parts.get(str(chunk.get("toolCallId"))) != "input":
-                problem(i, f"{kind} for tool call '{chunk.get('toolCallId')}' before its tool input")
-        elif kind == "finish":
-            finished_at = i
-            for key, start in active.items():
-                if not failed:
-                    problem(start, f"{key[0]} part '{key[1]}' never ended before 'finish'")
-            active.clear()
-    if finished_at is None:
-        problem(len(chunks), "the stream has no 'finish' chunk")
-    if in_step and not failed:
-        problem(len(chunks), "a step is still open at the end: send 'finish-step'")
-    return problems
+    """Ordering problems as ``(chunk index, message)`` under the fixtures' strictness (`mockserver.rules`);
+    a problem of the stream as a whole is at index ``len(chunks)``. Empty when the stream is well formed."""
+    return [(len(chunks) if v.index is None else v.index, v.message) for v in check_chunks(chunks, FIXTURES)]
 
 
 def _merge(target: dict[str, Any], update: Any) -> None:

@@ -1,0 +1,93 @@
+"""The one rules core at its two strictnesses, and the incremental SSE decoder that feeds it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mockserver import rules
+from mockserver.contracts import streams
+from mockserver.protocol import check_order
+from mockserver.sse import EventDecoder, parse_events
+
+START = {"type": "start", "messageId": "m1"}
+FINISH = {"type": "finish"}
+TEXT = [{"type": "text-start", "id": "t"}, {"type": "text-delta", "id": "t", "delta": "hi"},
+        {"type": "text-end", "id": "t"}]
+
+
+def keys(chunks: list[dict[str, Any]], strictness: rules.Strictness) -> list[str]:
+    return [v.rule for v in rules.check_chunks(chunks, strictness)]
+
+
+@pytest.mark.parametrize(("chunks", "rule"), [
+    # What a well-formed server keeps, though no client throws on it: fixtures only.
+    ([START, {"type": "text-start", "id": "t"}, *TEXT, FINISH], rules.RULE_PART_OPEN),
+    ([START, {"type": "text-start", "id": "open"}, FINISH], rules.RULE_PART_OPEN),
+    ([START, {"type": "finish-step"}, FINISH], rules.RULE_STEP_ORDER),
+    ([START, {"type": "start-step"}, FINISH], rules.RULE_STEP_ORDER),
+    ([START, FINISH, {"type": "text-start", "id": "late"}, {"type": "text-end", "id": "late"}],
+     rules.RULE_AFTER_FINISH),
+    ([START, {"type": "tool-input-start", "toolCallId": "c", "toolName": "t"},
+      {"type": "tool-output-available", "toolCallId": "c", "output": 1}, FINISH], rules.RULE_TOOL_ORDER),
+])
+def test_fixtures_are_stricter_than_clients(chunks: list[dict[str, Any]], rule: str) -> None:
+    assert rule in keys(chunks, rules.FIXTURES)
+    assert keys(chunks, rules.CLIENTS) == []
+
+
+@pytest.mark.parametrize(("chunks", "rule"), [
+    ([{"type": "start"}, FINISH], rules.RULE_MESSAGE_ID),
+    ([{"type": "start-step"}, FINISH], rules.RULE_START_FIRST),
+    ([START, *TEXT[1:], FINISH], rules.RULE_PART_ORDER),
+    ([START, {"type": "tool-input-delta", "toolCallId": "c", "inputTextDelta": "{"}, FINISH], rules.RULE_TOOL_ORDER),
+    ([START, *TEXT], rules.RULE_FINISH),
+])
+def test_both_strictnesses_share_what_clients_enforce(chunks: list[dict[str, Any]], rule: str) -> None:
+    assert rule in keys(chunks, rules.FIXTURES)
+    assert rule in keys(chunks, rules.CLIENTS)
+
+
+def test_events_judge_json_and_done_as_they_come() -> None:
+    checker = rules.StreamRules(rules.CLIENTS)
+    assert checker.event(json.dumps(START)) == []
+    (bad,) = checker.event("{broken")
+    assert (bad.rule, bad.index) == (rules.RULE_JSON, 1)
+    assert checker.event(json.dumps(FINISH)) == []
+    assert checker.event("[DONE]") == []
+    (late,) = checker.event(json.dumps(FINISH))
+    assert (late.rule, late.index) == (rules.RULE_DONE_LAST, 4)
+    assert checker.end() == []
+    unfinished = rules.StreamRules(rules.CLIENTS)
+    unfinished.event(json.dumps(START))
+    assert [v.rule for v in unfinished.end()] == [rules.RULE_FINISH, rules.RULE_DONE_LAST]
+
+
+def test_the_three_users_agree() -> None:
+    """The fixture check, the contract suite and the proxy's core give the same rule for what clients enforce."""
+    chunks = [START, *TEXT[1:], FINISH]
+    raw = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+    assert [p.rule for p in streams.stream_problems(raw)] == [rules.RULE_PART_ORDER]
+    index, message = check_order(chunks)[0]
+    assert index == 1 and "missing text part 't'" in message
+
+
+RAW = (b"\xef\xbb\xbf: keep-alive\r\n\r\n"
+       b"event: ping\r\ndata: {\"type\":\"start\",\r\ndata: \"messageId\":\"m\xc3\xa9\"}\r\n\r\n"
+       b"id: 7\rdata:[DONE]\r\rdata: unfinished")
+
+
+def test_the_decoder_reads_a_body_whole() -> None:
+    events = parse_events(RAW)
+    assert [e.comments for e in events] == [["keep-alive"], [], []]
+    assert events[1].event == "ping" and json.loads(events[1].data or "") == {"type": "start", "messageId": "mé"}
+    assert (events[2].id, events[2].data) == ("7", "[DONE]")
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 13])
+def test_the_decoder_gives_the_same_events_whatever_the_cuts(size: int) -> None:
+    decoder = EventDecoder()
+    events = [e for i in range(0, len(RAW), size) for e in decoder.feed(RAW[i:i + size])]
+    assert events == parse_events(RAW)
