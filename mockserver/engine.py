@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from array import array
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
@@ -49,6 +50,12 @@ class Script:
 class Run:
     """One durable run: its status, its chunk log and the readers' wake-up signal."""
 
+    # Slots: a world keeps up to `max_finished_runs` runs and the mock many worlds; without a
+    # __dict__ each kept run is one object fewer for the cyclic collector to scan.
+    __slots__ = ("_waiting", "_wakeup", "account_id", "chat_id", "chunks", "closed", "finished_at", "frames",
+                 "headless", "id", "listener", "live_items", "message_id", "pinned", "readers", "rng", "scenario",
+                 "script", "silent", "started_at", "status", "task", "times")
+
     def __init__(self, run_id: str, script: Script, message_id: str, *, chat_id: str | None,
                  account_id: str, rng: random.Random) -> None:
         self.id = run_id
@@ -74,10 +81,12 @@ class Run:
         self.finished_at: float | None = None
         #: When the run began and when each chunk was appended (``time.monotonic()``), for the inspector.
         self.started_at = time.monotonic()
-        self.times: list[float] = []
+        self.times = array("d")
         #: Told of each appended chunk (its index) and of the close (None): the inspector's events.
         self.listener: Callable[[Run, int | None], None] | None = None
-        self._wakeup = asyncio.Event()
+        #: Made when a reader first waits: most runs are over before anyone does (speed 0), and a kept
+        #: run should hold as few objects as it can (the collector scans every kept one).
+        self._wakeup: asyncio.Event | None = None
         self._waiting = 0
 
     @property
@@ -118,18 +127,21 @@ class Run:
         self._notify()
 
     def _notify(self) -> None:
-        if self._waiting:  # nobody waiting (the common case at speed 0): nothing to wake
+        if self._waiting and self._wakeup is not None:  # nobody waiting (the common case at speed 0)
             self._wakeup.set()
-            self._wakeup = asyncio.Event()
+            self._wakeup = None
 
     async def wait(self, index: int, patience: float) -> bool:
         """Wait until chunk ``index`` exists or the run closes; False after ``patience`` seconds."""
         if index < len(self.frames) or self.closed:
             return True
+        if self._wakeup is None:
+            self._wakeup = asyncio.Event()
+        wakeup = self._wakeup
         self._waiting += 1
         try:
             async with asyncio.timeout(patience):  # unlike wait_for, no task per wait
-                await self._wakeup.wait()
+                await wakeup.wait()
         except TimeoutError:
             return False
         finally:
@@ -154,6 +166,8 @@ def schedule(scenario: Scenario, rng: random.Random, speed: float) -> list[float
     The first chunk (``start``) is due at once, the first content chunk after ``first_chunk_ms``,
     later ones ``chunk_delay_ms`` apart. Openers (``start-step``, ``text-start``...) are due with
     the content chunk that follows them and closers with the one before, so they share its send.
+    A step's ``delay_ms`` overrides all of that for its first item, the very first one included
+    (a recording's time to first byte: `mockserver.recorder`).
     """
     timing = scenario.timing
     due = [0.0] * len(scenario.items)
@@ -162,7 +176,7 @@ def schedule(scenario: Scenario, rng: random.Random, speed: float) -> list[float
     seen_content = False
     for index, item in enumerate(scenario.items):
         kind = item.chunk.get("type") if item.chunk is not None else None
-        if index == 0:
+        if index == 0 and item.delay_ms is None:
             continue
         if kind in OPENERS and item.delay_ms is None:
             pending.append(index)

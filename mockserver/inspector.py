@@ -23,6 +23,7 @@ from .engine import Run
 from .errors import ApiError
 from .events import BYE
 from .pipeline import Call
+from .store import unpack_headers
 
 #: The page's files, by the name the page asks for, with their content types.
 FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",
@@ -70,10 +71,10 @@ async def events(call: Call) -> Response:
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
-def _headers(raw: list[tuple[bytes, bytes]]) -> list[list[str]]:
+def _headers(packed: bytes) -> list[list[str]]:
     """Header pairs for people: credentials masked, everything else as sent."""
     return [[name.decode("latin-1"), mask(value.decode("latin-1")) if name.lower() in SECRET_HEADERS
-             else value.decode("latin-1")] for name, value in raw]
+             else value.decode("latin-1")] for name, value in unpack_headers(packed)]
 
 
 def _body(raw: bytes) -> Any:

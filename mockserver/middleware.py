@@ -21,7 +21,7 @@ from .engine import DropConnection
 from .errors import ApiError, UnknownPath
 from .profiles import error_answer
 from .state import MockState
-from .store import JournalEntry
+from .store import JournalEntry, pack_headers
 from .worlds import DEFAULT, HEADER, World
 
 log = logging.getLogger("recoup_mock")
@@ -62,7 +62,7 @@ class MockMiddleware:
         started = time.perf_counter()
         entry = None if path.startswith("/__mock/") else world.journal.record(method, path, 0)
         if entry is not None:
-            entry.request_headers = scope["headers"]
+            entry.request_headers = pack_headers(scope["headers"])
             self._publish(world, entry)
         scope["recoup.world"] = world
         scope["recoup.entry"] = entry
@@ -77,7 +77,7 @@ class MockMiddleware:
                 message["headers"] = [*message.get("headers", []), *CORS_HEADERS]
                 if entry is not None:
                     entry.status = status
-                    entry.response_headers = message["headers"]
+                    entry.response_headers = pack_headers(message["headers"])
                     self._publish(world, entry)
             elif message["type"] == "http.response.body" and not message.get("more_body", False):
                 done = True
@@ -145,7 +145,7 @@ class MockMiddleware:
             await send({"type": "http.response.body", "body": b""})
         if not path.startswith("/__mock/") and not (world is self.worlds.default and _announces_world(scope)):
             entry = world.journal.record(method, path, status)
-            entry.request_headers, entry.done = scope["headers"], True
+            entry.request_headers, entry.done = pack_headers(scope["headers"]), True
             self._publish(world, entry)
 
 

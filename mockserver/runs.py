@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import random
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -20,6 +21,9 @@ from .protocol import assemble
 from .scenarios import Scenario
 from .settings import Settings
 from .store import Chat, Store, iso, message_id, seeded_uuid, ulid_ms
+
+#: What a closed run's generator becomes (never drawn from).
+SPENT_RNG = random.Random(0)
 
 
 def compile_scripts(scenarios: Mapping[str, Scenario]) -> dict[str, Script]:
@@ -122,6 +126,8 @@ class RunManager:
                 self.store.add_message(chat, functools.partial(assemble, run.chunks, run.message_id),
                                        role="assistant", row_id=seeded_uuid(run.rng),
                                        at=iso(ulid_ms(run.id)))
+        # A closed run draws nothing more: drop its generator (2.5 KB; many worlds keep many runs).
+        run.rng = SPENT_RNG
         self._finished.append(run)
         self._prune()
 
