@@ -20,7 +20,7 @@ from .pipeline import ANONYMOUS, Call
 from .profiles import profile_named
 from .protocol import ALL_CLIENTS
 from .scenarios import find_scenario
-from .store import Account
+from .store import Account, select_entries
 from .worlds import World
 
 ADMIN = Account("admin", "")
@@ -47,20 +47,7 @@ async def reset_mock(call: Call) -> Response:
 
 
 async def list_requests(call: Call) -> Response:
-    q = call.request.query_params
-    entries = list(call.world.journal.entries)
-    if "method" in q:
-        entries = [e for e in entries if e.method == q["method"].upper()]
-    if "path" in q:
-        entries = [e for e in entries if q["path"] in e.path]
-    if "status" in q:
-        entries = [e for e in entries if e.status == int(q["status"])]
-    if "scenario" in q:
-        entries = [e for e in entries if e.scenario == q["scenario"]]
-    if "runId" in q:
-        entries = [e for e in entries if e.run_id == q["runId"]]
-    if "limit" in q:
-        entries = entries[-int(q["limit"]):]
+    entries = select_entries(list(call.world.journal.entries), call.request.query_params)
     return JSONResponse({"requests": [e.to_json() for e in entries]})
 
 

@@ -43,10 +43,18 @@ def load_fixtures(directory: Path, chunks: ChunkSchemas) -> Fixtures:
 
 
 def scenario_problems(scenario: Scenario, chunks: ChunkSchemas) -> list[tuple[str, str]]:
-    """Every problem of one scenario as ``(where, what)``; ``where`` names the step and chunk."""
+    """Every problem of one scenario as ``(where, what)``; ``where`` names the step and chunk. What it
+    declares under ``violates`` is not a problem."""
+    return [(where, what) for kind, where, what in kinds_of_problems(scenario, chunks)
+            if kind not in scenario.violates]
+
+
+def kinds_of_problems(scenario: Scenario, chunks: ChunkSchemas) -> list[tuple[str, str, str]]:
+    """Every problem of one scenario as ``(kind, where, what)``, whatever it declares: ``kind`` is the
+    name ``violates`` would give it (``schema``, ``clients`` or ``order``)."""
     if scenario.http is not None:
         return []
-    problems: list[tuple[str, str]] = []
+    problems: list[tuple[str, str, str]] = []
     chunk_items = [item for item in scenario.items if item.chunk is not None]
 
     def where(index: int) -> str:
@@ -59,14 +67,12 @@ def scenario_problems(scenario: Scenario, chunks: ChunkSchemas) -> list[tuple[st
     target = scenario.clients or ALL_CLIENTS
     for index, item in enumerate(chunk_items):
         assert item.chunk is not None
-        if "schema" not in scenario.violates:
-            problems += [(where(index), p) for p in chunks.problems(item.chunk)]
+        problems += [("schema", where(index), p) for p in chunks.problems(item.chunk)]
         schema = chunks.schema_for(str(item.chunk.get("type")))
-        if schema is not None and "clients" not in scenario.violates:
-            problems += [(where(index), p + " (declare 'clients:' to target newer versions)")
+        if schema is not None:
+            problems += [("clients", where(index), p + " (declare 'clients:' to target newer versions)")
                          for p in client_problems(item.chunk, schema, target)]
-    if "order" not in scenario.violates:
-        problems += [(where(i), p) for i, p in check_order([i.chunk for i in chunk_items if i.chunk])]
+    problems += [("order", where(i), p) for i, p in check_order([i.chunk for i in chunk_items if i.chunk])]
     return problems
 
 

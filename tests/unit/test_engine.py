@@ -35,3 +35,14 @@ def test_jitter_is_seeded() -> None:
 def test_step_delay_overrides() -> None:
     times = due([{"text": "a"}, {"text": "b", "delay_ms": 500}], first_chunk_ms=0, chunk_delay_ms=10)
     assert max(times) >= 0.5
+
+
+def test_a_first_step_delay_delays_the_first_byte() -> None:
+    """What a recording needs: its measured time to first byte, then each measured gap, exactly."""
+    steps = [{"chunk": {"type": "start", "messageId": "m"}, "delay_ms": 120},
+             {"chunk": {"type": "start-step"}, "delay_ms": 0},
+             {"chunk": {"type": "finish-step"}, "delay_ms": 30.5}, {"chunk": {"type": "finish"}, "delay_ms": 0}]
+    s = parse_scenario({"name": "t", "framing": "manual", "steps": steps,
+                        "timing": {"first_chunk_ms": 0, "chunk_delay_ms": 0}}, "t")
+    assert [round(t, 4) for t in schedule(s, random.Random(0), 1.0)] == [0.12, 0.12, 0.1505, 0.1505]
+    assert [round(t, 4) for t in schedule(s, random.Random(0), 2.0)] == [0.24, 0.24, 0.301, 0.301]
