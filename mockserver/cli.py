@@ -17,7 +17,7 @@ from .settings import DEFAULT_ADMIN_SPEC, DEFAULT_FIXTURES, DEFAULT_SPEC, env_se
 from .types import PROFILE_NAMES
 
 #: The top-level modules the ``contract`` extra installs (pyproject's optional-dependencies).
-CONTRACT_EXTRA_MODULES = frozenset({"schemathesis", "hypothesis", "httpx"})
+CONTRACT_EXTRA_MODULES = frozenset({"schemathesis", "hypothesis"})
 #: Where ``recoup-mock init`` writes when no directory is given (relative to the working directory).
 DEFAULT_INIT_DIR = Path("recoup-fixtures")
 
@@ -45,8 +45,8 @@ def version() -> str:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="recoup-mock",
-        description="Serve the Recoup chat API mock, check a spec and fixtures, or run the contract suite "
-                    "against the mock or a deployment.")
+        description="Serve the Recoup chat API mock, check a spec and fixtures, run the contract suite against the "
+                    "mock or a deployment, or check (and record) a deployment through a proxy.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -86,6 +86,37 @@ def _parser() -> argparse.ArgumentParser:
     init.add_argument("dir", metavar="DIR", type=Path, nargs="?", default=DEFAULT_INIT_DIR,
                       help=f"where to write (default ./{DEFAULT_INIT_DIR}; created if missing)")
 
+    proxy = sub.add_parser(
+        "proxy", help="a reverse proxy in front of a deployment that checks every exchange against the spec, "
+                      "and can record streams as scenarios",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Forward every request to --target as it came, and every answer back as it comes (a stream\n"
+                    "write by write). Check each exchange against the profile's contract: the request, the status,\n"
+                    "headers and body, and each stream event (chunk schema, and the ordering rules clients enforce).\n"
+                    "Violations change nothing the client gets: each is logged on one line, kept on the journal\n"
+                    "entry, counted in x-mock-violations on finite answers and listed at GET /__mock/violations.",
+        epilog="The proxy's own API (openapi/proxy-admin.yaml; the target's /__mock/ is not forwarded):\n"
+               "  GET  /__mock/violations  every violation: seq, method, path, status, rule, where, message\n"
+               "                           (?rule= ?path= ?limit=)\n"
+               "  GET  /__mock/requests    the journal, each entry with its violations (?method= ?path= ?status=)\n"
+               "  GET  /__mock/status      target, profile, record directory, counts\n"
+               "  POST /__mock/reset       forget the journal and the violations\n\n"
+               "With --record DIR, DIR becomes a fixtures directory (world.yaml and the default scenario are\n"
+               "copied in when missing); each stream is written to DIR/scenarios/recorded-<n>-<slug>.yaml, and\n"
+               "each 429 or 5xx answer as an http-status scenario. Replay one with\n"
+               "`recoup-mock serve --fixtures DIR` and the header `Prefer: scenario=recorded-<n>-<slug>`.")
+    proxy.add_argument("--target", required=True, metavar="URL",
+                       help="the deployment to forward to, e.g. https://api.recoupable.dev (a path prefix is kept)")
+    proxy.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: loopback only)")
+    proxy.add_argument("--port", type=int, default=4011, help="port (default 4011; 0 picks a free one)")
+    proxy.add_argument("--record", type=Path, metavar="DIR",
+                       help="record each stream (and each 429/5xx answer) as a scenario in DIR/scenarios/")
+    proxy.add_argument("--spec", type=Path, default=DEFAULT_SPEC,
+                       help=f"OpenAPI document (default {DEFAULT_SPEC.name})")
+    proxy.add_argument("--profile", choices=PROFILE_NAMES, default="documented",
+                       help="the contract to check against: documented (default) or deployed (chat.yaml with "
+                            "deployed.overlay.yaml applied)")
+
     # The flags come from the suite's one table of options, which `pytest contracts` is built from too
     # (importing it loads neither Schemathesis nor the rest of the suite).
     from .contracts.options import DEFAULT_MAX_STREAMS, argument_specs
@@ -109,6 +140,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "contract":
             return _contract(args)
+        if args.command == "proxy":
+            return _proxy(args)
         if args.command == "init":
             return _init(args.dir)
         return _validate(args.spec, args.fixtures, args.profile)
@@ -143,6 +176,30 @@ def _serve(args: argparse.Namespace) -> int:
     # After Config, which (re)configures uvicorn's loggers.
     logging.getLogger("uvicorn.error").addFilter(DropFilter())
     graceful_server(config).run()
+    return 0
+
+
+def _proxy(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .proxy import Proxy, ProxyLogFilter
+    from .proxy_admin import ProxySettings, ProxyState
+
+    settings = ProxySettings(target=args.target, host=args.host, port=args.port, record=args.record, spec=args.spec,
+                             profile=args.profile)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    state = ProxyState(settings)
+    if state.recorder is not None:
+        for path in state.recorder.prepare():
+            print(f"recoup-mock proxy: copied {path} (--record makes {settings.record} a fixtures directory)",
+                  file=sys.stderr)
+    print(f"recoup-mock proxy: forwarding to {state.target}, checking against the {settings.profile} contract"
+          + (f", recording into {settings.record}/scenarios" if settings.record else ""), file=sys.stderr)
+    # The upstream's own Date and Server headers go through: uvicorn adds none of its own.
+    config = uvicorn.Config(Proxy(state), host=settings.host, port=settings.port, access_log=False, log_level="info",
+                            timeout_graceful_shutdown=2, server_header=False, date_header=False)
+    logging.getLogger("uvicorn.error").addFilter(ProxyLogFilter())
+    uvicorn.Server(config).run()
     return 0
 
 
@@ -214,6 +271,7 @@ def _validate(spec_path: Path, fixtures: Path, profile_name: str) -> int:
             check_document(spec_path, document, name=f"{spec_path} with {overlay_path(spec_path)} applied")
         if spec_path == DEFAULT_SPEC:
             check_document(DEFAULT_ADMIN_SPEC)
+            check_document(DEFAULT_ADMIN_SPEC.with_name("proxy-admin.yaml"))  # what `recoup-mock proxy` serves
     except MockServerError as exc:
         problems.append(str(exc))
     if problems:

@@ -34,10 +34,12 @@ def graceful_server(config: uvicorn.Config) -> uvicorn.Server:
 class ServedApp:
     """``with ServedApp(app) as served: httpx.get(served.base_url + ...)``."""
 
-    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0, **config: Any) -> None:
         self.app = app
         self.host = host
         self.requested_port = port
+        #: More `uvicorn.Config` settings (``date_header=False`` for a proxy, which passes the target's on).
+        self.config = config
         self._sock: socket.socket | None = None
         self._port: int | None = None
         self.server: uvicorn.Server | None = None
@@ -68,7 +70,8 @@ class ServedApp:
         self._sock.bind((self.host, self.requested_port))
         self._port = int(self._sock.getsockname()[1])
         # A graceful-shutdown bound: uvicorn's default waits for open streams forever.
-        config = HostedConfig(self.app, lifespan="on", timeout_graceful_shutdown=1, server_header=False)
+        config = HostedConfig(self.app, **{"lifespan": "on", "timeout_graceful_shutdown": 1, "server_header": False,
+                                           **self.config})
         self.server = graceful_server(config)
         self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]},
                                         name=f"uvicorn-{self.port}", daemon=True)

@@ -1,0 +1,249 @@
+"""Recording: what ``recoup-mock proxy --record DIR`` writes, scenarios that ``serve --fixtures DIR`` replays.
+
+DIR becomes a fixtures directory: the bundled ``world.yaml`` (and the ``default`` scenario it and
+every fixtures directory need) is copied in when DIR has none. Each streamed response becomes
+``DIR/scenarios/recorded-<n>-<slug>.yaml`` in the scenario format (``docs/scenarios.md``):
+``framing: manual``, one raw ``chunk:`` step per chunk as received, each with its measured
+``delay_ms`` (the gap since the previous chunk's write arrived; for the first, since the request
+was sent), ``raw:`` for an event that is not JSON, and ``disconnect: true`` when the stream ended
+without ``[DONE]``. A 429 or 5xx answer that is not a stream becomes an http-status scenario.
+
+A recording that breaks the fixture rules (schema, client versions, order) declares the
+``violates:`` it needs and lists the problems in its header, so ``recoup-mock validate`` accepts
+it. Credentials never reach a file: the request's credential values (and anything shaped like a
+bearer token or a Recoup key) are replaced wherever they appear, and the query is left out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import yaml
+
+from .fixtures import kinds_of_problems
+from .scenarios import parse_scenario
+from .settings import DEFAULT_FIXTURES
+from .spec import ChunkSchemas
+from .sse import SseEvent
+from .yamlfile import SAFE_LOADER
+
+REDACTED = "REDACTED"
+#: Header and query names whose values are credentials.
+_SECRET_NAME = re.compile(r"auth|token|key|secret|password|cookie|bypass|session-id", re.IGNORECASE)
+#: What a credential looks like wherever it appears: a bearer token (long, with a digit), a Recoup key.
+_TOKEN_SHAPES = re.compile(r"(?i)\bbearer\s+(?=[A-Za-z0-9._~+/=-]*\d)[A-Za-z0-9._~+/=-]{16,}|\brecoup_sk_\w{4,}")
+_ID_SEGMENT = re.compile(r"^(?:[0-9a-f-]{16,}|wrun_\w+|\d+|.{25,})$", re.IGNORECASE)
+_RECORDED = re.compile(r"^recorded-(\d+)-")
+#: The answers (that are not streams) recorded as http-status scenarios.
+RECORDED_STATUSES = frozenset({429}) | frozenset(range(500, 600))
+DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+@dataclass
+class Exchange:
+    """What one recording needs to know of its request and response."""
+
+    method: str
+    path: str
+    status: int
+    #: ``time.monotonic()`` when the request was sent upstream.
+    sent_at: float
+    secrets: list[str] = field(default_factory=list)
+    had_query: bool = False
+
+
+@dataclass
+class StreamRecording:
+    """A streamed response as it arrives: each event with the arrival time of the write that completed it."""
+
+    exchange: Exchange
+    items: list[tuple[float, SseEvent]] = field(default_factory=list)
+    done: bool = False
+    ended_at: float | None = None
+
+    def add(self, events: Iterable[SseEvent], at: float) -> None:
+        for event in events:
+            if event.data == "[DONE]":
+                self.done = True
+            elif event.data is not None:  # comments are transport: the mock sends its own keep-alives
+                self.items.append((at, event))
+
+
+def secrets_of(headers: Iterable[tuple[str, str]], query: str) -> list[str]:
+    """The credential values a request carries (in headers named like credentials, or the query)."""
+    found: list[str] = []
+    for name, value in [*headers, *parse_qsl(query, keep_blank_values=False)]:
+        if _SECRET_NAME.search(name) and value.strip():
+            found.append(value.strip())
+            scheme, _, token = value.strip().partition(" ")
+            if token.strip() and scheme.isalpha():
+                found.append(token.strip())
+    # Longest first: a token inside its own "Bearer ..." value is replaced with the whole of it.
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
+
+class Recorder:
+    """Writes recordings into one fixtures directory (safe to call from several threads)."""
+
+    def __init__(self, directory: Path, target: str, chunks: ChunkSchemas) -> None:
+        self.directory = directory
+        self.scenarios = directory / "scenarios"
+        parts = urlsplit(target)
+        # Where, for the header: never the userinfo (a credential) of the target URL.
+        self.origin = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        self.chunks = chunks
+        self._lock = threading.Lock()
+
+    def prepare(self) -> list[Path]:
+        """Make DIR a fixtures directory; the files copied in."""
+        self.scenarios.mkdir(parents=True, exist_ok=True)
+        copied = []
+        for name in ("world.yaml", "scenarios/default.yaml"):
+            if not (self.directory / name).exists():
+                shutil.copyfile(DEFAULT_FIXTURES / name, self.directory / name)
+                copied.append(self.directory / name)
+        return copied
+
+    def write_stream(self, recording: StreamRecording) -> Path:
+        """Write a streamed response as a scenario; returns its file."""
+        exchange = recording.exchange
+        steps: list[dict[str, Any]] = []
+        last = exchange.sent_at
+        scrub = _Scrubber(exchange.secrets)
+        for at, event in recording.items:
+            chunk = _json_object(event.data or "")
+            # An event that is not a JSON object goes out again as the bytes it was.
+            step: dict[str, Any] = {"chunk": scrub(chunk)} if chunk is not None else {
+                "raw": scrub(f"data: {event.data}\n\n")}
+            step["delay_ms"] = _ms(at - last)
+            last = at
+            steps.append(step)
+        if not recording.done:
+            steps.append({"disconnect": True, "delay_ms": _ms((recording.ended_at or last) - last)})
+        span = (recording.ended_at or last) - exchange.sent_at
+        chunk_count = sum(1 for s in steps if "chunk" in s)
+        summary = f"{chunk_count} chunks in {span:.2f} s" + ("" if recording.done else ", no [DONE]")
+        doc: dict[str, Any] = {"framing": "manual", "timing": {"first_chunk_ms": 0, "chunk_delay_ms": 0},
+                               "steps": steps}
+        return self._write(exchange, doc, summary, scrub)
+
+    def write_http(self, exchange: Exchange, message: str, retry_after: str | None) -> Path:
+        """Write a 429 or 5xx answer as an http-status scenario; returns its file."""
+        scrub = _Scrubber(exchange.secrets)
+        response: dict[str, Any] = {"status": exchange.status}
+        if retry_after is not None:
+            response["headers"] = {"Retry-After": retry_after}
+        response["message"] = scrub(message) or f"HTTP {exchange.status}"
+        return self._write(exchange, {"response": response}, f"HTTP {exchange.status}", scrub)
+
+    def _write(self, exchange: Exchange, body: dict[str, Any], summary: str, scrub: _Scrubber) -> Path:
+        stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        where = f"{exchange.method} {self.origin}{exchange.path}"
+        with self._lock:
+            number = self._next_number()
+            name = f"recorded-{number}-{_slug(exchange.method, exchange.path)}"[:64].rstrip("-")
+            doc = {"name": name, "description": f"Recorded from {exchange.method} {exchange.path} "
+                                                 f"({exchange.status}) at {stamp}: {summary}.", **body}
+            kinds, problems = self._problems(doc, name)
+            if kinds:
+                doc["violates"] = kinds
+            header = [f"Recorded by `recoup-mock proxy` from {where} ({exchange.status}) at {stamp}: {summary}."]
+            if exchange.had_query:
+                header.append("The query string is left out (it may carry credentials).")
+            if "steps" in body:
+                header.append("Each delay_ms is a measured gap between writes; the first one is from the request "
+                              "to the first byte.")
+            header.append("Credentials are never written" + (f"; {scrub.count} value(s) were replaced with "
+                                                             f"{REDACTED}." if scrub.count else "."))
+            if kinds:
+                header.append(f"It breaks rules the fixtures keep, so it says violates: [{', '.join(kinds)}]:")
+                header += [f"  - {where_}: {what}" for where_, what in problems[:8]]
+                if len(problems) > 8:
+                    header.append(f"  ... and {len(problems) - 8} more")
+            text = "".join(f"# {line}\n" for line in header) + _dump(doc)
+            if yaml.load(text, Loader=SAFE_LOADER) != doc:  # what replays must be what was received
+                raise ValueError(f"the recording of {where} does not read back as written; not saved")
+            path = self.scenarios / f"{name}.yaml"
+            with path.open("x", encoding="utf-8") as out:  # never over another recording
+                out.write(text)
+        return path
+
+    def _problems(self, doc: dict[str, Any], name: str) -> tuple[list[str], list[tuple[str, str]]]:
+        scenario = parse_scenario(doc, str(self.scenarios / f"{name}.yaml"))
+        found = kinds_of_problems(scenario, self.chunks)
+        kinds = sorted({kind for kind, _, _ in found})
+        return kinds, [(where, what) for _, where, what in found]
+
+    def _next_number(self) -> int:
+        numbers = [int(m.group(1)) for p in self.scenarios.glob("recorded-*.yaml") if (m := _RECORDED.match(p.stem))]
+        return max(numbers, default=0) + 1
+
+
+class _Scrubber:
+    """Replaces credentials in strings (recursively in chunks), counting what it replaced."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self.secrets = secrets
+        self.count = 0
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for secret in self.secrets:
+                if secret in value:
+                    self.count += value.count(secret)
+                    value = value.replace(secret, REDACTED)
+            value, n = _TOKEN_SHAPES.subn(REDACTED, value)
+            self.count += n
+            return value
+        if isinstance(value, Mapping):
+            return {self(k): self(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        return value
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    """The scenario as YAML: top-level keys in block style, each step on one line (keys in their order:
+    a replayed chunk is encoded with its keys as received)."""
+    lines = []
+    for key, value in doc.items():
+        if key == "steps":
+            lines.append("steps:")
+            lines += [f"  - {_flow(step)}" for step in value]
+        else:
+            lines.append(f"{key}: {_flow(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _flow(value: Any) -> str:
+    text: str = yaml.dump(value, Dumper=DUMPER, default_flow_style=True, sort_keys=False, allow_unicode=True,
+                          width=1 << 30)
+    return text.removesuffix("\n...\n").strip()
+
+
+def _json_object(data: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _ms(seconds: float) -> float:
+    return round(max(seconds, 0.0) * 1000, 1)
+
+
+def _slug(method: str, path: str) -> str:
+    """``POST /api/chat/<uuid>/stream`` -> ``post-api-chat-stream``: the path without its ids."""
+    words = [method.lower(), *(s for s in path.split("/") if s and not _ID_SEGMENT.match(s))]
+    return re.sub(r"[^a-z0-9]+", "-", "-".join(words).lower()).strip("-") or "request"
+
