@@ -23,7 +23,8 @@ def test_the_wheel_adds_only_the_mockserver_package(wheel: Path) -> None:
     assert top_level == ["mockserver"]
     assert "mockserver/contracts/runner.py" in names
     assert "mockserver/contracts/baselines/production.json" in names
-    bundled = {"openapi/chat.yaml", "openapi/admin.yaml", "fixtures/world.yaml", "fixtures/scenarios/default.yaml"}
+    bundled = {"openapi/chat.yaml", "openapi/admin.yaml", "openapi/proxy-admin.yaml", "fixtures/world.yaml",
+               "fixtures/scenarios/default.yaml"}
     assert {f"mockserver/bundled/{name}" for name in bundled} <= set(names)
 
 
