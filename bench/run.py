@@ -5,7 +5,8 @@ Every server runs as its own process, one at a time, pinned to the same CPU; eve
 (wrk, ``bench/streams.py``) is a separate process pinned to the other CPU. Only loopback is used,
 every loop is bounded in count and time, and every server this script starts is stopped by its pid.
 
-Sections (``--only`` picks some): startup, rates, worlds, paced, unpaced, contract.
+Sections (``--only`` picks some): startup, rates, worlds, paced, unpaced, contract, proxy. ``--merge`` puts a
+partial run's sections into the existing ``latest.json`` and rewrites ``latest.md`` and ``ratios.png`` from it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import proxy_section
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 VENV_BIN = Path(sys.executable).parent
@@ -42,7 +45,7 @@ PRISM_JS = PRISM_DIR / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "i
 IDLE_CHAT = "c4a70000-0000-4000-8000-000000000001"
 API_KEY = "recoup_sk_test_alice"
 SERVERS = ("mock", "bare", "prism")
-SECTIONS = ("startup", "rates", "worlds", "paced", "unpaced", "contract")
+SECTIONS = ("startup", "rates", "worlds", "paced", "unpaced", "contract", "proxy")
 #: The mock's default ``max_worlds`` (mockserver.settings.Settings): past it, the memory test raises the limit.
 DEFAULT_MAX_WORLDS = 256
 #: Worlds made (one request each) before the memory test's first RSS reading, so that what the first
@@ -65,6 +68,7 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("paced1000_rss_mb", "1,000 slow streams: peak RSS (MB)", "<=", 400.0),
     ("unpaced_vs_bare", "unpaced chunks/s vs bare", ">=", 0.8),
     ("startup_s", "start-up to first answer (s)", "<=", 1.0),
+    *proxy_section.TARGETS,
 ]
 
 
@@ -114,11 +118,13 @@ def server_command(kind: str, port: int, speed: float, extra: Sequence[str] = ()
     if kind == "mock":
         return [str(VENV_BIN / "recoup-mock"), "serve", "--host", "127.0.0.1", "--port", str(port),
                 "--speed", f"{speed:g}", "--quiet", *extra]
-    if extra:
-        raise ValueError(f"extra arguments are for the mock only, not {kind}")
+    if extra and kind != "proxy":
+        raise ValueError(f"extra arguments are for the mock and the proxy only, not {kind}")
     if kind == "bare":
         return [sys.executable, str(BENCH / "bare_app.py"), "--host", "127.0.0.1", "--port", str(port),
                 "--speed", f"{speed:g}"]
+    if kind == "proxy":  # `recoup-mock proxy`: --target (and the rest) come in `extra`
+        return [str(VENV_BIN / "recoup-mock"), "proxy", "--host", "127.0.0.1", "--port", str(port), *extra]
     if kind == "prism":
         return ["node", str(PRISM_JS), "mock", "-h", "127.0.0.1", "-p", str(port), "-v", "error",
                 str(PRISM_DIR / "seed-spec.json")]
@@ -280,6 +286,17 @@ class Bench:
         out["rps"] = out["requests"] / (out["duration_us"] / 1e6)
         out["error_count"] = sum(out["errors"].values())
         return out
+
+    def client_json(self, argv: Sequence[str], timeout: float) -> dict[str, Any]:
+        """Run ``bench/<argv[0]>`` with the rest of ``argv`` on the client CPU; its last stdout line, as JSON."""
+        command = [sys.executable, str(BENCH / argv[0]), *argv[1:]]
+        if self.pin.client:
+            command += ["--cpu", str(min(self.pin.client))]
+        done = self.client(command, timeout=timeout)
+        if done.returncode:
+            raise RuntimeError(f"{argv[0]} {argv[1]} failed ({done.returncode}): {done.stderr[-1500:]}")
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
 
     def streams(self, mode: str, port: int, extra: Sequence[str], timeout: float) -> dict[str, Any]:
         argv = [sys.executable, str(BENCH / "streams.py"), mode, "--port", str(port), *extra]
@@ -557,6 +574,7 @@ class Bench:
         self.section("paced", results, self.paced)
         self.section("unpaced", results, self.unpaced)
         self.section("contract", results, self.contract)
+        self.section("proxy", results, lambda: proxy_section.run(self, log))
         results["meta"]["wall_s"] = round(time.perf_counter() - started, 1)
         results["meta"]["loadavg_after"] = os.getloadavg()
         results["errors"] = self.errors
@@ -690,6 +708,7 @@ def figures(r: dict[str, Any]) -> dict[str, float | None]:
                                                 _get(r, "worlds", "rates", "single_no_keep", "best", "rps")),
         "world_idle_kb": _get(r, "worlds", "memory", str(small), "kb_per_world"),
         "world_idle_kb_large": _get(r, "worlds", "memory", str(large), "kb_per_world") if large != small else None,
+        **proxy_section.figures(r),
     }
 
 
@@ -879,6 +898,7 @@ def markdown(r: dict[str, Any]) -> str:
     if c and not c.get("available"):
         lines.append(f"- `recoup-mock contract`: not available ({c.get('reason') or c.get('error')}); the bench "
                      "runs it as soon as the command exists.")
+    lines += proxy_section.markdown(r)
     if r.get("errors"):
         lines += ["", "## Errors", "", *(f"- {e}" for e in r["errors"])]
     return "\n".join(lines) + "\n"
@@ -947,6 +967,15 @@ def write(results: dict[str, Any], out: Path) -> None:
         log(f"no chart: {exc} (install the bench extra: pip install -e '.[bench]')")
 
 
+def merged(old: dict[str, Any], new: dict[str, Any], sections: Sequence[str]) -> dict[str, Any]:
+    """``old`` results with the ``sections`` of ``new`` (and their timings and errors) in place of its own."""
+    out = {**old, **{name: new[name] for name in sections if name in new}}
+    out["section_seconds"] = {**old.get("section_seconds", {}), **new.get("section_seconds", {})}
+    out["errors"] = [e for e in old.get("errors", []) if e.split(":")[0] not in sections] + new.get("errors", [])
+    out["targets"] = evaluate(out)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -979,6 +1008,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memory-warmup", type=int, default=500,
                         help="requests to the default world before the idle-world memory test's first RSS reading")
     parser.add_argument("--contract-timeout", type=float, default=900.0)
+    parser.add_argument("--proxy-ttfb", type=int, default=200, help="proxy: first-byte requests each way")
+    parser.add_argument("--proxy-streams", type=int, default=10, help="proxy: runs read both ways at a time")
+    parser.add_argument("--proxy-rounds", type=int, default=3, help="proxy: rounds of runs, and replays")
+    parser.add_argument("--merge", action="store_true",
+                        help="with --only: put the sections run into the existing latest.json (the rest, and its "
+                             "meta, stay) and rewrite latest.md and ratios.png from it")
     parser.add_argument("--no-pin", action="store_true", help="do not pin servers and clients to CPUs")
     parser.add_argument("--quick", action="store_true", help="short smoke run (not for the record)")
     parser.add_argument("--rewrite", action="store_true", help="rewrite latest.md and ratios.png from latest.json")
@@ -990,6 +1025,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.duration, args.warmup, args.rounds, args.startup_runs, args.paced_rounds = 3.0, 1.0, 1, 1, 1
         args.memory_rounds = 1
         args.paced_n, args.unpaced_streams, args.unpaced_duration = [100], 500, 3.0
+        args.proxy_ttfb, args.proxy_rounds = 50, 1
     if subprocess.run(["which", "wrk"], capture_output=True).returncode:
         parser.error("wrk is not installed (apt-get install -y wrk; `make bench` does it)")
     bench = Bench(args)
@@ -998,6 +1034,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for server in list(_RUNNING):
             server.stop()
+    if args.merge:
+        results = merged(json.loads((args.out / "latest.json").read_text()), results, args.only or SECTIONS)
     write(results, args.out)
     log(f"wrote {args.out / 'latest.md'} ({results['meta']['wall_s']:.0f} s)")
     print((args.out / "latest.md").read_text())
