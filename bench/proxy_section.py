@@ -68,9 +68,9 @@ def run(bench: Any, log: Callable[[str], None]) -> dict[str, Any]:
              "--file", str(directory / "scenarios" / f"{name}.yaml"), "--rounds", str(bench.args.proxy_rounds)],
             timeout=300)
     rep = out["replay"]
-    log(f"  replay of {name}: {rep['share_within_10pct']:.1%} of {rep['gaps_over_20ms']} gaps > 20 ms within "
-              f"10% ({rep['rounds']} rounds; relative error p50 {rep['relative_error']['p50']:.1%}, p99 "
-              f"{rep['relative_error']['p99']:.1%})")
+    log(f"  replay of {name}: {rep['share_within_10pct']:.1%} of {rep['gaps_over_20ms'] * rep['rounds']} gaps "
+        f"> 20 ms within 10% ({rep['rounds']} rounds; relative error p50 {rep['relative_error']['p50']:.1%}, p99 "
+        f"{rep['relative_error']['p99']:.1%})")
     return out
 
 
