@@ -188,6 +188,7 @@ def _proxy(args: argparse.Namespace) -> int:
     settings = ProxySettings(target=args.target, host=args.host, port=args.port, record=args.record, spec=args.spec,
                              profile=args.profile)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the proxy logs each exchange itself, once
     state = ProxyState(settings)
     if state.recorder is not None:
         for path in state.recorder.prepare():
