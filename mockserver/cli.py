@@ -182,8 +182,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _proxy(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .proxy import Proxy, ProxyLogFilter
+    from .proxy import Proxy
     from .proxy_admin import ProxySettings, ProxyState
+    from .upstream import ProxyLogFilter
 
     settings = ProxySettings(target=args.target, host=args.host, port=args.port, record=args.record, spec=args.spec,
                              profile=args.profile)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -192,6 +193,35 @@ class Conformance:
                 target = target[part]
             node = target
         return node
+
+
+def body_decoder(encoding: str) -> Callable[[bytes], bytes] | None:
+    """What turns a body's pieces, as they come, into what is judged (the client still gets them as they
+    came): nothing to do for no ``Content-Encoding``, zlib for ``gzip`` and ``deflate``; None when the
+    encoding cannot be read here (``br``, ``zstd``: that body goes unjudged)."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return lambda piece: piece
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        # 32 + MAX_WBITS reads a gzip or zlib header, whichever comes; -MAX_WBITS a raw deflate stream.
+        wbits = 32 + zlib.MAX_WBITS if encoding != "deflate" else zlib.MAX_WBITS
+        state = {"inflater": zlib.decompressobj(wbits), "first": True}
+
+        def inflate(piece: bytes) -> bytes:
+            inflater: Any = state["inflater"]
+            try:
+                out: bytes = inflater.decompress(piece)
+            except zlib.error:
+                if not (state["first"] and encoding == "deflate"):
+                    raise
+                # Some servers send `deflate` without the zlib header.
+                state["inflater"] = inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+                out = inflater.decompress(piece)
+            state["first"] = False
+            return out
+
+        return inflate
+    return None
 
 
 class StreamCheck:

@@ -13,7 +13,7 @@ the request, the status, headers and body, and a stream event by event as it pas
 ordering rules clients enforce (`mockserver.rules`). What is found never changes what the client
 gets. Each finding is logged on one line, kept on the exchange's journal entry and listed at
 ``GET /__mock/violations`` (`mockserver.proxy_admin`). **Recording** (``--record DIR``) is
-`mockserver.recorder`'s.
+`mockserver.recorder`'s; the client facing the target and the header rules are `mockserver.upstream`'s.
 """
 
 from __future__ import annotations
@@ -21,13 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import http.cookiejar
 import json
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
@@ -36,63 +35,15 @@ from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
 from .auth import credential, mask
-from .conformance import Matched
+from .conformance import RULE_BODY, Finding, Matched, body_decoder
 from .errors import ApiError
 from .proxy_admin import Findings, ProxyState, admin_app, secrets_of_scope
 from .recorder import RECORDED_STATUSES, Exchange, StreamRecording
+from .upstream import UpstreamDropped, forwarded, returned, upstream_client
 
 log = logging.getLogger("recoup_mock.proxy")
-
-#: Not forwarded to the target (RFC 9110 §7.6.1): they are about the client's connection to the proxy.
-HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te", b"trailer",
-                        b"upgrade", b"proxy-authenticate", b"proxy-authorization"})
-#: Request headers httpx sets from the target URL and the body.
-REQUEST_OWN = frozenset({b"host", b"content-length"})
-#: Not forwarded back: the framing, which the proxy's server redoes. ``Connection: keep-alive`` does go back,
-#: as sent: it is one of the AI SDK's stream headers, and a client may look for it (a ``close`` is honoured).
-RESPONSE_FRAMING = frozenset({b"transfer-encoding", b"te", b"trailer", b"upgrade", b"proxy-connection",
-                              b"proxy-authenticate"})
 #: A finite answer larger than this is forwarded unread past it (its body is then not checked).
 MAX_FINITE_BYTES = 16 * 1024 * 1024
-#: Connecting to the target; reading has no bound (a stream may be silent for long).
-CONNECT_TIMEOUT = 10.0
-
-
-class UpstreamDropped(Exception):
-    """The target dropped the connection mid-answer: the client's is dropped too (raised after the
-    response has started, so the server aborts the connection instead of ending the body)."""
-
-
-class _NoCookies(http.cookiejar.CookieJar):
-    """The upstream client keeps no cookies: one client's ``Set-Cookie`` must never reach another's request."""
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
-
-    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
-        return None
-
-
-def upstream_client() -> httpx.AsyncClient:
-    """An httpx client that sends exactly the headers it is given (none of its own defaults, no cookies)."""
-    client = httpx.AsyncClient(timeout=httpx.Timeout(None, connect=CONNECT_TIMEOUT), cookies=_NoCookies(),
-                               follow_redirects=False, trust_env=False)
-    for name in list(client.headers):  # Accept, Accept-Encoding, Connection, User-Agent
-        del client.headers[name]
-    return client
-
-
-def _forwarded(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """A request's headers for the target: without the hop-by-hop ones, those its ``Connection`` names,
-    and those httpx sets."""
-    named = {n.strip().lower() for k, v in headers if k.lower() == b"connection" for n in v.split(b",")}
-    drop = HOP_BY_HOP | named | REQUEST_OWN
-    return [(k, v) for k, v in headers if k.lower() not in drop]
-
-
-def _returned(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """An answer's headers for the client: all of them, in order, but the framing."""
-    return [(k, v) for k, v in headers if k.lower() not in RESPONSE_FRAMING]
 
 
 class Proxy:
@@ -150,7 +101,7 @@ class Proxy:
             target = state.prefix + (scope.get("raw_path") or path.encode()) + (b"?" + query if query else b"")
             assert self.client is not None, "the proxy's lifespan has not started"
             request = self.client.build_request(method, state.target, content=body,
-                                                headers=_forwarded(list(scope["headers"])),
+                                                headers=forwarded(list(scope["headers"])),
                                                 extensions={"target": target})
             sent_at = time.monotonic()
             try:
@@ -177,12 +128,16 @@ class Proxy:
         state = self.state
         status = response.status_code
         exchange.entry.status = status
-        headers = _returned(list(response.headers.raw))
+        headers = returned(list(response.headers.raw))
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if matched is not None:
             exchange.report(state.conformance.check_head(matched, status, response.headers))
+        decode = body_decoder(response.headers.get("content-encoding", ""))
+        if decode is None:
+            log.info("%s %s: the answer's Content-Encoding %r cannot be read here; its body goes unchecked",
+                     record.method, record.path, response.headers.get("content-encoding"))
         if media == "text/event-stream":
-            return await self._stream(receive, send, response, headers, exchange, record, from_start)
+            return await self._stream(receive, send, response, headers, exchange, record, from_start, decode)
         body, complete = b"", True
         pieces = response.aiter_raw()
         async for piece in pieces:
@@ -190,8 +145,14 @@ class Proxy:
             if len(body) > MAX_FINITE_BYTES:
                 complete = False
                 break
-        if matched is not None and complete:
-            exchange.report(state.conformance.check_body(matched, status, media, body))
+        plain = None  # the body as judged (and recorded): decoded from its Content-Encoding
+        if complete and decode is not None:
+            try:
+                plain = decode(body)
+            except zlib.error as exc:
+                exchange.report([Finding(RULE_BODY, "body", f"not the {_encoding(response)} it says: {exc}")])
+        if matched is not None and plain is not None:
+            exchange.report(state.conformance.check_body(matched, status, media, plain))
         count = str(len(exchange.entry.violations or [])).encode()
         await send({"type": "http.response.start", "status": status, "headers": [*headers,
                                                                                   (b"x-mock-violations", count)]})
@@ -201,13 +162,13 @@ class Proxy:
                 await send({"type": "http.response.body", "body": piece, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         if state.recorder is not None and status in RECORDED_STATUSES:
-            self._record(functools.partial(state.recorder.write_http, record, _message(body),
+            self._record(functools.partial(state.recorder.write_http, record, _message(plain or body),
                                            response.headers.get("retry-after")), exchange)
         return ""
 
     async def _stream(self, receive: Receive, send: Send, response: httpx.Response,
                       headers: list[tuple[bytes, bytes]], exchange: Findings, record: Exchange,
-                      from_start: bool) -> str:
+                      from_start: bool, decode: Callable[[bytes], bytes] | None) -> str:
         """Forward a stream piece by piece as it arrives, judging each after it has gone out."""
         check = self.state.conformance.stream(from_start)
         status = response.status_code
@@ -232,7 +193,14 @@ class Proxy:
                     at = time.monotonic()
                     # Forward first, judge after: checking never delays a byte.
                     await send({"type": "http.response.body", "body": piece, "more_body": True})
-                    events, found = check.feed(piece)
+                    if decode is None:
+                        continue
+                    try:
+                        events, found = check.feed(decode(piece))
+                    except zlib.error as exc:  # only the judging stops here: what passes is untouched
+                        exchange.report([Finding(RULE_BODY, "body", f"not the {_encoding(response)} it says: {exc}")])
+                        decode = None
+                        continue
                     recording.add(events, at)
                     exchange.report(found)
             except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
@@ -243,6 +211,8 @@ class Proxy:
             group.cancel_scope.cancel()
         if gone:
             return " (client went away; upstream closed)"
+        if decode is None:
+            return " (stream unchecked, not recorded: its encoding cannot be read here)"
         exchange.report(check.end())
         if self.state.recorder is not None:
             self._record(functools.partial(self.state.recorder.write_stream, recording), exchange)
@@ -294,6 +264,10 @@ def _start_index(query: bytes) -> int:
     return 0
 
 
+def _encoding(response: httpx.Response) -> str:
+    return str(response.headers.get("content-encoding", "?"))
+
+
 def _message(body: bytes) -> str:
     """The text of an error answer: its ``message`` or ``error`` field, else the body itself."""
     with contextlib.suppress(ValueError):
@@ -303,16 +277,3 @@ def _message(body: bytes) -> str:
                 if isinstance(value.get(key), str):
                     return str(value[key])
     return body.decode("utf-8", errors="replace")[:240]
-
-
-class ProxyLogFilter(logging.Filter):
-    """Hide uvicorn's traceback for a stream the target dropped (the proxy logs it in one line)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-            exc = exc.exceptions[0]
-        if isinstance(exc, UpstreamDropped):
-            log.info("%s", exc)
-            return False
-        return True

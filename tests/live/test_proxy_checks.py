@@ -5,6 +5,7 @@ forwards the first chunk before the upstream has sent the second, and closes the
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import logging
 import socket
@@ -222,3 +223,25 @@ def test_requests_go_to_the_target_as_sent() -> None:
         assert names.count("host") == 1 and dict(seen["headers"])["host"] == host.replace(
             host.rsplit(":", 1)[1], state.target.rsplit(":", 1)[1])
         assert [v["rule"] for v in state.violations] == ["request-operation"]  # no PATCH /x/... in the contract
+
+
+def test_a_compressed_stream_passes_compressed_and_is_judged_decoded() -> None:
+    packed = gzip.compress(b"".join(WRONG_STREAM))
+
+    async def chat(request: Request) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            for i in range(0, len(packed), 40):  # cut anywhere, as a network would
+                yield packed[i:i + 40]
+
+        return StreamingResponse(body(), media_type="text/event-stream",
+                                 headers={"x-workflow-run-id": RUN, "content-encoding": "gzip"})
+
+    for target, proxy, state in through(Starlette(routes=[Route("/api/chat", chat, methods=["POST"])])):
+        raw = {}
+        for base in (target, proxy):
+            with httpx.stream("POST", base + "/api/chat", json=chat_body(), headers=H, timeout=10) as response:
+                raw[base] = b"".join(response.iter_raw())
+                assert response.headers["content-encoding"] == "gzip"
+        assert raw[proxy] == raw[target] == packed
+        assert [(v["rule"], v["where"]) for v in state.violations] == [("chunk-schema", "event 3"),
+                                                                       ("done-last", "end of stream")]

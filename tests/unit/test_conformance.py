@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import zlib
 from typing import Any
 
 import pytest
 from support import ALICE, CHAT_IDLE, chat_body
 
-from mockserver.conformance import Conformance, Finding
+from mockserver.conformance import Conformance, Finding, body_decoder
 from mockserver.errors import ConfigError
 from mockserver.profiles import Specs, profile_named
 from mockserver.proxy_admin import ProxySettings
@@ -98,3 +100,14 @@ def test_the_proxy_refuses_a_target_that_is_no_deployment(target: str, words: st
     with pytest.raises(ConfigError, match="--target") as refused:
         ProxySettings(target=target)
     assert words in str(refused.value)
+
+
+def test_bodies_are_judged_decoded_from_their_encoding() -> None:
+    text = b'data: {"type":"start","messageId":"m"}\n\n' * 20
+    raw_deflate = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    for encoding, packed in (("gzip", gzip.compress(text)), ("deflate", zlib.compress(text)),
+                             ("deflate", raw_deflate.compress(text) + raw_deflate.flush()), ("", text)):
+        decode = body_decoder(encoding)
+        assert decode is not None
+        assert b"".join(decode(packed[i:i + 7]) for i in range(0, len(packed), 7)) == text, encoding
+    assert body_decoder("br") is None and body_decoder("zstd") is None
