@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import random
 import statistics
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -67,8 +68,6 @@ def wait_for_recordings(state: ProxyState, count: int) -> list[str]:
         names = [e.scenario for e in state.journal.entries if e.scenario]
         if len(names) >= count:
             return names
-        import time
-
         time.sleep(0.01)
     raise AssertionError(f"only {names} of {count} recordings were written")
 
