@@ -154,8 +154,9 @@ class Proxy:
         if matched is not None and plain is not None:
             exchange.report(state.conformance.check_body(matched, status, media, plain))
         count = str(len(exchange.entry.violations or [])).encode()
-        await send({"type": "http.response.start", "status": status, "headers": [*headers,
-                                                                                  (b"x-mock-violations", count)]})
+        # A second Expose-Headers line: browsers join it to the target's own, so a page can read the count.
+        await send({"type": "http.response.start", "status": status, "headers": [
+            *headers, (b"x-mock-violations", count), (b"access-control-expose-headers", b"x-mock-violations")]})
         await send({"type": "http.response.body", "body": body, "more_body": not complete})
         if not complete:
             async for piece in pieces:  # the same iterator, resumed past the cap
