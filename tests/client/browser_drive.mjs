@@ -7,43 +7,17 @@
 // slow answer with a page reload mid-stream (resumed on load), and a dropped connection (the page resumes
 // on `isDisconnect`). Prints one JSON line with what the page showed; test_browser.py asserts on it.
 
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import process from "node:process";
-import { chromium } from "playwright-core";
+import { openPage, recordAssistantText } from "./chromium.mjs";
 
 const config = JSON.parse(process.argv[2]);
-const userDataDir = mkdtempSync(join(tmpdir(), "recoup-mock-chromium-"));
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
 const result = { consoleErrors: [], pageErrors: [], failedRequests: [], turns: [] };
-const context = await chromium.launchPersistentContext(userDataDir, {
-  executablePath: config.executablePath, headless: true, args: ARGS, viewport: { width: 900, height: 1000 },
-});
+const browser = await openPage({ executablePath: config.executablePath, viewport: { width: 900, height: 1000 }, profile: "chromium", result });
 try {
-  result.browserVersion = context.browser()?.version() ?? null;
-  const page = context.pages()[0] ?? await context.newPage();
-  page.on("console", (msg) => { if (msg.type() === "error") result.consoleErrors.push(msg.text()); });
-  page.on("pageerror", (error) => result.pageErrors.push(String(error)));
-  page.on("requestfailed", (request) => result.failedRequests.push({ method: request.method(), url: request.url(), failure: request.failure()?.errorText ?? null }));
-  page.setDefaultTimeout(20000);
+  result.browserVersion = browser.browserVersion;
+  const page = browser.page;
 
-  // The last assistant message's text, and every distinct length it had (recorded in the page).
-  const installRecorder = () => page.evaluate(() => {
-    window.__lengths = [];
-    const text = () => {
-      const items = document.querySelectorAll('#messages li[data-role="assistant"]');
-      const last = items[items.length - 1];
-      return last ? [...last.querySelectorAll(".part-text")].map((p) => p.textContent).join("") : "";
-    };
-    window.__assistantText = text;
-    new MutationObserver(() => {
-      const length = text().length;
-      if (window.__lengths.at(-1) !== length) window.__lengths.push(length);
-    }).observe(document.querySelector("#messages"), { subtree: true, childList: true, characterData: true });
-  });
+  const installRecorder = () => recordAssistantText(page);
   const snapshot = () => page.evaluate(() => ({
     status: document.querySelector("#status").dataset.status,
     error: document.querySelector("#error").hidden ? null : document.querySelector("#error").textContent,
@@ -105,7 +79,6 @@ try {
 } catch (error) {
   result.crash = { message: String(error?.message ?? error), stack: String(error?.stack ?? "") };
 } finally {
-  await context.close();
-  rmSync(userDataDir, { recursive: true, force: true });
+  await browser.close();
 }
 process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -1,4 +1,4 @@
-"""Helpers shared by the Node client tests (test_ai_sdk.py) and the browser test (test_browser.py).
+"""Helpers shared by the Node client tests (test_ai_sdk.py, ...) and the browser tests (a static site, ...).
 
 The Node packages are installed by ``make client-deps`` (``npm ci`` here and in examples/browser/).
 Without them these tests fail and say so, unless ``RECOUP_MOCK_SKIP_NODE_TESTS=1`` is set, which skips them.
@@ -6,10 +6,15 @@ Without them these tests fail and say so, unless ``RECOUP_MOCK_SKIP_NODE_TESTS=1
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import shutil
 import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -44,3 +49,22 @@ def run_node(node: str, script: Path, *args: str, timeout: float) -> dict[str, A
                     f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}")
     result: dict[str, Any] = json.loads(lines[-1])
     return result
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def static_site(directory: Path) -> Iterator[str]:
+    """``directory`` served on a free loopback port (another origin than the mock); yields its URL."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)

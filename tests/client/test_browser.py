@@ -9,20 +9,17 @@ connection drop and sees the page resume. The screenshot is kept in ``test-artif
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import yaml
-from node_support import ARTIFACTS, BROWSER_DIR, CLIENT_DIR, require_node_project, run_node
+from node_support import ARTIFACTS, BROWSER_DIR, CLIENT_DIR, require_node_project, run_node, static_site
 from starlette.types import Receive, Scope, Send
 from support import LiveServer
 
@@ -40,11 +37,6 @@ def scenario_texts(name: str) -> list[str]:
     return [s["text"] if isinstance(s["text"], str) else "".join(s["text"]) for s in steps if "text" in s]
 
 
-class QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
 def page_server() -> Iterator[str]:
     """examples/browser, freshly bundled, on its own loopback port (another origin than the mock)."""
@@ -54,15 +46,8 @@ def page_server() -> Iterator[str]:
     build = subprocess.run([npm, "run", "--silent", "build"], cwd=BROWSER_DIR, capture_output=True, text=True,
                            timeout=120, check=False)
     assert build.returncode == 0, f"npm run build failed:\n{build.stdout}\n{build.stderr}"
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(BROWSER_DIR)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
+    with static_site(BROWSER_DIR) as url:
+        yield url
 
 
 @pytest.fixture

@@ -21,9 +21,9 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from node_support import ARTIFACTS, CLIENT_DIR, REPO_ROOT, require_node_project, run_node
+from node_support import ARTIFACTS, CLIENT_DIR, REPO_ROOT, require_node_project, run_node, static_site
 from support import LiveServer, live_server
-from workflow_support import configure_world, run_status, static_site
+from workflow_support import configure_world, run_status
 
 from mockserver.settings import DEFAULT_FIXTURES
 

@@ -4,14 +4,10 @@ scripts run side by side, worlds in a profile, run status lookups, and a static 
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import subprocess
-import threading
 import time
-from collections.abc import Iterator, Mapping
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -84,22 +80,3 @@ def run_status(server: LiveServer, world: str, run_id: str) -> str:
     assert response.status_code == 200, response.text
     status: str = response.json()["status"]
     return status
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextlib.contextmanager
-def static_site(directory: Path) -> Iterator[str]:
-    """``directory`` served on a free loopback port (another origin than the mock); yields its URL."""
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(directory)))
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
