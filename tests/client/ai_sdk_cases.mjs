@@ -16,6 +16,7 @@
 
 import { createRequire } from "node:module";
 import process from "node:process";
+import { errorInfo, runCases } from "./case_runner.mjs";
 
 const [alias, configJson] = process.argv.slice(2);
 if (!alias || !configJson) {
@@ -41,18 +42,6 @@ const clone = (value) => (value === undefined ? undefined : JSON.parse(JSON.stri
 
 function auth(key = ALICE, scheme = "x-api-key") {
   return scheme === "bearer" ? { authorization: `Bearer ${key}` } : { "x-api-key": key };
-}
-
-function errorInfo(error) {
-  if (error == null) return null;
-  const cause = error.cause;
-  return {
-    name: error.name ?? null,
-    message: String(error.message ?? error),
-    isTypeError: error instanceof TypeError,
-    statusCode: error.statusCode ?? null,
-    cause: cause == null ? null : { name: cause.name ?? null, code: cause.code ?? null, message: String(cause.message ?? cause) },
-  };
 }
 
 async function api(base, method, path, { key = ALICE, body } = {}) {
@@ -384,24 +373,6 @@ const names = Object.keys(cases).filter((name) => !only || only.has(name));
 const PACED = new Set(["chat:disconnect", "transport:disconnect", "chat:malformed-then-resume", "chat:abort-then-resume",
   "transport:abort-then-reconnect", "transport:stall-timeout"]);
 
-const results = {};
-const durations = {};
-async function runAll(queue, concurrency) {
-  async function worker() {
-    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-      const started = Date.now();
-      try {
-        results[name] = await cases[name]();
-      } catch (error) {
-        results[name] = { crash: errorInfo(error), stack: String(error?.stack ?? "") };
-      }
-      durations[name] = Date.now() - started;
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(queue.length, concurrency) }, worker));
-}
-const started = Date.now();
-await runAll(names.filter((name) => !PACED.has(name)), Number(config.concurrency ?? 6));
-const paced = names.filter((name) => PACED.has(name));
-await runAll(paced, paced.length);
-process.stdout.write(`${JSON.stringify({ alias, version, node: process.version, elapsedMs: Date.now() - started, durations, results })}\n`);
+const { results, durations, elapsedMs } = await runCases(cases, names,
+  { isPaced: (name) => PACED.has(name), concurrency: Number(config.concurrency ?? 6) });
+process.stdout.write(`${JSON.stringify({ alias, version, node: process.version, elapsedMs, durations, results })}\n`);

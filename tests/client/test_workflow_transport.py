@@ -139,7 +139,8 @@ def assert_nothing_to_resume(request: dict[str, Any]) -> None:
 def assert_error_turn(observation: dict[str, Any], message: str) -> None:
     """useChat ends the turn in `error` with this message (the transport's own Error, no status code)."""
     assert observation["status"] == "error"
-    assert observation["error"] == {"name": "Error", "message": message, "statusCode": None}
+    error = observation["error"]
+    assert (error["name"], error["message"], error["statusCode"], error["cause"]) == ("Error", message, None, None)
     assert [e["message"] for e in observation["onError"]] == [message]
     assert observation["onFinish"][-1]["isError"] is True
     assert observation["onFinish"][-1]["isDisconnect"] is False

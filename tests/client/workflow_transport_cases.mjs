@@ -24,6 +24,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
+import { errorInfo, runCases } from "./case_runner.mjs";
 import { fileURLToPath } from "node:url";
 
 const [line, configJson] = process.argv.slice(2);
@@ -56,11 +57,6 @@ const CHAT_BUSY = "c4a70000-0000-4000-8000-000000000002";
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const clone = (value) => (value === undefined ? undefined : JSON.parse(JSON.stringify(value)));
-
-function errorInfo(error) {
-  if (error == null) return null;
-  return { name: error.name ?? null, message: String(error.message ?? error), statusCode: error.statusCode ?? null };
-}
 
 // ------------------------------------------------------------------ the wire
 
@@ -379,24 +375,5 @@ const names = Object.keys(cases).filter((name) => !only || only.has(name));
 // so they run last, all at once, once the fast ones have warmed the process up.
 const PACED = /:(disconnect|server-stop|abort-then-resume)$/;
 
-const results = {};
-const durations = {};
-async function runAll(queue, concurrency) {
-  async function worker() {
-    for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-      const started = Date.now();
-      try {
-        results[name] = await cases[name]();
-      } catch (error) {
-        results[name] = { crash: errorInfo(error), stack: String(error?.stack ?? "") };
-      }
-      durations[name] = Date.now() - started;
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(queue.length, concurrency) }, worker));
-}
-const started = Date.now();
-await runAll(names.filter((name) => !PACED.test(name)), 6);
-const paced = names.filter((name) => PACED.test(name));
-await runAll(paced, paced.length);
-process.stdout.write(`${JSON.stringify({ line, versions, node: process.version, elapsedMs: Date.now() - started, durations, results })}\n`);
+const { results, durations, elapsedMs } = await runCases(cases, names, { isPaced: (name) => PACED.test(name) });
+process.stdout.write(`${JSON.stringify({ line, versions, node: process.version, elapsedMs, durations, results })}\n`);
