@@ -199,10 +199,17 @@ SCENARIOS = """() => [...document.querySelectorAll('#scenario-rows tr')]
   .map((tr) => [tr.dataset.scenario, tr.querySelector('.description').textContent])"""
 QUEUE = "() => [...document.querySelectorAll('#queue .chip')].map((c) => c.textContent)"
 #: The journal's rows once the filters are in effect (the count says "N of M").
-FILTERED = f"""() => {{
+#: The journal's rows once the filter ``name`` = ``value`` is drawn: some rows, every one of them matching
+#: (a check of the rows themselves: the count alone could still be the previous filter's).
+FILTERED = f"""([name, value]) => {{
   const rows = ({JOURNAL})();
-  return rows.length && document.querySelector('#journal-count').textContent.includes(' of ') ? rows : null;
+  const matches = (row) => name === 'status' ? row.status.startsWith(value[0])
+    : name === 'scenario' ? row.scenario === value : row.path.includes(value);
+  const filtered = document.querySelector('#journal-count').textContent.includes(' of ');
+  return rows.length && filtered && rows.every(matches) ? rows : null;
 }}"""
+#: True once no filter is drawn any more (the count no longer says "N of M").
+UNFILTERED = "() => !document.querySelector('#journal-count').textContent.includes(' of ')"
 #: The text of the element ``selector`` once it is shown.
 SHOWN_TEXT = "([selector]) => { const el = document.querySelector(selector); return !el.hidden && el.textContent; }"
 
@@ -273,8 +280,9 @@ def test_the_inspector_shows_another_clients_stream_live_stops_it_queues_a_scena
         filtered = {}
         for name, value, how in (("status", "4xx", "fill"), ("scenario", "slow", "select"), ("path", "/runs/", "fill")):
             page.step(how, selector=f"#filters [name={name}]", value=value)
-            filtered[name] = page.wait(FILTERED)
+            filtered[name] = page.wait(FILTERED, name, value)
             page.step(how, selector=f"#filters [name={name}]", value="")
+            page.wait(UNFILTERED)
         page.wait(f"() => ({JOURNAL})().length === 3")
 
         # 6. A second `slow` stream, opened from its journal row: the detail's chunk list grows live, while
