@@ -57,8 +57,12 @@ def record(pid: int, seconds: float, rate: int, outputs: dict[str, Path], cpus: 
             raise RuntimeError(f"py-spy failed ({proc.returncode}): {out[-800:]}")
 
 
+#: The checkout this script runs from: frames of our own code are shown relative to it.
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
 def short_file(path: str) -> str:
-    for marker in ("site-packages/", "/lib/python3.", "/work/main/"):
+    for marker in ("site-packages/", "/lib/python3.", f"{REPO_ROOT}/"):
         if marker in path:
             tail = path.split(marker, 1)[1]
             return tail.split("/", 1)[1] if marker == "/lib/python3." else tail
