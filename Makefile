@@ -23,9 +23,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check mockserver contracts tests
 	$(BIN)/mypy
 
-# Node packages (the real `ai` client in 5.x, 6.x, 7.x and playwright-core in tests/client; ai and esbuild
-# in examples/browser), each `npm ci` only when its lockfile is newer than its install, and Debian's
-# chromium for the browser test, only when /usr/bin/chromium is missing.
+# Node packages (the real `ai` client in 5.x, 6.x, 7.x, WorkflowChatTransport and playwright-core in
+# tests/client; ai and esbuild in examples/browser; React, @ai-sdk/react and Vite in examples/react), each
+# `npm ci` only when its lockfile is newer than its install, and Debian's chromium for the browser tests,
+# only when /usr/bin/chromium is missing.
 NODE_PROJECTS := tests/client examples/browser examples/react
 
 client-deps:
