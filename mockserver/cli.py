@@ -261,15 +261,15 @@ def _init(target: Path) -> int:
 def _validate(spec_path: Path, fixtures: Path, profile_name: str) -> int:
     from .fixtures import check_all
     from .profiles import derived_document, overlay_path, profile_named
-    from .spec import ApiSpec, check_document
+    from .spec import ChunkSchemas, check_document, load_document
 
     profile = profile_named(profile_name)
     problems: list[str] = []
-    document = None
     try:
-        check_document(spec_path)
+        document = load_document(spec_path)  # read once: checked, overlaid, and the fixtures' chunk schema
+        check_document(spec_path, document)
         if profile.overlaid:
-            document = derived_document(spec_path, profile)
+            document = derived_document(spec_path, profile, document)
             check_document(spec_path, document, name=f"{spec_path} with {overlay_path(spec_path)} applied")
         if spec_path == DEFAULT_SPEC:
             check_document(DEFAULT_ADMIN_SPEC)
@@ -279,7 +279,7 @@ def _validate(spec_path: Path, fixtures: Path, profile_name: str) -> int:
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1
-    lines = check_all(fixtures, ApiSpec(spec_path, document).chunk_schemas())
+    lines = check_all(fixtures, ChunkSchemas(document))
     for line in lines:
         print(line, file=sys.stderr)
     if lines:

@@ -97,7 +97,7 @@ class Run:
         self.chunks.append(chunk)
         self.frames.append(frame if frame is not None else sse.encode_chunk(chunk))
         self.times.append(time.monotonic())
-        self._notify()
+        self.wake()
         if self.listener is not None:
             self.listener(self, len(self.chunks) - 1)
 
@@ -107,7 +107,7 @@ class Run:
         self.status = status
         self.closed = True
         self.finished_at = asyncio.get_running_loop().time()
-        self._notify()
+        self.wake()
         if self.listener is not None:
             self.listener(self, None)
 
@@ -123,10 +123,7 @@ class Run:
                 for i, (at, chunk) in enumerate(zip(self.times, self.chunks, strict=True))]
 
     def wake(self) -> None:
-        """Wake the readers waiting on this run (something other than a chunk happened)."""
-        self._notify()
-
-    def _notify(self) -> None:
+        """Wake the readers waiting on this run (a chunk, a transport item, the close)."""
         if self._waiting and self._wakeup is not None:  # nobody waiting (the common case at speed 0)
             self._wakeup.set()
             self._wakeup = None

@@ -10,6 +10,7 @@ the admin token when the server has one.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator
 from importlib import resources
@@ -33,11 +34,16 @@ EVENTS_KEEPALIVE = 15.0
 SECRET_HEADERS = {b"x-api-key", b"authorization", b"x-mock-admin-token"}
 
 
+@functools.cache
+def _page_bytes(name: str) -> bytes:
+    """A file of the page, read from the package once (package data does not change while we run)."""
+    return resources.files(__package__).joinpath("inspector_page", name).read_bytes()
+
+
 def _page_file(name: str) -> Response:
     if name not in FILES:
         raise ApiError(404, f"No inspector file {name!r}; the inspector has {', '.join(sorted(FILES))}")
-    body = resources.files(__package__).joinpath("inspector_page", name).read_bytes()
-    return Response(body, media_type=FILES[name], headers={"cache-control": "no-cache"})
+    return Response(_page_bytes(name), media_type=FILES[name], headers={"cache-control": "no-cache"})
 
 
 async def page(call: Call) -> Response:

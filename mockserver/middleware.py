@@ -43,7 +43,6 @@ class MockMiddleware:
     def __init__(self, app: ASGIApp, state: MockState, *, access_log: bool = True) -> None:
         self.app = app
         self.state = state
-        self.worlds = state.worlds
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -53,9 +52,9 @@ class MockMiddleware:
         method, path = scope["method"], scope["path"]
         refused: ApiError | None = None
         try:
-            world = self.worlds.get(_world_name(scope))
+            world = self.state.worlds.get(_world_name(scope))
         except ApiError as exc:
-            world, refused = self.worlds.default, exc
+            world, refused = self.state.worlds.default, exc
         if method == "OPTIONS" and refused is None:
             await self._options(scope, receive, send, world)
             return
@@ -143,7 +142,7 @@ class MockMiddleware:
             status = behaviour.preflight_statuses.get(path, 200)
             await send({"type": "http.response.start", "status": status, "headers": PREFLIGHT_HEADERS})
             await send({"type": "http.response.body", "body": b""})
-        if not path.startswith("/__mock/") and not (world is self.worlds.default and _announces_world(scope)):
+        if not path.startswith("/__mock/") and not (world is self.state.worlds.default and _announces_world(scope)):
             entry = world.journal.record(method, path, status)
             entry.request_headers, entry.done = pack_headers(scope["headers"]), True
             self._publish(world, entry)

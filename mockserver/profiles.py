@@ -110,9 +110,10 @@ def overlay_path(spec: Path) -> Path:
     return beside if beside.is_file() else DEFAULT_SPEC.parent / OVERLAY_FILE
 
 
-def derived_document(spec: Path, profile: Profile) -> dict[str, Any]:
-    """The contract of ``profile``: the document in ``spec``, with the profile's overlay applied."""
-    document = load_document(spec)
+def derived_document(spec: Path, profile: Profile, document: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The contract of ``profile``: the document in ``spec`` (``document`` when it is already loaded),
+    with the profile's overlay applied (to a copy)."""
+    document = load_document(spec) if document is None else document
     if not profile.overlaid:
         return document
     from oas_patch.overlay import apply_overlay  # only when a profile needs it
@@ -140,7 +141,8 @@ class Specs:
     def of(self, profile: Profile) -> ApiSpec:
         spec = self._specs.get(profile.name)
         if spec is None:
-            spec = self._specs[profile.name] = ApiSpec(self.path, derived_document(self.path, profile))
+            documented = self._specs["documented"].document  # already read: overlay it, not the file again
+            spec = self._specs[profile.name] = ApiSpec(self.path, derived_document(self.path, profile, documented))
         return spec
 
     def of_documented(self) -> ApiSpec:

@@ -16,7 +16,7 @@
 
 import { createRequire } from "node:module";
 import process from "node:process";
-import { errorInfo, runCases } from "./case_runner.mjs";
+import { RecordingState, errorInfo, runCases } from "./case_runner.mjs";
 
 const [alias, configJson] = process.argv.slice(2);
 if (!alias || !configJson) {
@@ -129,22 +129,6 @@ async function transportReconnect(base, chatId, options = {}) {
 
 // ------------------------------------------------------------------ AbstractChat (the engine under useChat)
 
-class RecordingState {
-  constructor(messages = []) {
-    this.messages = messages;
-    this.statusHistory = [];
-    this._status = "ready";
-    this.error = undefined;
-    this.snapshot = (thing) => structuredClone(thing);
-  }
-  get status() { return this._status; }
-  set status(value) { this._status = value; this.statusHistory.push(value); }
-  pushMessage(message) { this.messages = this.messages.concat(message); }
-  popMessage() { this.messages = this.messages.slice(0, -1); }
-  replaceMessage(index, message) {
-    this.messages = [...this.messages.slice(0, index), this.snapshot(message), ...this.messages.slice(index + 1)];
-  }
-}
 
 class TestChat extends AbstractChat {
   constructor({ messages, ...init }) {

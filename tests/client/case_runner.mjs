@@ -1,5 +1,6 @@
-// Runs a Node client suite's cases (ai_sdk_cases.mjs, workflow_transport_cases.mjs): each case only
-// observes and returns what the client ended with; a case that throws is recorded as a crash.
+// What the Node client suites (ai_sdk_cases.mjs, workflow_transport_cases.mjs) share: running their cases
+// (each only observes and returns what the client ended with; a case that throws is recorded as a crash),
+// describing errors, and the chat state their AbstractChat (the engine under useChat) records into.
 
 // What an error says, for the Python side (its name, message, status code and cause).
 export function errorInfo(error) {
@@ -40,4 +41,22 @@ export async function runCases(cases, names, { isPaced, concurrency = 6 }) {
   const paced = names.filter(isPaced);
   await runAll(paced, paced.length);
   return { results, durations, elapsedMs: Date.now() - started };
+}
+
+// The chat state an AbstractChat writes to (what useChat keeps in React state), recording every status.
+export class RecordingState {
+  constructor(messages = []) {
+    this.messages = messages;
+    this.statusHistory = [];
+    this._status = "ready";
+    this.error = undefined;
+    this.snapshot = (thing) => structuredClone(thing);
+  }
+  get status() { return this._status; }
+  set status(value) { this._status = value; this.statusHistory.push(value); }
+  pushMessage(message) { this.messages = this.messages.concat(message); }
+  popMessage() { this.messages = this.messages.slice(0, -1); }
+  replaceMessage(index, message) {
+    this.messages = [...this.messages.slice(0, index), this.snapshot(message), ...this.messages.slice(index + 1)];
+  }
 }

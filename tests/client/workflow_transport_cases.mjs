@@ -24,7 +24,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import process from "node:process";
-import { errorInfo, runCases } from "./case_runner.mjs";
+import { RecordingState, errorInfo, runCases } from "./case_runner.mjs";
 import { fileURLToPath } from "node:url";
 
 const [line, configJson] = process.argv.slice(2);
@@ -205,22 +205,6 @@ function defaultTransport(base, profile, { sessionId, scenario, wire }) {
 
 // ------------------------------------------------------------------ AbstractChat (the engine under useChat)
 
-class RecordingState {
-  constructor() {
-    this.messages = [];
-    this.statusHistory = [];
-    this._status = "ready";
-    this.error = undefined;
-    this.snapshot = (thing) => structuredClone(thing);
-  }
-  get status() { return this._status; }
-  set status(value) { this._status = value; this.statusHistory.push(value); }
-  pushMessage(message) { this.messages = this.messages.concat(message); }
-  popMessage() { this.messages = this.messages.slice(0, -1); }
-  replaceMessage(index, message) {
-    this.messages = [...this.messages.slice(0, index), this.snapshot(message), ...this.messages.slice(index + 1)];
-  }
-}
 
 class TestChat extends AbstractChat {
   constructor({ id, transport, events }) {
