@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ConfigError, MockServerError
-from .settings import DEFAULT_ADMIN_SPEC, DEFAULT_FIXTURES, DEFAULT_SPEC, env_settings
+from .settings import DEFAULT_ADMIN_SPEC, DEFAULT_FIXTURES, DEFAULT_SPEC, Settings, env_settings
 from .types import PROFILE_NAMES
 
 #: The top-level modules the ``contract`` extra installs (pyproject's optional-dependencies).
@@ -70,10 +70,12 @@ def _parser() -> argparse.ArgumentParser:
                        help="most isolated worlds (x-mock-world header) alive at once (default 256); past it the "
                             "least recently used idle world is dropped, or a new world gets 503")
 
+    # No defaults on these flags: a flag left out is None, and the setting then comes from RECOUP_MOCK_<NAME>
+    # or the default of `Settings`, the same way for every command (`env_settings`).
     validate = sub.add_parser("validate", help="check the spec and every fixture file")
-    validate.add_argument("--spec", type=Path, default=DEFAULT_SPEC)
-    validate.add_argument("--fixtures", type=Path, default=DEFAULT_FIXTURES)
-    validate.add_argument("--profile", choices=PROFILE_NAMES, default="documented",
+    validate.add_argument("--spec", type=Path, help=f"OpenAPI document (default {DEFAULT_SPEC.name})")
+    validate.add_argument("--fixtures", type=Path, help="fixtures directory (world.yaml, scenarios/)")
+    validate.add_argument("--profile", choices=PROFILE_NAMES,
                           help="also check the profile's derived contract (deployed: chat.yaml with "
                                "deployed.overlay.yaml applied)")
 
@@ -83,8 +85,9 @@ def _parser() -> argparse.ArgumentParser:
                     "into DIR, then use it with `recoup-mock serve --fixtures DIR` and check your edits with "
                     "`recoup-mock validate --fixtures DIR`. Existing files are never overwritten: if any of them "
                     "is already there, nothing is written and the command exits 2.")
-    init.add_argument("dir", metavar="DIR", type=Path, nargs="?", default=DEFAULT_INIT_DIR,
-                      help=f"where to write (default ./{DEFAULT_INIT_DIR}; created if missing)")
+    init.add_argument("dir", metavar="DIR", type=Path, nargs="?",
+                      help=f"where to write (default: RECOUP_MOCK_FIXTURES if set, else ./{DEFAULT_INIT_DIR}; "
+                           "created if missing)")
 
     proxy = sub.add_parser(
         "proxy", help="a reverse proxy in front of a deployment that checks every exchange against the spec, "
@@ -111,9 +114,8 @@ def _parser() -> argparse.ArgumentParser:
     proxy.add_argument("--port", type=int, default=4011, help="port (default 4011; 0 picks a free one)")
     proxy.add_argument("--record", type=Path, metavar="DIR",
                        help="record each stream (and each 429/5xx answer) as a scenario in DIR/scenarios/")
-    proxy.add_argument("--spec", type=Path, default=DEFAULT_SPEC,
-                       help=f"OpenAPI document (default {DEFAULT_SPEC.name})")
-    proxy.add_argument("--profile", choices=PROFILE_NAMES, default="documented",
+    proxy.add_argument("--spec", type=Path, help=f"OpenAPI document (default {DEFAULT_SPEC.name})")
+    proxy.add_argument("--profile", choices=PROFILE_NAMES,
                        help="the contract to check against: documented (default) or deployed (chat.yaml with "
                             "deployed.overlay.yaml applied)")
 
@@ -143,8 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "proxy":
             return _proxy(args)
         if args.command == "init":
-            return _init(args.dir)
-        return _validate(args.spec, args.fixtures, args.profile)
+            return _init(args.dir if args.dir is not None else _init_dir())
+        return _validate(env_settings(spec=args.spec, fixtures=args.fixtures, profile=args.profile))
     except MockServerError as exc:
         print(f"recoup-mock: {exc}", file=sys.stderr)
         return 2
@@ -186,8 +188,11 @@ def _proxy(args: argparse.Namespace) -> int:
     from .proxy_admin import ProxySettings, ProxyState
     from .upstream import ProxyLogFilter
 
-    settings = ProxySettings(target=args.target, host=args.host, port=args.port, record=args.record, spec=args.spec,
-                             profile=args.profile)
+    # The contract comes from the settings every command reads (RECOUP_MOCK_SPEC, RECOUP_MOCK_PROFILE). Host
+    # and port are the proxy's own flags: a shell set up for `serve` must not move the proxy onto the mock.
+    contract = env_settings(spec=args.spec, profile=args.profile)
+    settings = ProxySettings(target=args.target, host=args.host, port=args.port, record=args.record,
+                             spec=contract.spec, profile=contract.profile)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the proxy logs each exchange itself, once
     state = ProxyState(settings)
@@ -216,6 +221,13 @@ def _contract(args: argparse.Namespace) -> int:
         raise ConfigError(f"`recoup-mock contract` needs the 'contract' extra, which installs {missing}: "
                           'pip install "recoup-mock[contract]", or "<the wheel>[contract]".') from None
     return int(run(args))
+
+
+def _init_dir() -> Path:
+    """Where ``init`` writes without a DIR: the fixtures folder the settings name (RECOUP_MOCK_FIXTURES),
+    which ``serve`` and ``validate`` then read, or ./recoup-fixtures when they name the bundled one."""
+    fixtures = env_settings().fixtures
+    return DEFAULT_INIT_DIR if fixtures == DEFAULT_FIXTURES else fixtures
 
 
 def _init(target: Path) -> int:
@@ -258,12 +270,12 @@ def _init(target: Path) -> int:
     return 0
 
 
-def _validate(spec_path: Path, fixtures: Path, profile_name: str) -> int:
+def _validate(settings: Settings) -> int:
     from .fixtures import check_all
     from .profiles import derived_document, overlay_path, profile_named
     from .spec import ChunkSchemas, check_document, load_document
 
-    profile = profile_named(profile_name)
+    spec_path, fixtures, profile = settings.spec, settings.fixtures, profile_named(settings.profile)
     problems: list[str] = []
     try:
         document = load_document(spec_path)  # read once: checked, overlaid, and the fixtures' chunk schema
