@@ -84,6 +84,7 @@ async def list_worlds(call: Call) -> Response:
 
 async def list_scenarios(call: Call) -> Response:
     return JSONResponse({"scenarios": [
-        {"name": s.name, "description": s.description, "kind": s.kind, "clients": dict(s.clients or ALL_CLIENTS)}
+        {"name": s.name, "description": s.description, "kind": s.kind, "answers": s.answers,
+         "clients": dict(s.clients or ALL_CLIENTS)}
         for s in sorted(call.world.scenarios.values(), key=lambda s: s.name)
     ]})

@@ -4,7 +4,8 @@ Each handler gets a validated, authenticated `Call`. Lookups answer 404 for unkn
 for another account's; the chat's stream slot is checked and claimed by `RunManager.start`, with
 no ``await`` in between, so of many simultaneous POSTs to one idle chat exactly one streams and
 the rest get 409. State answers come before the scenario is chosen: a busy chat is a 409
-whatever scenario a request asks for, and a queued scenario is only used by a request it answers.
+whatever scenario a request asks for, and a queued scenario is only used by a request it answers
+(a chat turn takes the first one queued for turns, a stop the first one queued for stops).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from . import sse
 from .engine import Run, follow, replay_now
 from .errors import ApiError
 from .pipeline import Call
-from .scenarios import Scenario, find_scenario
+from .scenarios import Answers, Scenario, find_scenario
 from .store import Chat, Session
 
 Owned = TypeVar("Owned", Chat, Session)
@@ -35,7 +36,7 @@ def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> S
     if name is None and (marker := _MARKER.search(last_user_text(messages))):
         name = marker.group(1)
     if name is None and call.world.queued_scenarios:
-        name = call.world.queued_scenarios.popleft()
+        name = take_queued(call, "turn")
     if name is None and chat is not None:
         name = chat.scenario
     scenario = find_scenario(call.world.scenarios, name or "default")
@@ -43,6 +44,19 @@ def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> S
     if scenario.http is not None:
         raise http_answer(scenario)
     return scenario
+
+
+def take_queued(call: Call, request: Answers) -> str | None:
+    """The first queued scenario that answers ``request``, taken off the queue; the others stay queued,
+    in order, for the requests they are for. A name no longer loaded (a reload removed it) is a turn's,
+    which then gets the 400 naming what exists."""
+    queue, scenarios = call.world.queued_scenarios, call.world.scenarios
+    for index, name in enumerate(queue):
+        scenario = scenarios.get(name)
+        if (scenario.answers if scenario is not None else "turn") == request:
+            del queue[index]
+            return name
+    return None
 
 
 def http_answer(scenario: Scenario) -> ApiError:
@@ -167,8 +181,8 @@ async def resume_chat_stream(call: Call) -> Response:
 
 
 async def stop_chat(call: Call) -> Response:
-    chat = owned_chat(call, call.request.path_params["chatId"])
-    if (name := preferred_scenario(call)) is not None:
+    chat = owned_chat(call, call.request.path_params["chatId"])  # a 404 or 403 leaves the queue as it was
+    if (name := preferred_scenario(call) or take_queued(call, "stop")) is not None:
         # The deployed server's failures to stop (stop-502, stop-504), or any http-status scenario:
         # answered in place of the stop, which does not happen.
         scenario = find_scenario(call.world.scenarios, name)

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from .errors import ApiError, ScenarioError, quote
 from .types import RUN_OUTCOMES, ItemKind, RunOutcome, ScenarioKind
@@ -30,6 +30,11 @@ STRUCTURAL = frozenset(
 )
 MESSAGE_ID_PLACEHOLDER = "msg_placeholder"
 VIOLATION_KINDS = frozenset({"schema", "order", "clients"})
+#: The requests a scenario is for (its ``answers`` key): ``turn``, those that start a run (``POST /api/chat``,
+#: ``/api/chat/workflow``, ``/api/chat/runs``, ``/legacy/api/chat``; the default), or ``stop``
+#: (``POST /api/chat/{chatId}/stop``). The admin queue serves each request the first scenario for it.
+Answers = Literal["turn", "stop"]
+ANSWERS: tuple[Answers, ...] = get_args(Answers)
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _STEP_KEYS = ("text", "reasoning", "tool", "data", "source", "document", "file", "metadata", "step",
               "chunk", "error", "abort", "disconnect", "stall", "raw")
@@ -83,6 +88,7 @@ class Scenario:
     clients: Mapping[str, str] | None = None
     violates: frozenset[str] = frozenset()
     outcome: RunOutcome = "completed"
+    answers: Answers = "turn"
 
     @property
     def kind(self) -> ScenarioKind:
@@ -127,7 +133,7 @@ def parse_scenario(doc: Any, file: str) -> Scenario:
     if not isinstance(name, str) or not _NAME.match(name):
         raise ScenarioError(file, "name", f"{name!r} is not a valid name (lowercase letters, digits, '-')")
     unknown = set(doc) - {"name", "description", "timing", "steps", "response", "clients", "violates",
-                          "outcome", "framing", "finish"}
+                          "outcome", "framing", "finish", "answers"}
     if unknown:
         raise ScenarioError(file, ", ".join(sorted(unknown)), "unknown top-level key")
     violates = frozenset(doc.get("violates") or ())
@@ -139,12 +145,19 @@ def parse_scenario(doc: Any, file: str) -> Scenario:
                                              for k, v in clients.items())
     ):
         raise ScenarioError(file, "clients", "expected a mapping like {'6': '6.0.0', '7': '7.0.0'}")
+    answers = doc.get("answers", "turn")
+    if answers not in ANSWERS:
+        raise ScenarioError(file, "answers", f"{answers!r}; expected one of {', '.join(ANSWERS)} (default turn)")
     common: dict[str, Any] = {
         "name": name, "file": file, "description": str(doc.get("description", "")),
         "clients": {str(k): v for k, v in clients.items()} if clients else None, "violates": violates,
+        "answers": answers,
     }
     if "response" in doc:
         return Scenario(**common, http=_parse_http(doc["response"], file))
+    if answers == "stop":
+        raise ScenarioError(file, "answers", "a stop answers JSON, not a stream: 'answers: stop' takes an "
+                                             "http-status scenario ('response' instead of 'steps')")
     steps = doc.get("steps")
     if not isinstance(steps, list) or not steps:
         raise ScenarioError(file, "steps", "a stream scenario needs a non-empty list of steps")

@@ -53,12 +53,13 @@ def test_scenarios_lists_every_file(client: TestClient) -> None:
     expected = {}
     for path in sorted(SCENARIO_DIR.glob("*.yaml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-        expected[path.stem] = ("http-status" if "response" in doc else "stream", str(doc.get("description", "")))
+        expected[path.stem] = ("http-status" if "response" in doc else "stream", str(doc.get("description", "")),
+                               doc.get("answers", "turn"))
     assert len(expected) >= 2
     assert [s["name"] for s in listed] == sorted(expected)
     for scenario in listed:
-        assert set(scenario) == {"name", "description", "kind", "clients"}
-        assert (scenario["kind"], scenario["description"]) == expected[scenario["name"]]
+        assert set(scenario) == {"name", "description", "kind", "answers", "clients"}
+        assert (scenario["kind"], scenario["description"], scenario["answers"]) == expected[scenario["name"]]
         assert isinstance(scenario["clients"], dict)
     kinds = {s["name"]: s["kind"] for s in listed}
     assert kinds["default"] == "stream"

@@ -198,3 +198,15 @@ def test_declaring_order_does_not_excuse_schema_problems(fixtures: Path, capsys:
     lines = problem_lines(err, path)
     assert any("steps[6]" in line and "foo" in line for line in lines), err
     assert not any("text-start' must come first" in line for line in lines), err
+
+
+def test_a_stop_scenario_must_answer_with_an_http_status(fixtures: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    streamed = write_scenario(fixtures, "stop-stream", {"answers": "stop", "steps": [{"text": "no"}]})
+    code, _, err = validate(fixtures, capsys)
+    assert code == 1
+    assert any("answers" in line and "http-status" in line for line in problem_lines(err, streamed)), err
+    streamed.unlink()
+    unknown = write_scenario(fixtures, "for-nothing", {"answers": "resume", "response": {"status": 502}})
+    code, _, err = validate(fixtures, capsys)
+    assert code == 1
+    assert any("'resume'" in line and "turn, stop" in line for line in problem_lines(err, unknown)), err
