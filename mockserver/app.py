@@ -3,15 +3,17 @@
 `create_app(settings)` loads the spec and fixtures (raising `SpecError`/`FixtureError` with the
 file and position on a problem) and returns a Starlette app. Importing this module does nothing.
 Routes are built from the spec's operations (operationId -> handler); an operation without a
-handler, or a handler without an operation, is a `SpecError` at start-up.
+handler, a handler without an operation, or a parameter a handler reads that the spec names
+otherwise is a `SpecError` at start-up (and a refused reload).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -25,57 +27,101 @@ from .catalog import Catalog, load_catalog
 from .errors import ApiError, SpecError, UnknownPath
 from .middleware import MockMiddleware
 from .pipeline import Authorizer, Handler, SpecFor, api_key_auth, endpoint
-from .profiles import error_answer
+from .profiles import error_answer, profile_named
 from .reload import watch
 from .settings import Settings
-from .spec import ApiSpec
+from .spec import ApiSpec, Operation
 from .state import MockState
 
-API_HANDLERS: dict[str, Handler] = {
-    "postChat": handlers.post_chat,
-    "postChatWorkflow": handlers.post_chat,
-    "resumeChatStream": handlers.resume_chat_stream,
-    "stopChat": handlers.stop_chat,
-    "startChatRun": handlers.start_chat_run,
-    "getChatRunStatus": handlers.get_chat_run_status,
-    "legacyChat": handlers.legacy_chat,
-    "legacyChatOptions": handlers.legacy_chat_options,
-    "createSession": resources.create_session,
-    "getSession": resources.get_session,
-    "listSessionChats": resources.list_session_chats,
-    "createSessionChat": resources.create_session_chat,
-    "getSessionChat": resources.get_session_chat,
-    "createSandbox": resources.create_sandbox,
-    "getChatMessages": resources.get_chat_messages,
+
+@dataclass(frozen=True)
+class Handling:
+    """How the app answers one operation: its handler, and the parameters the handler reads by name
+    (``path_params[name]``, ``query_params.get(name)``). The spec must declare each under that name:
+    start-up and every reload check it (`check_handlers`), so a renamed one is refused there rather
+    than failing every request on the route."""
+
+    handler: Handler
+    path: tuple[str, ...] = ()
+    query: tuple[str, ...] = ()
+
+
+API_HANDLERS: dict[str, Handling] = {
+    "postChat": Handling(handlers.post_chat),
+    "postChatWorkflow": Handling(handlers.post_chat),
+    "resumeChatStream": Handling(handlers.resume_chat_stream, path=("chatId",), query=("startIndex",)),
+    "stopChat": Handling(handlers.stop_chat, path=("chatId",)),
+    "startChatRun": Handling(handlers.start_chat_run),
+    "getChatRunStatus": Handling(handlers.get_chat_run_status, path=("runId",)),
+    "legacyChat": Handling(handlers.legacy_chat),
+    "legacyChatOptions": Handling(handlers.legacy_chat_options),
+    "createSession": Handling(resources.create_session),
+    "getSession": Handling(resources.get_session, path=("sessionId",)),
+    "listSessionChats": Handling(resources.list_session_chats, path=("sessionId",)),
+    "createSessionChat": Handling(resources.create_session_chat, path=("sessionId",)),
+    "getSessionChat": Handling(resources.get_session_chat, path=("sessionId", "chatId")),
+    "createSandbox": Handling(resources.create_sandbox),
+    "getChatMessages": Handling(resources.get_chat_messages, path=("id",)),
 }
-ADMIN_HANDLERS: dict[str, Handler] = {
-    "resetMock": admin.reset_mock,
-    "listRequests": admin.list_requests,
-    "listScenarios": admin.list_scenarios,
-    "queueScenarios": admin.queue_scenarios,
-    "listQueuedScenarios": admin.list_queued_scenarios,
-    "getStatus": admin.get_status,
-    "listWorlds": admin.list_worlds,
-    "configureWorld": admin.configure_world,
-    "inspectorPage": inspector.page,
-    "inspectorFile": inspector.page_file,
-    "watchEvents": inspector.events,
-    "getRequest": inspector.request_detail,
-    "listRuns": inspector.list_runs,
-    "getRun": inspector.get_run,
-    "stopRun": inspector.stop_run,
+ADMIN_HANDLERS: dict[str, Handling] = {
+    "resetMock": Handling(admin.reset_mock, query=("all",)),
+    "listRequests": Handling(admin.list_requests, query=("method", "path", "status", "scenario", "runId", "limit")),
+    "listScenarios": Handling(admin.list_scenarios),
+    "queueScenarios": Handling(admin.queue_scenarios),
+    "listQueuedScenarios": Handling(admin.list_queued_scenarios),
+    "getStatus": Handling(admin.get_status),
+    "listWorlds": Handling(admin.list_worlds),
+    "configureWorld": Handling(admin.configure_world, path=("name",)),
+    "inspectorPage": Handling(inspector.page),
+    "inspectorFile": Handling(inspector.page_file, path=("file",)),
+    "watchEvents": Handling(inspector.events),
+    "getRequest": Handling(inspector.request_detail, path=("seq",)),
+    "listRuns": Handling(inspector.list_runs),
+    "getRun": Handling(inspector.get_run, path=("runId",)),
+    "stopRun": Handling(inspector.stop_run, path=("runId",)),
 }
 
 
-def _routes(spec: ApiSpec, table: dict[str, Handler], authorize: Authorizer, spec_for: SpecFor) -> list[Route]:
-    """One route per operation of ``spec``; each request is then validated by ``spec_for(world)``."""
+def check_handlers(spec: ApiSpec, table: Mapping[str, Handling], *, every_operation: bool = True) -> None:
+    """Refuse a spec the handlers cannot serve, with one `SpecError` naming each mismatch: an operation
+    without a handler; a handler without an operation (unless not ``every_operation``: a profile's
+    contract may lack some); a parameter a handler reads that its operation does not have by that name."""
+    problems: list[str] = []
     ids = {op.operation_id for op in spec.operations}
     if missing := ids - set(table):
-        raise SpecError(f"{spec.path}: no handler for operation(s) {', '.join(sorted(missing))}; "
+        problems.append(f"no handler for operation(s) {', '.join(sorted(missing))}; "
                         f"handlers exist for {', '.join(sorted(table))}")
-    if unused := set(table) - ids:
-        raise SpecError(f"{spec.path}: the spec lacks operation(s) {', '.join(sorted(unused))} that have handlers")
-    return [Route(op.path, endpoint(op.operation_id, spec_for, table[op.operation_id], authorize),
+    if every_operation and (unused := set(table) - ids):
+        problems.append(f"the spec lacks operation(s) {', '.join(sorted(unused))} that have handlers")
+    for op in spec.operations:
+        handling = table.get(op.operation_id)
+        if handling is not None:
+            problems += _unread_parameters(op, handling)
+    if problems:
+        raise SpecError("\n".join(f"{spec.path}: {problem}" for problem in problems))
+
+
+def _unread_parameters(op: Operation, handling: Handling) -> list[str]:
+    """What the handler of ``op`` reads that the spec does not give it under that name."""
+    has = ", ".join(f"{p.location} '{p.name}'" for p in op.params) or "no parameters"
+    problems: list[str] = []
+    for location, names in (("path", handling.path), ("query", handling.query)):
+        declared = {p.name for p in op.params if p.location == location}
+        for name in names:
+            # Routing fills path_params from the template; the declaration is what requests are checked by.
+            lacking = ("the spec does not declare" if name not in declared else
+                       f"the path template {op.path} lacks" if location == "path" and name not in op.template_names
+                       else None)
+            if lacking is not None:
+                problems.append(f"operation {op.operation_id} ({op.method} {op.path}): its handler reads the "
+                                f"{location} parameter '{name}', which {lacking}; the spec has: {has}")
+    return problems
+
+
+def _routes(spec: ApiSpec, table: Mapping[str, Handling], authorize: Authorizer, spec_for: SpecFor) -> list[Route]:
+    """One route per operation of ``spec``; each request is then validated by ``spec_for(world)``."""
+    check_handlers(spec, table)
+    return [Route(op.path, endpoint(op.operation_id, spec_for, table[op.operation_id].handler, authorize),
                   methods=[op.method], name=op.operation_id) for op in spec.operations]
 
 
@@ -83,8 +129,11 @@ def routes_for(state: MockState, catalog: Catalog) -> list[Route]:
     """The routes of ``catalog``: the documented contract's operations, which include every path (a
     profile may lack some), and the admin API's. Each request reads the state's current catalog, so
     the routes only change when a reload changes the paths."""
-    routes = _routes(catalog.specs.of_documented(), API_HANDLERS, api_key_auth,
-                     lambda world: state.catalog.specs.of(world.profile))
+    documented = catalog.specs.of_documented()
+    routes = _routes(documented, API_HANDLERS, api_key_auth, lambda world: state.catalog.specs.of(world.profile))
+    served = catalog.specs.of(profile_named(state.settings.profile))  # what requests are checked by
+    if served is not documented:
+        check_handlers(served, API_HANDLERS, every_operation=False)
     if catalog.admin_spec is not None:
         routes += _routes(catalog.admin_spec, ADMIN_HANDLERS, admin.admin_auth, lambda world: _admin_spec(state))
     return routes

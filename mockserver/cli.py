@@ -271,20 +271,28 @@ def _init(target: Path) -> int:
 
 
 def _validate(settings: Settings) -> int:
+    """Check what `serve` with these settings would load, and more: the spec's full structure, that it fits
+    the handlers (as start-up does), and every fixture file (all problems, not only the first)."""
+    from .app import ADMIN_HANDLERS, API_HANDLERS, check_handlers
     from .fixtures import check_all
     from .profiles import derived_document, overlay_path, profile_named
-    from .spec import ChunkSchemas, check_document, load_document
+    from .spec import ApiSpec, ChunkSchemas, check_document, load_document
 
     spec_path, fixtures, profile = settings.spec, settings.fixtures, profile_named(settings.profile)
     problems: list[str] = []
     try:
         document = load_document(spec_path)  # read once: checked, overlaid, and the fixtures' chunk schema
         check_document(spec_path, document)
+        check_handlers(ApiSpec(spec_path, document), API_HANDLERS)
         if profile.overlaid:
             document = derived_document(spec_path, profile, document)
             check_document(spec_path, document, name=f"{spec_path} with {overlay_path(spec_path)} applied")
+            check_handlers(ApiSpec(spec_path, document), API_HANDLERS, every_operation=False)
+        # The admin spec serve would load: one of the user's own, or the bundled ones when checking the bundle.
+        if settings.admin and (settings.admin_spec != DEFAULT_ADMIN_SPEC or spec_path == DEFAULT_SPEC):
+            check_document(settings.admin_spec)
+            check_handlers(ApiSpec(settings.admin_spec), ADMIN_HANDLERS)
         if spec_path == DEFAULT_SPEC:
-            check_document(DEFAULT_ADMIN_SPEC)
             check_document(DEFAULT_ADMIN_SPEC.with_name("proxy-admin.yaml"))  # what `recoup-mock proxy` serves
     except MockServerError as exc:
         problems.append(str(exc))

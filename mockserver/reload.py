@@ -52,7 +52,7 @@ async def reload(state: MockState, app: Starlette, build_routes: RouteBuilder) -
     kept in ``state.reload_error``) when they do not load."""
     try:
         catalog = await asyncio.to_thread(load_catalog, state.settings)
-        routes = list(build_routes(catalog))  # a spec whose operations lack handlers is refused here
+        routes = list(build_routes(catalog))  # a spec the handlers cannot serve (ids, parameter names) is refused here
     except MockServerError as exc:
         state.reload_error = str(exc)
         log.warning("recoup-mock: refused the edit, still serving the last good version: %s", exc)

@@ -31,6 +31,7 @@ from .yamlfile import read_yaml
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CHUNK_SCHEMA = "UIMessageChunk"
 MAX_MESSAGE = 240
+_TEMPLATE_NAME = re.compile(r"\{([^{}/]+)\}")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class Operation:
     secured: bool
     params: tuple[Param, ...]
     body_validator: Checker | None
+
+    @property
+    def template_names(self) -> list[str]:
+        """The names in the path template (``chatId`` of ``/api/chat/{chatId}/stream``): routing fills these."""
+        return _TEMPLATE_NAME.findall(self.path)
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from mockserver import Settings, create_app
 from mockserver.engine import schedule
@@ -318,3 +319,20 @@ class ServerProcess:
             self.process.kill()
             self.process.wait()
         self._log.close()
+
+
+#: The resume route with its path parameter renamed (``chatId`` -> ``cid``) by `renamed_chat_param`.
+RENAMED_PATH = "/api/chat/{cid}/stream"
+
+
+def renamed_chat_param(spec: Path) -> str:
+    """The text of the chat spec in ``spec`` with the resume route's path parameter renamed ``cid``: a
+    valid OpenAPI document whose operation ids all still have handlers, one of which reads ``chatId``."""
+    document = yaml.safe_load(spec.read_text(encoding="utf-8"))
+    item = document["paths"].pop("/api/chat/{chatId}/stream")
+    item["get"]["parameters"] = [
+        {"name": "cid", "in": "path", "required": True, "schema": {"type": "string", "format": "uuid"}},
+        *(p for p in item["get"]["parameters"] if p != {"$ref": "#/components/parameters/chatId"}),
+    ]
+    document["paths"][RENAMED_PATH] = item
+    return str(yaml.safe_dump(document, sort_keys=False, allow_unicode=True))

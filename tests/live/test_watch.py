@@ -18,6 +18,7 @@ from support import (
     chat_body,
     chunks_of,
     live_server,
+    renamed_chat_param,
 )
 
 from mockserver.settings import DEFAULT_FIXTURES, DEFAULT_SPEC
@@ -145,3 +146,15 @@ def test_world_yaml_applies_at_the_next_reset_and_the_spec_at_the_next_request(
     now = save(spec, "openapi: 3.2.0\npaths: [\n", watched)
     assert str(spec) in str(now["reloadError"])
     assert httpx.get(f"{watched.base_url}/api/chat/{CHAT_IDLE}/stream?startIndex=0", headers=H).status_code == 400
+
+
+def test_a_spec_that_renames_a_parameter_a_handler_reads_is_refused_and_the_old_one_kept(
+        watched: LiveServer, files: tuple[Path, Path]) -> None:
+    spec = files[1] / "chat.yaml"
+    now = save(spec, renamed_chat_param(spec), watched)
+    error = str(now["reloadError"])
+    assert "resumeChatStream" in error and "'chatId'" in error and "'cid'" in error, error
+    # The old spec is still served: its route answers (no 500), and the renamed one is unknown.
+    assert httpx.get(f"{watched.base_url}/api/chat/{CHAT_IDLE}/stream", headers=H).status_code == 204
+    assert httpx.post(f"{watched.base_url}/api/chat/{CHAT_IDLE}/stop", headers=H).status_code == 200
+    assert status(watched)["reloads"] == 0

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from support import RENAMED_PATH, renamed_chat_param
 
 from mockserver.cli import main
-from mockserver.settings import DEFAULT_FIXTURES
+from mockserver.settings import DEFAULT_FIXTURES, DEFAULT_SPEC
 
 
 @pytest.fixture
@@ -210,3 +213,34 @@ def test_a_stop_scenario_must_answer_with_an_http_status(fixtures: Path, capsys:
     code, _, err = validate(fixtures, capsys)
     assert code == 1
     assert any("'resume'" in line and "turn, stop" in line for line in problem_lines(err, unknown)), err
+
+
+# ---------------------------------------------------------------- the parameters handlers read
+
+
+@pytest.fixture
+def renamed_spec(tmp_path: Path) -> Path:
+    """A copy of the bundled spec folder whose resume route calls its chat id ``cid``."""
+    folder = tmp_path / "openapi"
+    shutil.copytree(DEFAULT_SPEC.parent, folder)
+    (folder / "chat.yaml").write_text(renamed_chat_param(DEFAULT_SPEC), encoding="utf-8")
+    return folder / "chat.yaml"
+
+
+def test_a_renamed_path_parameter_fails_validate(renamed_spec: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["validate", "--spec", str(renamed_spec)])
+    captured = capsys.readouterr()
+    assert code == 1, captured.out
+    assert str(renamed_spec) in captured.err
+    # It names the operation, the parameter its handler reads, and the ones the spec has.
+    assert "resumeChatStream" in captured.err and RENAMED_PATH in captured.err
+    assert "'chatId'" in captured.err and "'cid'" in captured.err and "'startIndex'" in captured.err
+
+
+def test_serve_refuses_a_renamed_path_parameter(renamed_spec: Path) -> None:
+    # Refused before it binds; one that starts would serve on until killed at the timeout.
+    done = subprocess.run([sys.executable, "-m", "mockserver", "serve", "--spec", str(renamed_spec), "--port", "0"],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert "resumeChatStream" in done.stderr and "'chatId'" in done.stderr and "'cid'" in done.stderr
+    assert "Traceback" not in done.stderr
