@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .engine import DropConnection
 from .errors import ApiError, UnknownPath
+from .events import EventBus
 from .profiles import error_answer
 from .state import MockState
 from .store import JournalEntry, pack_headers
@@ -37,6 +38,42 @@ CORS_HEADERS: list[tuple[bytes, bytes]] = [
 PREFLIGHT_HEADERS = [*CORS_HEADERS, (b"access-control-max-age", b"600"), (b"content-length", b"0")]
 
 
+#: What the access log adds to a request's line when it did not end with its whole response.
+DROPPED = " (connection dropped by the scenario)"
+WENT_AWAY = " (client went away)"
+INTERNAL_ERROR = "Internal error in recoup-mock; see the server log"
+
+
+class _Sender:
+    """The ``send`` of one request: the one place CORS headers are added to a response (a preflight's
+    own answer is the constant `PREFLIGHT_HEADERS`), and what the journal and the log need of the
+    response as it goes out: its status, and whether its body ended. One small object per request."""
+
+    __slots__ = ("_bus", "_send", "done", "entry", "started", "status", "world")
+
+    def __init__(self, send: Send, bus: EventBus, world: World, entry: JournalEntry | None) -> None:
+        self._send = send
+        self._bus = bus
+        self.world = world
+        self.entry = entry
+        self.started = time.perf_counter()
+        self.status = 0
+        self.done = False
+
+    async def send(self, message: Message) -> None:
+        """Pass ``message`` on; on the response start add CORS and tell the journal the status."""
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+            message["headers"] = [*message.get("headers", []), *CORS_HEADERS]
+            if self.entry is not None:
+                self.entry.status = self.status
+                self.entry.response_headers = pack_headers(message["headers"])
+                _publish(self._bus, self.world, self.entry)
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.done = True
+        await self._send(message)
+
+
 class MockMiddleware:
     """CORS, preflight, journal and access log, as one pure ASGI middleware (no body buffering)."""
 
@@ -46,78 +83,70 @@ class MockMiddleware:
         self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        # The hot path: the steps are a few lines each, or plain calls (no coroutine, tuple or
+        # closure of our own per request: the sender is the one object made here).
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        method, path = scope["method"], scope["path"]
-        refused: ApiError | None = None
         try:
-            world = self.state.worlds.get(_world_name(scope))
-        except ApiError as exc:
+            world, refused = self.state.worlds.get(_world_name(scope)), None
+        except ApiError as exc:  # a bad world name or a full registry: refused, in the default world
             world, refused = self.state.worlds.default, exc
-        if method == "OPTIONS" and refused is None:
+        if scope["method"] == "OPTIONS" and refused is None:
             await self._options(scope, receive, send, world)
             return
-        started = time.perf_counter()
-        entry = None if path.startswith("/__mock/") else world.journal.record(method, path, 0)
-        if entry is not None:
-            entry.request_headers = pack_headers(scope["headers"])
-            self._publish(world, entry)
-        scope["recoup.world"] = world
-        scope["recoup.entry"] = entry
+        sender = _Sender(send, self.state.bus, world, self._journal_begin(scope, world))
         world.in_flight += 1
-        status = 0
-        done = False
-
-        async def send_with_cors(message: Message) -> None:
-            nonlocal status, done
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", []), *CORS_HEADERS]
-                if entry is not None:
-                    entry.status = status
-                    entry.response_headers = pack_headers(message["headers"])
-                    self._publish(world, entry)
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                done = True
-            await send(message)
-
         outcome = ""
         try:
-            if refused is not None:
-                await error_answer(refused, world.profile.behaviour)(scope, receive, send_with_cors)
-            else:
-                await self.app(scope, receive, send_with_cors)
+            answer = self.app if refused is None else error_answer(refused, world.profile.behaviour)
+            await answer(scope, receive, sender.send)
         except DropConnection:
-            outcome = " (connection dropped by the scenario)"
+            outcome = DROPPED
             raise
         except Exception:
             # A bug of ours: answer 500 in the documented body, with CORS, rather than a bare 500.
-            log.exception("Unhandled error on %s %s", method, path)
-            if status:
-                raise
-            await error_answer(ApiError(500, "Internal error in recoup-mock; see the server log"),
-                               world.profile.behaviour)(scope, receive, send_with_cors)
+            log.exception("Unhandled error on %s %s", scope["method"], scope["path"])
+            if sender.status:
+                raise  # the response has begun: nothing more can be said, the server cuts it
+            await error_answer(ApiError(500, INTERNAL_ERROR), world.profile.behaviour)(scope, receive, sender.send)
         finally:
             world.in_flight -= 1
-            elapsed = (time.perf_counter() - started) * 1000
-            if entry is not None:
-                entry.duration_ms = elapsed
-                entry.done = True
-                self._publish(world, entry)
-            if not done and not outcome:
-                outcome = " (client went away)"
-            if self.access_log and log.isEnabledFor(logging.INFO):
-                extra = "" if entry is None else "".join(
-                    f" {k}={v}" for k, v in (("world", _named(world)), ("scenario", entry.scenario),
-                                             ("run", entry.run_id), ("key", entry.account)) if v)
-                log.info("%s %s %s %.1fms%s%s", method, path, status, elapsed, extra, outcome)
+            elapsed = (time.perf_counter() - sender.started) * 1000
+            self._journal_end(sender, elapsed)
+            self._log(scope, sender, elapsed, outcome)
 
+    def _journal_begin(self, scope: Scope, world: World) -> JournalEntry | None:
+        """Journal the request in its world (not the admin API's own calls) and hand the world and the
+        entry to what runs next, through the scope."""
+        path = scope["path"]
+        entry = None if path.startswith("/__mock/") else world.journal.record(scope["method"], path, 0)
+        if entry is not None:
+            entry.request_headers = pack_headers(scope["headers"])
+            _publish(self.state.bus, world, entry)
+        scope["recoup.world"] = world
+        scope["recoup.entry"] = entry
+        return entry
 
-    def _publish(self, world: World, entry: JournalEntry) -> None:
-        """Tell the inspector a journal entry began, got its status, or ended."""
-        if self.state.bus.watched:
-            self.state.bus.publish({"type": "request", "world": world.name, "entry": entry.to_json()})
+    def _journal_end(self, sender: _Sender, elapsed: float) -> None:
+        """Close the request's journal entry (the status and headers were noted as the response began)."""
+        entry = sender.entry
+        if entry is not None:
+            entry.duration_ms = elapsed
+            entry.done = True
+            _publish(self.state.bus, sender.world, entry)
+
+    def _log(self, scope: Scope, sender: _Sender, elapsed: float, outcome: str) -> None:
+        """The request's access log line: method, path, status, time, who and what answered, how it ended."""
+        if not (self.access_log and log.isEnabledFor(logging.INFO)):
+            return
+        if not sender.done and not outcome:
+            outcome = WENT_AWAY
+        entry = sender.entry
+        extra = "" if entry is None else "".join(
+            f" {k}={v}" for k, v in (("world", _named(sender.world)), ("scenario", entry.scenario),
+                                     ("run", entry.run_id), ("key", entry.account)) if v)
+        log.info("%s %s %s %.1fms%s%s", scope["method"], scope["path"], sender.status, elapsed, extra, outcome)
 
     async def _options(self, scope: Scope, receive: Receive, send: Send, world: World) -> None:
         """Any OPTIONS, answered here before routing: a preflight (200, or the profile's status for the
@@ -128,16 +157,10 @@ class MockMiddleware:
         method, path = scope["method"], scope["path"]
         behaviour = world.profile.behaviour
         if self.state.catalog.specs.lacks(world.profile, path):
-            response = error_answer(UnknownPath(f"No operation at OPTIONS {path} under the "
-                                                f"'{world.profile.name}' profile"), behaviour)
-            status = response.status_code
-
-            async def with_cors(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    message["headers"] = [*message.get("headers", []), *CORS_HEADERS]
-                await send(message)
-
-            await response(scope, receive, with_cors)
+            sender = _Sender(send, self.state.bus, world, None)
+            await error_answer(UnknownPath(f"No operation at OPTIONS {path} under the "
+                                           f"'{world.profile.name}' profile"), behaviour)(scope, receive, sender.send)
+            status = sender.status
         else:
             status = behaviour.preflight_statuses.get(path, 200)
             await send({"type": "http.response.start", "status": status, "headers": PREFLIGHT_HEADERS})
@@ -145,7 +168,13 @@ class MockMiddleware:
         if not path.startswith("/__mock/") and not (world is self.state.worlds.default and _announces_world(scope)):
             entry = world.journal.record(method, path, status)
             entry.request_headers, entry.done = pack_headers(scope["headers"]), True
-            self._publish(world, entry)
+            _publish(self.state.bus, world, entry)
+
+
+def _publish(bus: EventBus, world: World, entry: JournalEntry) -> None:
+    """Tell the inspector a journal entry began, got its status, or ended."""
+    if bus.watched:
+        bus.publish({"type": "request", "world": world.name, "entry": entry.to_json()})
 
 
 def _world_name(scope: Scope) -> str | None:
