@@ -16,11 +16,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .errors import ApiError
+from .journal import select_entries
 from .pipeline import ANONYMOUS, Call
 from .profiles import profile_named
 from .protocol import ALL_CLIENTS
 from .scenarios import find_scenario
-from .store import Account, select_entries
+from .store import Account
 from .worlds import World
 
 ADMIN = Account("admin", "")

@@ -23,8 +23,8 @@ from .auth import mask
 from .engine import Run
 from .errors import ApiError
 from .events import BYE
+from .journal import unpack_headers
 from .pipeline import Call
-from .store import unpack_headers
 
 #: The page's files, by the name the page asks for, with their content types.
 FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",

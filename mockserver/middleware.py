@@ -20,9 +20,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .engine import DropConnection
 from .errors import ApiError, UnknownPath
 from .events import EventBus
+from .journal import JournalEntry, pack_headers
 from .profiles import error_answer
 from .state import MockState
-from .store import JournalEntry, pack_headers
 from .worlds import DEFAULT, HEADER, World
 
 log = logging.getLogger("recoup_mock")

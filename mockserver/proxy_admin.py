@@ -28,11 +28,11 @@ from starlette.types import Scope
 
 from .conformance import Conformance, Finding
 from .errors import ConfigError
+from .journal import Journal, JournalEntry, select_entries
 from .profiles import Specs, profile_named
 from .recorder import Recorder, secrets_of
 from .settings import DEFAULT_SPEC
 from .spec import ApiSpec
-from .store import Journal, JournalEntry, select_entries
 from .types import PROFILE_NAMES
 
 log = logging.getLogger("recoup_mock.proxy")

@@ -22,11 +22,12 @@ from .catalog import Catalog
 from .engine import Run
 from .errors import ApiError, quote
 from .events import EventBus
+from .journal import Journal
 from .profiles import Profile, profile_named
 from .runs import RunManager
 from .scenarios import Scenario
 from .settings import Settings
-from .store import Journal, Store
+from .store import Store
 
 HEADER = "x-mock-world"
 DEFAULT = "default"
