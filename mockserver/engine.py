@@ -249,14 +249,20 @@ async def play(run: Run, due: list[float], speed: float, on_close: Callable[[Run
             _advance(run, index)
         run.close(run.scenario.outcome)
     except asyncio.CancelledError:
-        # Stopped: like the deployed watcher, settle every open tool call before the stream ends.
-        for call_id, name, input_done in run.open_tool_calls():
-            if not input_done:
-                run.append({"type": "tool-input-available", "toolCallId": call_id, "toolName": name, "input": {}})
-            run.append({"type": "tool-output-error", "toolCallId": call_id, "errorText": "Cancelled"})
-        run.close("cancelled")
+        cut_short(run)
     finally:
         on_close(run)
+
+
+def cut_short(run: Run) -> None:
+    """Close a cancelled run: like the deployed watcher, settle every open tool call, then end the
+    stream as ``cancelled``. Its task does this when cancelled while playing; a task cancelled before
+    its first step never runs its body, so whoever cancelled it does it then (`RunManager`)."""
+    for call_id, name, input_done in run.open_tool_calls():
+        if not input_done:
+            run.append({"type": "tool-input-available", "toolCallId": call_id, "toolName": name, "input": {}})
+        run.append({"type": "tool-output-error", "toolCallId": call_id, "errorText": "Cancelled"})
+    run.close("cancelled")
 
 
 def replay_now(run: Run, start: int, *, live: bool = False) -> bytes | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from .blueprint import ChatDef
-from .engine import Run, Script, fill, plan, play
+from .engine import Run, Script, cut_short, fill, plan, play
 from .errors import ApiError
 from .protocol import assemble
 from .scenarios import Scenario
@@ -116,7 +116,17 @@ class RunManager:
             return False
         run.task.cancel()
         await asyncio.gather(run.task, return_exceptions=True)
+        self._settle(run)
         return True
+
+    def _settle(self, run: Run) -> None:
+        """After its task was cancelled: close ``run`` if the task did not. A task cancelled before its
+        first step (a stop or reset in the same instant as the POST that started it) never runs its
+        body, so its cleanup in `play` never happens; left so, the run would stay `running`, hold its
+        chat's slot and keep its readers waiting for ever."""
+        if not run.closed:
+            cut_short(run)
+            self._closed(run)
 
     def _closed(self, run: Run) -> None:
         chat = self.store.chats.get(run.chat_id) if run.chat_id else None
@@ -144,12 +154,16 @@ class RunManager:
             if run.headless and chat is not None and chat.active_stream_id is None:
                 self.store.forget_chat(chat)  # a headless run's own session and chat go with it
 
-    async def shutdown(self) -> None:
-        """Cancel every live run and wait for all of their tasks (reset, server shutdown)."""
-        tasks = [r.task for r in self.runs.values() if r.task is not None and not r.task.done()]
-        for task in tasks:
+    async def shutdown(self) -> int:
+        """Cancel every live run and wait for all of them to settle (reset, server shutdown). Returns
+        how many were cancelled."""
+        live = [(run, run.task) for run in self.runs.values() if run.task is not None and not run.task.done()]
+        for _, task in live:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*(task for _, task in live), return_exceptions=True)
+        for run, _ in live:
+            self._settle(run)
+        return len(live)
 
     def live_count(self) -> int:
         return sum(1 for r in self.runs.values() if r.task is not None and not r.task.done())

@@ -86,14 +86,27 @@ class World:
 
     async def reset(self) -> int:
         """Back to the blueprint. Returns how many live runs were cancelled."""
+        cancelled = await self._cancel_runs(rebuild=True)
+        self.bus.publish({"type": "reset", "world": self.name})
+        return cancelled
+
+    async def retire(self) -> int:
+        """Cancel every live run for good: the world is being dropped, or the server is stopping.
+        Returns how many were cancelled."""
+        return await self._cancel_runs(rebuild=False)
+
+    async def _cancel_runs(self, *, rebuild: bool) -> int:
+        """Cancel the live runs and count them, under the world's lock; with ``rebuild``, a fresh
+        store and runs take their place first. First, with no ``await`` before it: a request that
+        arrives while the old runs settle starts its run in the new generation, instead of in one
+        that is being thrown away (where nothing would ever cancel it or find it again)."""
         async with self._lock:
-            cancelled = self.runs.live_count()
-            await self.runs.shutdown()
-            self.store, self.runs = self._build()
-            self.journal.clear()
-            self.queued_scenarios.clear()
-            self.bus.publish({"type": "reset", "world": self.name})
-            return cancelled
+            runs = self.runs
+            if rebuild:
+                self.store, self.runs = self._build()
+                self.journal.clear()
+                self.queued_scenarios.clear()
+            return await runs.shutdown()
 
     def counts(self) -> dict[str, Any]:
         """What ``GET /__mock/worlds`` and ``/__mock/status`` report of this world."""
@@ -176,16 +189,15 @@ class Worlds:
 
     async def drop_all(self) -> int:
         """Cancel every world's runs and start again with only a fresh default world. Returns the
-        number of runs cancelled."""
-        cancelled = 0
-        for world in list(self._worlds.values()):
-            cancelled += world.runs.live_count()
-            await world.runs.shutdown()
+        number of runs cancelled. The fresh default world is in place before the old worlds' runs are
+        cancelled, for the reason `World.reset` rebuilds first."""
+        dropped = list(self._worlds.values())
         self._worlds.clear()
         self.default = self._create(DEFAULT)
+        cancelled = sum(await asyncio.gather(*(world.retire() for world in dropped)))
         self.bus.publish({"type": "reset", "world": None})
         return cancelled
 
     async def shutdown(self) -> None:
         """Cancel every run of every world (server shutdown)."""
-        await asyncio.gather(*(world.runs.shutdown() for world in list(self._worlds.values())))
+        await asyncio.gather(*(world.retire() for world in self))
