@@ -39,8 +39,10 @@ class EventBus:
             if queue.full():
                 with contextlib.suppress(asyncio.QueueEmpty):
                     queue.get_nowait()
-                event = {**event, "overflow": True}
-            queue.put_nowait(event)
+                # A copy for this watcher only: the others get the event as published.
+                queue.put_nowait({**event, "overflow": True})
+            else:
+                queue.put_nowait(event)
 
     def close(self) -> None:
         """The server is shutting down: every watcher gets `BYE` (its stream ends), and so does any
