@@ -139,9 +139,15 @@ class RunManager:
         # A closed run draws nothing more: drop its generator (2.5 KB; many worlds keep many runs).
         run.rng = SPENT_RNG
         self._finished.append(run)
-        self._prune()
+        self.expire()
 
-    def _prune(self) -> None:
+    def expire(self) -> None:
+        """Forget the finished runs past `Settings.run_ttl_seconds` or beyond `max_finished_runs`,
+        oldest first. Called when a run closes and whenever its world is used (`Worlds.get`), so a
+        run's expiry does not wait for another run to finish; a look at the oldest finished run
+        when nothing is due."""
+        if not self._finished:
+            return
         loop_time = asyncio.get_running_loop().time()
         ttl, keep = self.settings.run_ttl_seconds, self.settings.max_finished_runs
         while self._finished and (

@@ -111,6 +111,7 @@ class World:
     def counts(self) -> dict[str, Any]:
         """What ``GET /__mock/worlds`` and ``/__mock/status`` report of this world."""
         runs = self.runs
+        runs.expire()  # a world listed without being used reports no expired run either
         return {
             "profile": self.profile.name,
             "runsLive": runs.live_count(), "runsKept": len(runs.runs),
@@ -155,16 +156,19 @@ class Worlds:
         """The world named ``name`` (the header's value; None for the default), created on first use.
         400 for a name that breaks the rule, 503 when the limit is reached and no world can go."""
         if name is None:
-            return self.default  # the default world is never dropped: its place in the order is moot
-        world = self._worlds.get(name)
-        if world is None:
+            world = self.default  # the default world is never dropped: its place in the order is moot
+        elif (found := self._worlds.get(name)) is not None:
+            world = found
+            self._worlds.move_to_end(name)
+        else:
             if not NAME.match(name):
                 raise ApiError(400, f"Header {HEADER} is {quote(name)}; a world name is {NAME_RULE}")
             if len(self._worlds) >= self.settings.max_worlds:
                 self._drop_one_idle()
             world = self._create(name)
-        else:
-            self._worlds.move_to_end(name)
+        # Before the request sees the world: its finished runs past their time to live are gone
+        # whether or not another run has finished since.
+        world.runs.expire()
         return world
 
     def _drop_one_idle(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -143,3 +144,32 @@ def test_a_forgotten_headless_run_takes_its_session_and_chat_along(server: LiveS
     first = starts[0]
     assert httpx.get(f"{server.base_url}/api/sessions/{first['sessionId']}", headers=H).status_code == 404
     assert httpx.get(f"{server.base_url}/api/chat/runs/{first['runId']}", headers=H).status_code == 404
+
+
+#: A finished run's time to live in the expiry test, and how long past it the test waits at most.
+TTL_S = 1.0
+TTL_GRACE_S = 5.0
+
+
+def test_a_finished_run_expires_at_its_ttl_with_nothing_else_running() -> None:
+    with live_server(speed=0, run_ttl_seconds=TTL_S) as server:
+        url = server.base_url
+        before = httpx.get(url + "/__mock/status").json()  # the fixture world's pinned run is kept too
+        began = time.monotonic()
+        started = httpx.post(url + "/api/chat/runs", json={"prompt": "go"}, headers=H).json()
+        run_url = f"{url}/api/chat/runs/{started['runId']}"
+        # At speed 0 the run is over at once, and kept for its time to live ...
+        assert httpx.get(run_url, headers=H).json() == {"runId": started["runId"], "status": "completed"}
+        assert httpx.get(url + "/__mock/status").json()["runsKept"] == before["runsKept"] + 1
+        # ... then forgotten, with no other run finishing to make it happen: poll until it is gone.
+        while (answer := httpx.get(run_url, headers=H)).status_code == 200:
+            assert time.monotonic() - began < TTL_S + TTL_GRACE_S, f"still served {TTL_GRACE_S} s past its TTL"
+            time.sleep(0.05)  # the poll's interval
+        gone = time.monotonic()
+        assert answer.status_code == 404, answer.text
+        assert gone - began >= TTL_S  # not before its time
+        # Its own session and chat went with it.
+        assert httpx.get(f"{url}/api/sessions/{started['sessionId']}", headers=H).status_code == 404
+        after = httpx.get(url + "/__mock/status").json()
+        counts = ("runsKept", "sessions", "chats")
+        assert [after[k] for k in counts] == [before[k] for k in counts]
