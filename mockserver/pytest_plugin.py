@@ -139,8 +139,15 @@ class RecoupMock:
 
     def reset(self) -> dict[str, Any]:
         """``POST /__mock/reset`` of this test's world: cancel its runs, restore the fixture world, clear
-        its journal and scenario queue. Other worlds (other tests, other workers) are untouched."""
+        its journal and scenario queue. Other worlds (other tests, other workers) are untouched. The
+        world keeps its profile (`use_profile`); each test starts in the server's."""
         return self._admin("POST", "/__mock/reset")
+
+    def _start_fresh(self) -> dict[str, Any]:
+        """What every test starts from: `reset`, and the server's own profile back (``POST
+        /__mock/worlds/NAME`` with no body), so a `use_profile` in one test never reaches the next
+        test in the same world (the default world, a named one)."""
+        return self._admin("POST", f"/__mock/worlds/{self.world or 'default'}")
 
     def requests(self, **filters: str | int) -> list[dict[str, Any]]:
         """This world's journal (``GET /__mock/requests``), oldest first. Filters: ``method``, ``path`` (substring),
@@ -234,7 +241,8 @@ def recoup_mock(request: pytest.FixtureRequest) -> RecoupMock:
 
     Each test gets its own world (``x-mock-world``, named from its node id): tests cannot see each
     other's runs, journal or queued scenarios, so they can run in parallel (pytest-xdist) against one
-    server. ``@pytest.mark.recoup_mock_world(None)`` opts into the default world (and resets it)."""
+    server. ``@pytest.mark.recoup_mock_world(None)`` opts into the default world (and resets it).
+    The world starts in the server's profile, whatever an earlier test in it chose."""
     marker = request.node.get_closest_marker("recoup_mock_world")
     world = world_name(request.node.nodeid) if marker is None else (marker.args[0] if marker.args else None)
     external = os.environ.get(URL_ENV, "").strip()
@@ -245,5 +253,5 @@ def recoup_mock(request: pytest.FixtureRequest) -> RecoupMock:
         if not server.settings.admin:
             raise pytest.UsageError("recoup_mock needs the admin API; do not set admin=False in recoup_mock_settings")
         mock = RecoupMock(server.base_url, admin_token=server.settings.admin_token, world=world)
-    mock.reset()
+    mock._start_fresh()
     return mock

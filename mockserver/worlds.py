@@ -84,9 +84,10 @@ class World:
     def idle(self) -> bool:
         return self.in_flight == 0 and self.runs.live_count() == 0
 
-    async def reset(self) -> int:
-        """Back to the blueprint. Returns how many live runs were cancelled."""
-        cancelled = await self._cancel_runs(rebuild=True)
+    async def reset(self, profile: Profile | None = None) -> int:
+        """Back to the blueprint; the world keeps its profile unless given another (`Worlds.configure`).
+        Returns how many live runs were cancelled."""
+        cancelled = await self._cancel_runs(rebuild=True, profile=profile)
         self.bus.publish({"type": "reset", "world": self.name})
         return cancelled
 
@@ -95,17 +96,20 @@ class World:
         Returns how many were cancelled."""
         return await self._cancel_runs(rebuild=False)
 
-    async def _cancel_runs(self, *, rebuild: bool) -> int:
+    async def _cancel_runs(self, *, rebuild: bool, profile: Profile | None = None) -> int:
         """Cancel the live runs and count them, under the world's lock; with ``rebuild``, a fresh
-        store and runs take their place first. First, with no ``await`` before it: a request that
-        arrives while the old runs settle starts its run in the new generation, instead of in one
-        that is being thrown away (where nothing would ever cancel it or find it again)."""
+        store and runs (and ``profile``, if given) take their place first. First, with no ``await``
+        before it: a request that arrives while the old runs settle starts its run in the new
+        generation, instead of in one that is being thrown away (where nothing would ever cancel it
+        or find it again), and is answered under the new profile."""
         async with self._lock:
             runs = self.runs
             if rebuild:
                 self.store, self.runs = self._build()
                 self.journal.clear()
                 self.queued_scenarios.clear()
+                if profile is not None:
+                    self.profile = profile
             return await runs.shutdown()
 
     def counts(self) -> dict[str, Any]:
@@ -148,8 +152,7 @@ class Worlds:
         """Give the world ``name`` this profile, from a fresh state (a reset, cancelling its runs);
         created if it does not exist yet."""
         world = self.get(name)
-        await world.reset()
-        world.profile = profile
+        await world.reset(profile)
         return world
 
     def get(self, name: str | None) -> World:

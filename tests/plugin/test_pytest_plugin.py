@@ -303,3 +303,35 @@ def test_xdist_workers_share_one_server_through_recoup_mock_url(pytester: pytest
     assert len([w for w in worlds if w["name"].startswith("test_stream_on_the_idle_chat")]) == 8
     # Each of the 8 tests made one POST in its own world, and the default world saw none of them.
     assert {w["name"]: w["requests"] for w in worlds}["default"] == 0
+
+
+PROFILE_SUITE = '''
+import httpx
+import pytest
+
+
+def busy_post(recoup_mock):
+    return httpx.post(recoup_mock.url("/api/chat"), headers=recoup_mock.headers(),
+                      json=recoup_mock.chat_body(chat=recoup_mock.CHAT_BUSY))
+
+
+@pytest.mark.recoup_mock_world({world!r})
+def test_one_test_answers_as_the_deployed_server(recoup_mock):
+    assert recoup_mock.use_profile("deployed")["profile"] == "deployed"
+    assert busy_post(recoup_mock).status_code == 200  # the deployed POST replays the live run
+    recoup_mock.reset()  # within the test, a reset keeps the test's profile
+    assert busy_post(recoup_mock).status_code == 200
+
+
+@pytest.mark.recoup_mock_world({world!r})
+def test_the_next_test_in_the_same_world_starts_in_the_servers_profile(recoup_mock):
+    assert busy_post(recoup_mock).status_code == 409
+    status = httpx.get(recoup_mock.url("/__mock/status"), headers=recoup_mock.world_headers()).json()
+    assert status["profile"] == "documented"
+'''
+
+
+@pytest.mark.parametrize("world", [None, "shared-by-name"], ids=["default-world", "named-world"])
+def test_a_profile_chosen_in_one_test_does_not_leak_into_the_next(pytester: pytest.Pytester, world: str | None) -> None:
+    pytester.makepyfile(test_profiles=PROFILE_SUITE.format(world=world))
+    run_foreign(pytester).assert_outcomes(passed=2)
