@@ -67,8 +67,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="documented (default: the contract as written) or deployed (what the deployed server "
                             "does, docs/drift.md); per world: POST /__mock/worlds/NAME")
     serve.add_argument("--max-worlds", type=int, metavar="N",
-                       help="most isolated worlds (x-mock-world header) alive at once (default 256); past it the "
-                            "least recently used idle world is dropped, or a new world gets 503")
+                       help="most worlds alive at once, counting the default world (so at least 2; default 256); "
+                            "past it the least recently used idle x-mock-world world is dropped, or a new one gets "
+                            "503")
 
     # No defaults on these flags: a flag left out is None, and the setting then comes from RECOUP_MOCK_<NAME>
     # or the default of `Settings`, the same way for every command (`env_settings`).

@@ -62,8 +62,8 @@ class Settings:
     #: ``documented`` (the contract) or ``deployed`` (what production does, docs/drift.md): the
     #: profile of the default world and of every world that does not choose its own.
     profile: str = "documented"
-    #: At most this many worlds (``x-mock-world``) live at once; past it the least recently used
-    #: idle world is dropped, and a new world gets 503 when none is idle.
+    #: At most this many worlds live at once, the default world included (so at least 2); past it the
+    #: least recently used idle ``x-mock-world`` world is dropped, and a new one gets 503 when none is idle.
     max_worlds: int = 256
     #: Log one line per request to stderr.
     access_log: bool = True
@@ -80,7 +80,9 @@ class Settings:
             ("run_ttl_seconds", self.run_ttl_seconds, self.run_ttl_seconds >= 0, "a number >= 0"),
             ("max_finished_runs", self.max_finished_runs, self.max_finished_runs >= 0, "an integer >= 0"),
             ("journal_size", self.journal_size, self.journal_size > 0, "a positive integer"),
-            ("max_worlds", self.max_worlds, self.max_worlds >= 1, "an integer >= 1"),
+            ("max_worlds", self.max_worlds, self.max_worlds >= 2,
+             "an integer >= 2 (the limit counts the default world, which is always there, so 1 leaves no room "
+             "for an x-mock-world world)"),
         ]
         checks.append(("profile", self.profile, self.profile in PROFILE_NAMES, f"one of {', '.join(PROFILE_NAMES)}"))
         for name, value, ok, expected in checks:

@@ -5,9 +5,10 @@ built from the same fixture blueprint and seed, with its own store (stream slots
 messages), runs, id generators and logical clock, journal and queue of next scenarios: nothing done in
 one world is seen in another, and a world's ids and bytes depend only on the requests sent to it.
 
-`Worlds` creates a world on first use and keeps at most `Settings.max_worlds`. Past that it drops
-the least recently used world that is idle (no live run, no request in flight); when none is, the
-new world is refused with 503 and ``Retry-After``. The default world is never dropped.
+`Worlds` creates a world on first use and keeps at most `Settings.max_worlds`, the default world
+included (so the setting is at least 2). Past that it drops the least recently used world that is idle
+(no live run, no request in flight); when none is, the new world is refused with 503 and
+``Retry-After``. The default world is never dropped.
 """
 
 from __future__ import annotations
@@ -180,9 +181,10 @@ class Worlds:
                 del self._worlds[world.name]
                 return
         limit = self.settings.max_worlds
-        raise ApiError(503, f"Cannot create another world: the limit of {limit} worlds is reached and every "
-                            f"world has a live run or a request in flight. Retry when a run has ended, or raise "
-                            f"the limit with --max-worlds or RECOUP_MOCK_MAX_WORLDS.",
+        raise ApiError(503, f"Cannot create another world: the limit of {limit} worlds (the default world "
+                            f"included) is reached and every other world has a live run or a request in flight. "
+                            f"Retry when a run has ended, or raise the limit with --max-worlds or "
+                            f"RECOUP_MOCK_MAX_WORLDS.",
                        headers={"retry-after": RETRY_AFTER})
 
     def swap(self, catalog: Catalog) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 
@@ -106,3 +109,24 @@ def test_the_serve_command_takes_max_worlds_and_logs_the_world() -> None:
     finally:
         server.stop()
     assert f"GET /api/chat/{CHAT_IDLE}/stream 204" in server.log() and " world=c " in server.log()
+
+
+#: How long `serve` may take to refuse a setting (it exits before it binds anything).
+REFUSAL_BOUND_S = 30
+
+
+@pytest.mark.parametrize("how", ["flag", "environment"])
+def test_serve_refuses_a_world_limit_that_leaves_no_room_for_a_named_world(how: str) -> None:
+    # The default world always takes one place: with a limit of 1, every x-mock-world request got 503
+    # "Retry" for ever, with nothing running.
+    args = ["--max-worlds", "1"] if how == "flag" else []
+    env = {**os.environ, **({"RECOUP_MOCK_MAX_WORLDS": "1"} if how == "environment" else {})}
+    try:
+        done = subprocess.run([sys.executable, "-m", "mockserver", "serve", "--port", "0", "--quiet", *args],
+                              env=env, capture_output=True, text=True, timeout=REFUSAL_BOUND_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"serve with a world limit of 1 ({how}) was still serving after {REFUSAL_BOUND_S} s")
+    assert done.returncode == 2, done.stderr
+    assert "max_worlds" in done.stderr and "value 1" in done.stderr
+    assert "default world" in done.stderr and ">= 2" in done.stderr
+    assert "Traceback" not in done.stderr
