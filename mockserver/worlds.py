@@ -98,11 +98,11 @@ class World:
         return await self._cancel_runs(rebuild=False)
 
     async def _cancel_runs(self, *, rebuild: bool, profile: Profile | None = None) -> int:
-        """Cancel the live runs and count them, under the world's lock; with ``rebuild``, a fresh
-        store and runs (and ``profile``, if given) take their place first. First, with no ``await``
-        before it: a request that arrives while the old runs settle starts its run in the new
-        generation, instead of in one that is being thrown away (where nothing would ever cancel it
-        or find it again), and is answered under the new profile."""
+        """Cancel the live runs and count them, under the world's lock: the one way a world's runs
+        end all at once (reset, drop, shutdown). With ``rebuild``, a fresh store and runs (and
+        ``profile``, if given) are put in place before anything is awaited: a request that arrives
+        while the old runs settle starts its run in the new generation, not in one being thrown away
+        (where nothing would ever cancel it or find it again), and is answered under the new profile."""
         async with self._lock:
             runs = self.runs
             if rebuild:
