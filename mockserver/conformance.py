@@ -21,7 +21,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from starlette.requests import Request
 
-from .profiles import Behaviour
+from .profiles import Behaviour, template_regex
 from .rules import CLIENTS, DONE, StreamRules
 from .spec import ApiSpec, ChunkSchemas, Operation
 from .sse import EventDecoder, SseEvent
@@ -75,14 +75,13 @@ class Conformance:
         self._validators: dict[int, Draft202012Validator] = {}
         # Literal segments first: /api/chat/runs before /api/chat/{chatId}.
         ops = sorted(spec.operations, key=lambda op: -sum(not s.startswith("{") for s in op.path.split("/")))
-        self._routes = [(re.compile("^" + re.sub(r"\\\{[^/]+?\\\}", "([^/]+)", re.escape(op.path)) + "$"),
-                         re.findall(r"\{([^/]+?)\}", op.path), op) for op in ops]
+        self._routes = [(re.compile(regex), names, op) for op in ops for regex, names in [template_regex(op.path)]]
 
     def match(self, method: str, path: str) -> tuple[Matched, dict[str, str]] | None:
         for pattern, names, op in self._routes:
-            if op.method == method and (found := pattern.match(path)):
+            if op.method == method and (found := pattern.fullmatch(path)):
                 item = self.spec.document["paths"][op.path][method.lower()]
-                responses = {str(k): self._deref(v) for k, v in item.get("responses", {}).items()}
+                responses = {str(k): self.spec.deref(v) for k, v in item.get("responses", {}).items()}
                 return Matched(op, responses), dict(zip(names, found.groups(), strict=True))
         return None
 
@@ -130,7 +129,7 @@ class Conformance:
                                                    f"(documented: {documented})")]
         findings: list[Finding] = []
         for name, raw in definition.get("headers", {}).items():
-            header = self._deref(raw)
+            header = self.spec.deref(raw)
             value = headers.get(name.lower())
             if name.lower() == "content-type":
                 continue  # OpenAPI: a Content-Type header definition is ignored
@@ -185,14 +184,6 @@ class Conformance:
         errors = list(self._validator(schema).iter_errors(value))[:MAX_SCHEMA_ERRORS]
         return [("body" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e.absolute_path),
                  e.message[:240]) for e in errors]
-
-    def _deref(self, node: Any) -> Any:
-        while isinstance(node, Mapping) and str(node.get("$ref", "")).startswith("#/"):
-            target: Any = self.spec.document
-            for part in str(node["$ref"])[2:].split("/"):
-                target = target[part]
-            node = target
-        return node
 
 
 def body_decoder(encoding: str) -> Callable[[bytes], bytes] | None:

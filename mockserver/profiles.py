@@ -32,6 +32,17 @@ from .types import PROFILE_NAMES, ProfileName
 from .yamlfile import read_yaml
 
 OVERLAY_FILE = "deployed.overlay.yaml"
+#: A parameter of an OpenAPI path template: ``{chatId}`` (its name captured).
+_TEMPLATE_PARAM = re.compile(r"\{([^/]+?)\}")
+
+
+def template_regex(template: str) -> tuple[str, list[str]]:
+    """The regex that matches the paths of an OpenAPI path template (for ``re.fullmatch``), one group per
+    parameter, and the parameters' names in order: ``/api/chat/{chatId}/stop`` -> ``/api/chat/([^/]+)/stop``,
+    ``["chatId"]``. The one reading of path templates: the proxy matches with it, `Specs.lacks` too."""
+    # split() with a group alternates literal text and parameter names: escape the one, capture the other.
+    parts = _TEMPLATE_PARAM.split(template)
+    return "".join(re.escape(part) if i % 2 == 0 else "([^/]+)" for i, part in enumerate(parts)), parts[1::2]
 
 
 @dataclass(frozen=True)
@@ -152,7 +163,7 @@ class Specs:
         """Whether ``path`` is a route of the documented contract that ``profile``'s contract removed."""
         if profile.name not in self._lacking:
             removed = set(self._specs["documented"].document["paths"]) - set(self.of(profile).document["paths"])
-            templates = [re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(p)) for p in sorted(removed)]
+            templates = [template_regex(p)[0] for p in sorted(removed)]
             self._lacking[profile.name] = re.compile("|".join(templates)) if templates else None
         pattern = self._lacking[profile.name]
         return pattern is not None and pattern.fullmatch(path) is not None

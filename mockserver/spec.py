@@ -133,7 +133,7 @@ class ApiSpec:
                 op = item[method]
                 if "operationId" not in op:
                     raise SpecError(f"{self.path}: {method.upper()} {path} has no operationId.")
-                body = self._deref(op.get("requestBody", {}))
+                body = self.deref(op.get("requestBody", {}))
                 op_path = paths / path / method
                 body_validator = None
                 if "application/json" in body.get("content", {}):
@@ -157,8 +157,8 @@ class ApiSpec:
                 for param in level / "parameters":
                     found[((param / "name").read_str(), (param / "in").read_str())] = param
         for (name, location), param in found.items():
-            raw = self._deref(self._param_doc(param)).get("schema", {})
-            kind = self._deref(raw).get("type", "string")
+            raw = self.deref(self._param_doc(param)).get("schema", {})
+            kind = self.deref(raw).get("type", "string")
             yield Param(name, location, (param / "required").read_bool(default=False), str(kind),
                         self._checker(param / "schema", raw))
 
@@ -167,10 +167,12 @@ class ApiSpec:
         with param.resolve() as resolved:
             return resolved.contents
 
-    def _deref(self, node: Any) -> Any:
-        while isinstance(node, dict) and "$ref" in node and node["$ref"].startswith("#/"):
+    def deref(self, node: Any) -> Any:
+        """``node`` with its local ``$ref`` (``#/components/...``) followed, through chains of them; any other
+        node as it is. The one resolver of the document's references (`mockserver.conformance` uses it too)."""
+        while isinstance(node, Mapping) and isinstance(ref := node.get("$ref"), str) and ref.startswith("#/"):
             target: Any = self.document
-            for part in node["$ref"][2:].split("/"):
+            for part in ref[2:].split("/"):
                 target = target[part]
             node = target
         return node
