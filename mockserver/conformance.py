@@ -6,7 +6,9 @@ schemas, a documented content type and, for JSON, the body schema. A stream is j
 event as it passes (`StreamCheck`): each ``data`` against the chunk schema of the spec's
 ``itemSchema``, and the order against the rules clients enforce (`mockserver.rules`, strictness
 ``clients``). Nothing here buffers a stream or changes what it judges; every problem is a
-`Finding` with a stable ``rule`` key, a ``where`` and a message. Used by ``recoup-mock proxy``.
+`Finding` with a stable ``rule`` key, a ``where`` and a message. What cannot be judged (JSON nested
+deeper than the parser follows) is a finding too, ``unchecked``, never an exception: the proxy passes
+it on as it came and says it did not check it. Used by ``recoup-mock proxy``.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from jsonschema import Draft202012Validator
 from starlette.requests import Request
 
 from .profiles import Behaviour, template_regex
-from .rules import CLIENTS, DONE, StreamRules
+from .rules import CLIENTS, DONE, RULE_UNCHECKED, TOO_DEEP, StreamRules
 from .spec import ApiSpec, ChunkSchemas, Operation
 from .sse import EventDecoder, SseEvent
 
-#: The proxy's own rule keys; a stream's ordering rules use `mockserver.rules`' keys.
+#: The proxy's own rule keys; a stream's ordering rules use `mockserver.rules`' keys, and so does what could
+#: not be judged (`RULE_UNCHECKED`, the same for a body as for an event).
 RULE_OPERATION = "request-operation"
 RULE_REQUEST_CONTENT_TYPE = "request-content-type"
 RULE_REQUEST_SCHEMA = "request-schema"
@@ -106,6 +109,10 @@ class Conformance:
                                         f"({matched.label})"))
             try:
                 parsed = json.loads(body)
+            except RecursionError:
+                findings.append(Finding(RULE_UNCHECKED, "body", f"{TOO_DEEP}: the request's schema is not checked "
+                                                                f"({matched.label})"))
+                return matched, findings
             except ValueError as exc:
                 findings.append(Finding(RULE_REQUEST_SCHEMA, "body", f"not JSON: {exc}"))
                 return matched, findings
@@ -163,6 +170,9 @@ class Conformance:
             return []
         try:
             value = json.loads(body)
+        except RecursionError:
+            return [Finding(RULE_UNCHECKED, "body", f"{TOO_DEEP}: the answer's schema is not checked "
+                                                    f"({matched.label} {status})")]
         except ValueError as exc:
             return [Finding(RULE_BODY, "body", f"not JSON ({exc}): {body[:120]!r}")]
         return [Finding(RULE_SCHEMA, where, message) for where, message in self._located(schema, value)]
@@ -242,6 +252,6 @@ class StreamCheck:
     def _schema(self, data: str) -> Iterable[str]:
         try:
             chunk = json.loads(data)
-        except ValueError:
-            return ()  # the rules' `json` finding says so
+        except (ValueError, RecursionError):
+            return ()  # the rules' `json` or `unchecked` finding says so
         return self.chunk_schemas.problems(chunk) if isinstance(chunk, dict) else ()

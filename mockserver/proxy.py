@@ -271,7 +271,7 @@ def _encoding(response: httpx.Response) -> str:
 
 def _message(body: bytes) -> str:
     """The text of an error answer: its ``message`` or ``error`` field, else the body itself."""
-    with contextlib.suppress(ValueError):
+    with contextlib.suppress(ValueError, RecursionError):  # RecursionError: nested too deeply to read
         value = json.loads(body)
         if isinstance(value, dict):
             for key in ("message", "error"):

@@ -5,8 +5,9 @@ every fixtures directory need) is copied in when DIR has none. Each streamed res
 ``DIR/scenarios/recorded-<n>-<slug>.yaml`` in the scenario format (``docs/scenarios.md``):
 ``framing: manual``, one raw ``chunk:`` step per chunk as received, each with its measured
 ``delay_ms`` (the gap since the previous chunk's write arrived; for the first, since the request
-was sent), ``raw:`` for an event that is not JSON, and ``disconnect: true`` when the stream ended
-without ``[DONE]``. A 429 or 5xx answer that is not a stream becomes an http-status scenario.
+was sent), ``raw:`` for an event that is not a JSON object (or one nested deeper than
+`MAX_CHUNK_DEPTH`), and ``disconnect: true`` when the stream ended without ``[DONE]``. A 429 or
+5xx answer that is not a stream becomes an http-status scenario.
 
 A recording that breaks the fixture rules (schema, client versions, order) declares the
 ``violates:`` it needs and lists the problems in its header, so ``recoup-mock validate`` accepts
@@ -46,6 +47,10 @@ _RECORDED = re.compile(r"^recorded-(\d+)-")
 #: The answers (that are not streams) recorded as http-status scenarios.
 RECORDED_STATUSES = frozenset({429}) | frozenset(range(500, 600))
 DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+#: A chunk nested deeper than this is recorded as the bytes it came as (a ``raw:`` step, replayed
+#: exactly): writing it as YAML, scrubbing it and checking it all recurse once per level, and would
+#: run out of stack long before Python's JSON parser does (about 1,000 levels).
+MAX_CHUNK_DEPTH = 100
 
 
 @dataclass
@@ -231,11 +236,25 @@ def _flow(value: Any) -> str:
 
 
 def _json_object(data: str) -> dict[str, Any] | None:
+    """The chunk an event carries; None for one to record as its bytes (not a JSON object, or too deep)."""
     try:
         value = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return value if isinstance(value, dict) else None
+    return value if isinstance(value, dict) and _depth(value) <= MAX_CHUNK_DEPTH else None
+
+
+def _depth(value: Any) -> int:
+    """How many levels of objects and arrays ``value`` nests (1 for a flat one). Without recursion: a value
+    too deep for recursion is what it measures."""
+    deepest, pending = 0, [(value, 1)]
+    while pending:
+        node, level = pending.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is not None:
+            deepest = max(deepest, level)
+            pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def _ms(seconds: float) -> float:

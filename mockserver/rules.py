@@ -15,8 +15,9 @@ Three users, two strictnesses:
 `StreamRules` takes SSE ``data`` payloads (`StreamRules.event`, which also judges JSON and
 ``[DONE]``) or chunks (`StreamRules.chunk`) as they come and answers the `Violation` each one
 causes; `StreamRules.end` gives what the whole stream lacks. Each violation names a stable rule
-key (contract baselines store them) and the index of the event or chunk it is about.
-Imports nothing else from the package.
+key (contract baselines store them) and the index of the event or chunk it is about. An event
+whose JSON is nested too deeply to read is reported as ``unchecked`` (it is not judged, and the
+rules go on from the next one) rather than stopping the reading. Imports nothing else from the package.
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ RULE_DONE_LAST = "done-last"
 RULE_PART_OPEN = "part-open"
 RULE_STEP_ORDER = "step-order"
 RULE_AFTER_FINISH = "after-finish"
+#: Not a broken rule: an event that could not be judged (JSON nested deeper than the parser follows).
+#: It is said, not skipped, so that a clean report never hides what went unchecked.
+RULE_UNCHECKED = "unchecked"
+
+#: What an unchecked finding says (here and in `mockserver.conformance`).
+TOO_DEEP = "JSON nested too deeply to check (deeper than Python's JSON parser follows)"
 
 _PART_KINDS = ("text", "reasoning")
 _TOOL_AFTER_INPUT = {"tool-output-available", "tool-output-error", "tool-approval-request", "tool-output-denied"}
@@ -93,6 +100,9 @@ class StreamRules:
             return []
         try:
             chunk = json.loads(data)
+        except RecursionError:
+            return [Violation(RULE_UNCHECKED, index, f"{TOO_DEEP}; the ordering rules go on from the next "
+                                                     f"event: {_short(data)}")]
         except ValueError:
             return [Violation(RULE_JSON, index, f"not JSON: {_short(data)}")]
         if not isinstance(chunk, dict) or not isinstance(chunk.get("type"), str):

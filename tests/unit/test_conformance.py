@@ -111,3 +111,21 @@ def test_bodies_are_judged_decoded_from_their_encoding() -> None:
         assert decode is not None
         assert b"".join(decode(packed[i:i + 7]) for i in range(0, len(packed), 7)) == text, encoding
     assert body_decoder("br") is None and body_decoder("zstd") is None
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_what_is_nested_too_deeply_to_check_is_reported_unchecked(specs: Specs) -> None:
+    checks = judge(specs)
+    deep = ('{"chatId":' + nested(3000) + "}").encode()
+    matched, found = checks.check_request(scope("POST", "/api/chat", content_type="application/json"), deep)
+    assert matched is not None and rules(found) == [("unchecked", "body")]
+    assert "nested too deeply to check" in found[0].message
+    failed = ('{"status":"error","message":' + nested(3000) + "}").encode()
+    assert rules(checks.check_body(matched, 500, "application/json", failed)) == [("unchecked", "body")]
+    stream = checks.stream()
+    raw = (b'data: {"type":"start","messageId":"m"}\n\ndata: {"type":"data-x","data":' + nested(5000).encode()
+           + b'}\n\ndata: {"type":"finish"}\n\ndata: [DONE]\n\n')
+    assert rules(stream.feed(raw)[1] + stream.end()) == [("unchecked", "event 1")]

@@ -78,3 +78,17 @@ def test_an_error_answer_is_written_as_an_http_status_scenario(recorder: Recorde
     assert scenario.http is not None
     assert (scenario.http.status, scenario.http.headers, scenario.http.message) == \
         (503, {"retry-after": "5"}, f"overloaded (key {REDACTED})")
+
+
+@pytest.mark.parametrize("depth", [500, 5000])  # past what the writer follows; past what json reads
+def test_a_chunk_nested_too_deeply_to_write_is_recorded_as_the_bytes_it_came_as(recorder: Recorder,
+                                                                               depth: int) -> None:
+    deep = '{"type":"data-x","data":' + "[" * depth + "]" * depth + "}"
+    recording = StreamRecording(exchange())
+    recording.add([event({"type": "start", "messageId": "m1"}), event(deep), event({"type": "finish"}),
+                   event("[DONE]")], 100.1)
+    recording.ended_at = 100.2
+    path = recorder.write_stream(recording)
+    scenario = load_fixtures(recorder.directory, ApiSpec(DEFAULT_SPEC).chunk_schemas()).scenarios[path.stem]
+    assert [i.kind for i in scenario.items] == ["chunk", "raw", "chunk"]
+    assert scenario.items[1].raw == f"data: {deep}\n\n".encode()

@@ -91,3 +91,14 @@ def test_the_decoder_gives_the_same_events_whatever_the_cuts(size: int) -> None:
     decoder = EventDecoder()
     events = [e for i in range(0, len(RAW), size) for e in decoder.feed(RAW[i:i + size])]
     assert events == parse_events(RAW)
+
+
+def test_an_event_nested_too_deeply_to_read_is_unchecked_and_the_rest_still_judged() -> None:
+    checker = rules.StreamRules(rules.CLIENTS)
+    assert checker.event(json.dumps(START)) == []
+    (deep,) = checker.event('{"type":"data-x","data":' + "[" * 5000 + "]" * 5000 + "}")
+    assert (deep.rule, deep.index) == (rules.RULE_UNCHECKED, 1)
+    assert "nested too deeply to check" in deep.message
+    (orphan,) = checker.event(json.dumps(TEXT[1]))
+    assert (orphan.rule, orphan.index) == (rules.RULE_PART_ORDER, 2)
+    assert checker.event(json.dumps(FINISH)) == [] and checker.event("[DONE]") == [] and checker.end() == []
