@@ -8,6 +8,10 @@ a client that goes away closes the upstream connection, and an upstream that dro
 drops the client's. A finite answer is read whole first, so that ``x-mock-violations`` can count its
 problems in its headers.
 
+**Its own answers.** When the proxy answers itself (the target cannot be reached or broke its answer
+off: 502; a bug of ours: 500) it does so in the documented error body (`mockserver.errors`' one
+renderer) with CORS, as do its ``/__mock/`` calls, so that a page on another origin can read them.
+
 **Validating.** Each exchange is judged against the profile's contract (`mockserver.conformance`):
 the request, the status, headers and body, and a stream event by event as it passes, with the
 ordering rules clients enforce (`mockserver.rules`). What is found never changes what the client
@@ -36,14 +40,18 @@ from starlette.types import Message, Receive, Scope, Send
 
 from .auth import credential, mask
 from .conformance import RULE_BODY, Finding, Matched, body_decoder
-from .errors import ApiError
+from .errors import ApiError, error_response
 from .proxy_admin import Findings, ProxyState, admin_app, secrets_of_scope
 from .recorder import RECORDED_STATUSES, Exchange, StreamRecording
+from .store import JournalEntry
 from .upstream import UpstreamDropped, forwarded, returned, upstream_client
 
 log = logging.getLogger("recoup_mock.proxy")
 #: A finite answer larger than this is forwarded unread past it (its body is then not checked).
 MAX_FINITE_BYTES = 16 * 1024 * 1024
+#: On every answer the proxy makes itself: a page on another origin can read it (the target's own answers
+#: pass with the target's CORS, untouched).
+OWN_CORS = [(b"access-control-allow-origin", b"*")]
 
 
 class Proxy:
@@ -60,7 +68,7 @@ class Proxy:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http" and scope["path"].startswith("/__mock/"):
-            await self.admin(scope, receive, send)
+            await self.admin(scope, receive, _with_cors(send))
         elif scope["type"] == "http":
             await self._forward(scope, receive, send)
 
@@ -87,6 +95,13 @@ class Proxy:
             entry.account = mask(credential(Headers(scope=scope)))
         exchange = Findings(state, entry)
         outcome = ""
+        started_answer = False
+
+        async def send_noting(message: Message) -> None:
+            nonlocal started_answer
+            started_answer = started_answer or message["type"] == "http.response.start"
+            await send(message)
+
         try:
             body = await _read_body(receive)
             if body is None:
@@ -107,24 +122,34 @@ class Proxy:
             try:
                 response = await self.client.send(request, stream=True)
             except httpx.HTTPError as exc:
-                entry.status = 502
-                await _bad_gateway(send, f"recoup-mock proxy cannot reach {state.target}: {type(exc).__name__} {exc}")
+                await _own_answer(scope, receive, send_noting, entry, ApiError(
+                    502, f"recoup-mock proxy cannot reach {state.target}: {type(exc).__name__} {exc}"))
                 outcome = " (target unreachable)"
                 return
             record = Exchange(method, path, response.status_code, sent_at, secrets, bool(query))
             try:
-                outcome = await self._answer(receive, send, response, matched, exchange, record,
+                outcome = await self._answer(scope, receive, send_noting, response, matched, exchange, record,
                                              from_start=_start_index(query) == 0)
             finally:
                 await response.aclose()  # unread (the client went away): the connection is closed, not reused
+        except UpstreamDropped:
+            raise  # the answer has started: the server aborts the connection (`ProxyLogFilter` says why, once)
+        except Exception:
+            # A bug of ours: answer 500 in the documented body, with CORS, rather than uvicorn's bare one.
+            log.exception("recoup-mock proxy failed on %s %s", method, path)
+            if started_answer:
+                raise
+            await _own_answer(scope, receive, send_noting, entry,
+                              ApiError(500, "Internal error in recoup-mock proxy; see its log"))
+            outcome = " (internal error)"
         finally:
             state.end(entry, (time.perf_counter() - started) * 1000)
             exchange.close()
             log.info("%s %s %s %.1fms%s%s", method, path, entry.status, entry.duration_ms,
                      f" violations={len(entry.violations or [])}" if entry.violations else "", outcome)
 
-    async def _answer(self, receive: Receive, send: Send, response: httpx.Response, matched: Matched | None,
-                      exchange: Findings, record: Exchange, *, from_start: bool) -> str:
+    async def _answer(self, scope: Scope, receive: Receive, send: Send, response: httpx.Response,
+                      matched: Matched | None, exchange: Findings, record: Exchange, *, from_start: bool) -> str:
         state = self.state
         status = response.status_code
         exchange.entry.status = status
@@ -140,11 +165,21 @@ class Proxy:
             return await self._stream(receive, send, response, headers, exchange, record, from_start, decode)
         body, complete = b"", True
         pieces = response.aiter_raw()
-        async for piece in pieces:
-            body += piece
-            if len(body) > MAX_FINITE_BYTES:
-                complete = False
-                break
+        try:
+            async for piece in pieces:
+                body += piece
+                if len(body) > MAX_FINITE_BYTES:
+                    complete = False
+                    break
+        except httpx.TransportError as exc:
+            # A finite answer is read whole before anything of it is sent, so nothing has gone out yet and
+            # the client can be told the truth with a status: the target's answer is broken, 502 (RFC 9110
+            # §15.6.3). Passing its head on with the bytes that came would give a body shorter than its
+            # Content-Length, which the client could only take for a network failure.
+            await _own_answer(scope, receive, send, exchange.entry, ApiError(
+                502, f"{state.target} ended its answer early ({status}, {len(body)} bytes of its body came; "
+                     f"{type(exc).__name__}: {exc}); recoup-mock proxy passes on no part of a broken answer"))
+            return " (the target broke its answer off)"
         plain = None  # the body as judged (and recorded): decoded from its Content-Encoding
         if complete and decode is not None:
             try:
@@ -159,8 +194,15 @@ class Proxy:
             *headers, (b"x-mock-violations", count), (b"access-control-expose-headers", b"x-mock-violations")]})
         await send({"type": "http.response.body", "body": body, "more_body": not complete})
         if not complete:
-            async for piece in pieces:  # the same iterator, resumed past the cap
-                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            try:
+                async for piece in pieces:  # the same iterator, resumed past the cap
+                    await send({"type": "http.response.body", "body": piece, "more_body": True})
+            except httpx.TransportError as exc:
+                # Past the cap the head has gone out: the status cannot change, so the client's connection
+                # is dropped as the target's was (the journal keeps the status the client got).
+                raise UpstreamDropped(f"{record.method} {record.path}: {state.target} dropped its answer past "
+                                      f"{MAX_FINITE_BYTES} bytes ({exc}); the client's connection is dropped "
+                                      "too") from None
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         if state.recorder is not None and status in RECORDED_STATUSES:
             self._record(functools.partial(state.recorder.write_http, record, _message(plain or body),
@@ -204,7 +246,7 @@ class Proxy:
                         continue
                     recording.add(events, at)
                     exchange.report(found)
-            except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            except httpx.TransportError as exc:
                 dropped = exc
             recording.ended_at = time.monotonic()
             if not gone and dropped is None:
@@ -251,11 +293,21 @@ async def _read_body(receive: Receive) -> bytes | None:
             return bytes(body)
 
 
-async def _bad_gateway(send: Send, message: str) -> None:
-    body = json.dumps({"status": "error", "message": message}).encode()
-    await send({"type": "http.response.start", "status": 502,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+def _with_cors(send: Send) -> Send:
+    """``send``, adding `OWN_CORS` to the head of an answer the proxy makes itself."""
+
+    async def with_cors(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [*message.get("headers", []), *OWN_CORS]
+        await send(message)
+
+    return with_cors
+
+
+async def _own_answer(scope: Scope, receive: Receive, send: Send, entry: JournalEntry, exc: ApiError) -> None:
+    """Answer the proxy's own error (the documented body, by the one renderer, with CORS), journaled as sent."""
+    entry.status = exc.status
+    await error_response(exc)(scope, receive, _with_cors(send))
 
 
 def _start_index(query: bytes) -> int:

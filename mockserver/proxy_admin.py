@@ -27,7 +27,7 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from .conformance import Conformance, Finding
-from .errors import ConfigError
+from .errors import ApiError, ConfigError, error_response
 from .journal import Journal, JournalEntry, select_entries
 from .profiles import Specs, profile_named
 from .recorder import Recorder, secrets_of
@@ -166,11 +166,11 @@ def admin_app(state: ProxyState) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def refused(request: Request, exc: Exception) -> Response:
-        code = exc.status_code if isinstance(exc, HTTPException) else 500
+        assert isinstance(exc, HTTPException)
         served = "GET /__mock/violations, GET /__mock/requests, GET /__mock/status, POST /__mock/reset"
-        return JSONResponse({"status": "error", "message": f"recoup-mock proxy has no {request.method} "
-                             f"{request.url.path}; it serves {served} (the target's /__mock/ is not forwarded)"},
-                            status_code=code)
+        return error_response(ApiError(exc.status_code, f"recoup-mock proxy has no {request.method} "
+                                       f"{request.url.path}; it serves {served} (the target's /__mock/ is not "
+                                       "forwarded)", headers=exc.headers))
 
     return Starlette(routes=[Route("/__mock/violations", violations), Route("/__mock/requests", requests),
                              Route("/__mock/status", status), Route("/__mock/reset", reset, methods=["POST"])],

@@ -1,10 +1,17 @@
 """``recoup-mock proxy`` at its edges. What it cannot check still passes unchanged, and it says it could not
-check it. Real uvicorns on loopback: the mock, small upstreams written here."""
+check it. The answers it makes itself are the documented error body with CORS. Real uvicorns on loopback:
+the mock, small upstreams written here, and a target on a bare socket that breaks HTTP framing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import httpx
 import pytest
@@ -13,12 +20,16 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
-from support import ALICE, chat_body
+from support import ALICE, SESSION_READY, chat_body, free_port
 from test_proxy_checks import RUN, echo, through
 
 from mockserver import Settings, create_app
+from mockserver import proxy as proxy_module
 from mockserver.cli import main
-from mockserver.proxy_admin import ProxyState
+from mockserver.proxy import Proxy
+from mockserver.proxy_admin import ProxySettings, ProxyState
+from mockserver.serving import ServedApp
+from mockserver.upstream import ProxyLogFilter
 
 H = {"x-api-key": ALICE}
 JSON = {**H, "content-type": "application/json"}
@@ -99,3 +110,114 @@ def test_a_finite_answer_too_deep_to_check_passes_unchanged_and_is_recorded(tmp_
     [recorded] = (tmp_path / "scenarios").glob("recorded-*.yaml")
     assert yaml.safe_load(recorded.read_text())["response"]["status"] == 500
     no_traceback(caplog)
+
+
+def assert_own_error(response: httpx.Response, status: int, contains: str) -> None:
+    """An answer the proxy made itself: the documented error body, readable by a page on another origin."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert set(body) == {"status", "message"} and body["status"] == "error", body
+    assert contains in body["message"], body["message"]
+    assert response.headers.get("access-control-allow-origin") == "*"
+
+
+@contextlib.contextmanager
+def bare_target(answer: bytes) -> Iterator[str]:
+    """A target on a plain socket: each connection gets its request head read, then ``answer`` as is, then
+    the connection is closed (whatever ``answer``'s framing promised)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)  # so that the loop sees `stop` (no request takes the test longer than 10 s)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            with conn:
+                conn.settimeout(5)
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    piece = conn.recv(65536)
+                    if not piece:
+                        break
+                    head += piece
+                conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(10)
+        listener.close()
+
+
+def proxy_for(target: str) -> Iterator[tuple[str, ProxyState]]:
+    state = ProxyState(ProxySettings(target=target))
+    with ServedApp(Proxy(state), date_header=False) as proxy:
+        yield proxy.base_url, state
+
+
+def test_a_finite_answer_the_target_cuts_short_is_a_502_journaled_as_such(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    cut = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n0123456789"
+    with bare_target(cut) as target:
+        for proxy, state in proxy_for(target):
+            answer = httpx.get(f"{proxy}/api/sessions/{SESSION_READY}", headers=H, timeout=10)
+            assert_own_error(answer, 502, f"{target} ended its answer early")
+            [entry] = state.journal.entries
+            assert (entry.status, entry.done) == (502, True)
+    no_traceback(caplog)
+
+
+def test_a_finite_answer_cut_short_past_the_cap_drops_the_client(monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    # Past the cap the head has gone out, so the status cannot say it: the client's connection is dropped.
+    monkeypatch.setattr(proxy_module, "MAX_FINITE_BYTES", 4)
+    caplog.set_level(logging.INFO)
+    # As `recoup-mock proxy` sets uvicorn's log up: a drop is one line, not a traceback (for this test only).
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    monkeypatch.setattr(uvicorn_log, "filters", [*uvicorn_log.filters, ProxyLogFilter()])
+    cut = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n0123456789"
+    with bare_target(cut) as target:
+        for proxy, state in proxy_for(target):
+            with pytest.raises(httpx.RemoteProtocolError):
+                httpx.get(f"{proxy}/api/sessions/{SESSION_READY}", headers=H, timeout=10)
+            for _ in range(500):  # bounded: the entry ends as the exchange's task ends
+                if state.journal.entries[-1].done:
+                    break
+                time.sleep(0.01)
+            assert state.journal.entries[-1].status == 200  # what the client got, before the drop
+    no_traceback(caplog)
+    assert any("dropped its answer past 4 bytes" in r.getMessage() for r in caplog.records)
+
+
+def test_a_bug_of_the_proxys_is_a_500_in_the_documented_body(monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    def broken(*args: object) -> NoReturn:
+        raise LookupError("a bug")
+
+    for _, proxy, state in through(echo):
+        monkeypatch.setattr(state.conformance, "check_request", broken)
+        with caplog.at_level(logging.CRITICAL, logger="recoup_mock.proxy"):  # its traceback is expected here
+            answer = httpx.post(proxy + "/api/chat", json=chat_body(), headers=H, timeout=10)
+        assert_own_error(answer, 500, "Internal error in recoup-mock proxy")
+        assert state.journal.entries[-1].status == 500
+
+
+def test_an_unreachable_target_is_a_502_a_page_can_read() -> None:
+    for proxy, state in proxy_for(f"http://127.0.0.1:{free_port()}"):
+        answer = httpx.get(f"{proxy}/api/sessions/{SESSION_READY}", headers=H, timeout=10)
+        assert_own_error(answer, 502, "recoup-mock proxy cannot reach http://127.0.0.1:")
+        assert state.journal.entries[-1].status == 502
+
+
+def test_the_proxys_own_api_answers_with_cors() -> None:
+    for proxy, _ in proxy_for(f"http://127.0.0.1:{free_port()}"):
+        listed = httpx.get(proxy + "/__mock/violations", timeout=10)
+        assert listed.status_code == 200 and listed.headers.get("access-control-allow-origin") == "*"
+        assert_own_error(httpx.get(proxy + "/__mock/nothing", timeout=10), 404, "recoup-mock proxy has no GET")
