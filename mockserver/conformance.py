@@ -81,6 +81,9 @@ class Conformance:
         self._routes = [(re.compile(regex), names, op) for op in ops for regex, names in [template_regex(op.path)]]
 
     def match(self, method: str, path: str) -> tuple[Matched, dict[str, str]] | None:
+        """The operation at ``method`` and ``path``, and the path's parameters. A HEAD is the GET without its
+        body (RFC 9110 §9.3.2): it is judged as that GET (its status and headers; it has no body to judge)."""
+        method = "GET" if method == "HEAD" else method
         for pattern, names, op in self._routes:
             if op.method == method and (found := pattern.fullmatch(path)):
                 item = self.spec.document["paths"][op.path][method.lower()]

@@ -6,7 +6,8 @@ The answer comes back with the same status, headers and body bytes. A stream (``
 is forwarded write by write as each piece arrives, with no ``Content-Length`` and nothing held back;
 a client that goes away closes the upstream connection, and an upstream that drops the connection
 drops the client's. A finite answer is read whole first, so that ``x-mock-violations`` can count its
-problems in its headers.
+problems in its headers. Only a GET or a POST answer that has a body is a stream (a HEAD's
+``text/event-stream`` answer is its headers only).
 
 **Its own answers.** When the proxy answers itself (the target cannot be reached or broke its answer
 off: 502; a bug of ours: 500) it does so in the documented error body (`mockserver.errors`' one
@@ -49,6 +50,10 @@ from .upstream import UpstreamDropped, forwarded, returned, upstream_client
 log = logging.getLogger("recoup_mock.proxy")
 #: A finite answer larger than this is forwarded unread past it (its body is then not checked).
 MAX_FINITE_BYTES = 16 * 1024 * 1024
+#: The methods whose ``text/event-stream`` answers are streams (the chat API's POST and its resume's GET).
+STREAM_METHODS = frozenset({"GET", "POST"})
+#: Statuses that have no body, whatever their Content-Type says (RFC 9110 §6.4.1).
+NO_BODY_STATUSES = frozenset({204, 304})
 #: On every answer the proxy makes itself: a page on another origin can read it (the target's own answers
 #: pass with the target's CORS, untouched).
 OWN_CORS = [(b"access-control-allow-origin", b"*")]
@@ -153,6 +158,7 @@ class Proxy:
         state = self.state
         status = response.status_code
         exchange.entry.status = status
+        has_body = record.method != "HEAD" and status not in NO_BODY_STATUSES
         headers = returned(list(response.headers.raw))
         media = response.headers.get("content-type", "").split(";")[0].strip().lower()
         if matched is not None:
@@ -161,7 +167,7 @@ class Proxy:
         if decode is None:
             log.info("%s %s: the answer's Content-Encoding %r cannot be read here; its body goes unchecked",
                      record.method, record.path, response.headers.get("content-encoding"))
-        if media == "text/event-stream":
+        if media == "text/event-stream" and has_body and record.method in STREAM_METHODS:
             return await self._stream(receive, send, response, headers, exchange, record, from_start, decode)
         body, complete = b"", True
         pieces = response.aiter_raw()
@@ -186,7 +192,7 @@ class Proxy:
                 plain = decode(body)
             except zlib.error as exc:
                 exchange.report([Finding(RULE_BODY, "body", f"not the {_encoding(response)} it says: {exc}")])
-        if matched is not None and plain is not None:
+        if matched is not None and plain is not None and has_body:
             exchange.report(state.conformance.check_body(matched, status, media, plain))
         count = str(len(exchange.entry.violations or [])).encode()
         # A second Expose-Headers line: browsers join it to the target's own, so a page can read the count.
@@ -204,7 +210,8 @@ class Proxy:
                                       f"{MAX_FINITE_BYTES} bytes ({exc}); the client's connection is dropped "
                                       "too") from None
             await send({"type": "http.response.body", "body": b"", "more_body": False})
-        if state.recorder is not None and status in RECORDED_STATUSES:
+        # A HEAD's answer has no body: recorded, it would replay a message the target never sent.
+        if state.recorder is not None and status in RECORDED_STATUSES and record.method != "HEAD":
             self._record(functools.partial(state.recorder.write_http, record, _message(plain or body),
                                            response.headers.get("retry-after")), exchange)
         return ""

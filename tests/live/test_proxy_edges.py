@@ -1,6 +1,7 @@
 """``recoup-mock proxy`` at its edges. What it cannot check still passes unchanged, and it says it could not
-check it. The answers it makes itself are the documented error body with CORS. Real uvicorns on loopback:
-the mock, small upstreams written here, and a target on a bare socket that breaks HTTP framing."""
+check it. The answers it makes itself are the documented error body with CORS. A HEAD is no stream. Real
+uvicorns on loopback: the mock, small upstreams written here, and a target on a bare socket that breaks HTTP
+framing."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
-from support import ALICE, SESSION_READY, chat_body, free_port
+from support import ALICE, CHAT_BUSY, SESSION_READY, chat_body, free_port
 from test_proxy_checks import RUN, echo, through
 
 from mockserver import Settings, create_app
@@ -221,3 +222,17 @@ def test_the_proxys_own_api_answers_with_cors() -> None:
         listed = httpx.get(proxy + "/__mock/violations", timeout=10)
         assert listed.status_code == 200 and listed.headers.get("access-control-allow-origin") == "*"
         assert_own_error(httpx.get(proxy + "/__mock/nothing", timeout=10), 404, "recoup-mock proxy has no GET")
+
+
+def test_a_head_through_a_recording_proxy_is_no_stream(tmp_path: Path) -> None:
+    for target, proxy, state in through(create_app(Settings(speed=0, access_log=False)), record=tmp_path):
+        url = f"/api/chat/{CHAT_BUSY}/stream"
+        direct = httpx.head(target + url, headers=H, timeout=10)
+        proxied = httpx.head(proxy + url, headers=H, timeout=10)
+        assert direct.headers["content-type"] == "text/event-stream" and direct.content == b""
+        assert (proxied.status_code, proxied.content) == (200, b"")
+        assert proxied.headers["x-workflow-run-id"] == direct.headers["x-workflow-run-id"]
+        # HEAD is GET without the body (RFC 9110 §9.3.2): judged as the GET, with no body or events to judge.
+        assert list(state.violations) == []
+        assert state.journal.entries[-1].status == 200
+    assert list((tmp_path / "scenarios").glob("recorded-*.yaml")) == []  # written by shutdown, if at all

@@ -129,3 +129,8 @@ def test_what_is_nested_too_deeply_to_check_is_reported_unchecked(specs: Specs) 
     raw = (b'data: {"type":"start","messageId":"m"}\n\ndata: {"type":"data-x","data":' + nested(5000).encode()
            + b'}\n\ndata: {"type":"finish"}\n\ndata: [DONE]\n\n')
     assert rules(stream.feed(raw)[1] + stream.end()) == [("unchecked", "event 1")]
+
+
+def test_a_head_is_judged_as_the_get_it_stands_for(specs: Specs) -> None:
+    matched, found = judge(specs).check_request(scope("HEAD", f"/api/chat/{CHAT_IDLE}/stream", x_api_key=ALICE), b"")
+    assert matched is not None and matched.label == "GET /api/chat/{chatId}/stream" and found == []
