@@ -198,7 +198,13 @@ def _proxy(args: argparse.Namespace) -> int:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # the proxy logs each exchange itself, once
     state = ProxyState(settings)
     if state.recorder is not None:
-        for path in state.recorder.prepare():
+        try:
+            copied = state.recorder.prepare()
+        except OSError as exc:  # not writable, or a parent that is no directory (ProxySettings refuses most)
+            raise ConfigError(f"--record {settings.record}: cannot make it a fixtures directory: "
+                              f"{exc.strerror or exc} ({exc.filename or settings.record}); expected a directory "
+                              "this user can write (created if missing)") from None
+        for path in copied:
             print(f"recoup-mock proxy: copied {path} (--record makes {settings.record} a fixtures directory)",
                   file=sys.stderr)
     print(f"recoup-mock proxy: forwarding to {state.target}, checking against the {settings.profile} contract"

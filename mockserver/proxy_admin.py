@@ -66,8 +66,15 @@ class ProxySettings:
             raise ConfigError(f"--port {self.port} is not a port; expected 0 to 65535 (0 picks a free one)")
         if self.profile not in PROFILE_NAMES:
             raise ConfigError(f"--profile {self.profile!r} is unknown; choose one of {', '.join(PROFILE_NAMES)}")
-        if self.record is not None and self.record.exists() and not self.record.is_dir():
-            raise ConfigError(f"--record {self.record} exists and is not a directory")
+        if self.record is not None:
+            # The directory, or the nearest of its parents that exists, must be a directory (it is created).
+            try:
+                existing = next((p for p in (self.record, *self.record.parents) if p.exists()), None)
+            except OSError:  # cannot even look (no permission): making it says so (`recoup-mock proxy`)
+                existing = None
+            if existing is not None and not existing.is_dir():
+                raise ConfigError(f"--record {self.record}: {existing} is not a directory; expected a directory "
+                                  "to record into (created if missing), e.g. --record recordings")
 
 
 class ProxyState:

@@ -1,13 +1,15 @@
 """``recoup-mock proxy`` at its edges. What it cannot check still passes unchanged, and it says it could not
-check it. The answers it makes itself are the documented error body with CORS. A HEAD is no stream. Real
-uvicorns on loopback: the mock, small upstreams written here, and a target on a bare socket that breaks HTTP
-framing."""
+check it. The answers it makes itself are the documented error body with CORS. A HEAD is no stream. A
+--record it cannot write into is a usage error. Real uvicorns on loopback: the mock, small upstreams written
+here, and a target on a bare socket that breaks HTTP framing."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -236,3 +238,27 @@ def test_a_head_through_a_recording_proxy_is_no_stream(tmp_path: Path) -> None:
         assert list(state.violations) == []
         assert state.journal.entries[-1].status == 200
     assert list((tmp_path / "scenarios").glob("recorded-*.yaml")) == []  # written by shutdown, if at all
+
+
+def refused_record(where: Path) -> str:
+    """``recoup-mock proxy --record WHERE``, which must stop as a usage error; its stderr."""
+    done = subprocess.run([sys.executable, "-m", "mockserver", "proxy", "--target", "http://127.0.0.1:9",
+                           "--port", str(free_port()), "--record", str(where)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 2, done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stderr
+
+
+def test_record_under_a_file_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "somefile").write_text("not a directory")
+    where = tmp_path / "somefile" / "rec"
+    shown = refused_record(where)
+    assert f"--record {where}: {tmp_path / 'somefile'} is not a directory; expected a directory" in shown, shown
+    assert not where.exists()
+
+
+def test_record_where_no_directory_can_be_made_is_a_usage_error() -> None:
+    where = Path("/proc/recoup-mock-recordings")  # a directory no one, root included, can make under
+    shown = refused_record(where)
+    assert f"--record {where}: cannot make it a fixtures directory: No such file or directory" in shown, shown
