@@ -98,11 +98,13 @@ def _parser() -> argparse.ArgumentParser:
                     "write by write). Check each exchange against the profile's contract: the request, the status,\n"
                     "headers and body, and each stream event (chunk schema, and the ordering rules clients enforce).\n"
                     "Violations change nothing the client gets: each is logged on one line, kept on the journal\n"
-                    "entry, counted in x-mock-violations on finite answers and listed at GET /__mock/violations.",
+                    "entry, counted in x-mock-violations on finite answers and listed at GET /__mock/violations.\n"
+                    "What cannot be checked (JSON nested too deeply) passes unchanged and is listed as unchecked.",
         epilog="The proxy's own API (openapi/proxy-admin.yaml; the target's /__mock/ is not forwarded):\n"
-               "  GET  /__mock/violations  every violation: seq, method, path, status, rule, where, message\n"
-               "                           (?rule= ?path= ?limit=)\n"
-               "  GET  /__mock/requests    the journal, each entry with its violations (?method= ?path= ?status=)\n"
+               "  GET  /__mock/violations  every violation: seq, method, path, status, rule, where, message, time\n"
+               "                           (?rule= and the journal's ?method= ?path= ?status= ?limit=)\n"
+               "  GET  /__mock/requests    the journal, each entry with its violations (?method= ?path= ?status=\n"
+               "                           ?limit=: the last N exchanges, in both)\n"
                "  GET  /__mock/status      target, profile, record directory, counts\n"
                "  POST /__mock/reset       forget the journal and the violations\n\n"
                "With --record DIR, DIR becomes a fixtures directory (world.yaml and the default scenario are\n"

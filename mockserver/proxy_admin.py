@@ -1,18 +1,23 @@
 """What ``recoup-mock proxy`` knows: its settings, the journal of what passed with each exchange's
 violations, and its own small API under ``/__mock/`` (described in ``openapi/proxy-admin.yaml``).
 
-- ``GET /__mock/violations``: every violation found, newest last (``?rule=``, ``?path=``, ``?limit=``);
-- ``GET /__mock/requests``: the journal, each entry with its ``violations`` (the mock's filters);
+- ``GET /__mock/violations``: the violations of the exchanges in the journal, oldest exchange first
+  (``?rule=``, and the journal's own filters: ``?method=``, ``?path=``, ``?status=``, ``?limit=``);
+- ``GET /__mock/requests``: the journal, each entry with its ``violations`` (the same filters);
 - ``GET /__mock/status``: the target, the profile, the recording directory and the counts;
 - ``POST /__mock/reset``: forget the journal and the violations.
 
-The target's own ``/__mock/`` (when the target is a recoup-mock) is not reachable through the proxy.
+The violations live on their journal entries, and both listings select entries with the journal's one
+filter (`select_entries`): ``?limit=N`` is the last N exchanges in both (for the violations, the last N
+that have any). The target's own ``/__mock/`` (when the target is a recoup-mock) is not reachable
+through the proxy. Every answer here is JSON with CORS (`mockserver.proxy` adds it); an error is the
+documented error body (`mockserver.errors`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +32,7 @@ from starlette.routing import Route
 from starlette.types import Scope
 
 from .conformance import Conformance, Finding
-from .errors import ApiError, ConfigError, error_response
+from .errors import ApiError, ConfigError, error_response, quote
 from .journal import Journal, JournalEntry, select_entries
 from .profiles import Specs, profile_named
 from .recorder import Recorder, secrets_of
@@ -39,8 +44,12 @@ log = logging.getLogger("recoup_mock.proxy")
 
 #: How many times one rule is reported per exchange (a broken stream breaks it on every event).
 PER_RULE = 3
-#: Violations kept for ``GET /__mock/violations`` (oldest dropped first).
-MAX_VIOLATIONS = 10_000
+#: The journal query's integer values, and what each must be (the same for both listings).
+INTEGER_QUERY = {"status": "an HTTP status (an integer)",
+                 "limit": "a count of the most recent exchanges (an integer of at least 1)"}
+#: What each listing filters by, as its 400 names them.
+REQUEST_FILTERS = "method, path (a part of it), status and limit (the last N exchanges)"
+VIOLATION_FILTERS = f"rule, {REQUEST_FILTERS}"
 #: How much of a violation's message its log line shows (the journal keeps it whole).
 LOG_MESSAGE = 300
 
@@ -92,7 +101,6 @@ class ProxyState:
         self.recorder = (Recorder(settings.record, settings.target, documented.chunk_schemas())
                          if settings.record is not None else None)
         self.journal = Journal(settings.journal_size)
-        self.violations: deque[dict[str, Any]] = deque(maxlen=MAX_VIOLATIONS)
 
     def begin(self, method: str, path: str) -> JournalEntry:
         entry = self.journal.record(method, path, 0)
@@ -103,13 +111,16 @@ class ProxyState:
         entry.duration_ms = duration_ms
         entry.done = True
 
+    @property
+    def violations(self) -> list[dict[str, Any]]:
+        """Every violation of the exchanges in the journal, as ``GET /__mock/violations`` lists them."""
+        return listed_violations(self.journal.entries)
+
     def violation(self, entry: JournalEntry, finding: Finding) -> None:
-        """Keep one violation on its entry and in the list, and log it on one line."""
+        """Keep one violation on its entry, with when it was found, and log it on one line."""
         assert entry.violations is not None
-        entry.violations.append(finding.to_json())
         stamp = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        self.violations.append({"seq": entry.seq, "time": stamp, "method": entry.method, "path": entry.path,
-                                "status": entry.status, **finding.to_json()})
+        entry.violations.append({**finding.to_json(), "time": stamp})
         message = finding.message if len(finding.message) <= LOG_MESSAGE else finding.message[:LOG_MESSAGE] + "…"
         log.warning("VIOLATION %s %s %s [%s] %s: %s", entry.method, entry.path, entry.status or "-", finding.rule,
                     finding.where, message)
@@ -117,7 +128,7 @@ class ProxyState:
 
 class Findings:
     """What one exchange breaks: each rule reported at most `PER_RULE` times (a broken stream repeats
-    itself), logged on one line each, kept on the journal entry and in the proxy's list."""
+    itself), logged on one line each and kept on the exchange's journal entry."""
 
     def __init__(self, state: ProxyState, entry: JournalEntry) -> None:
         self.state = state
@@ -137,6 +148,26 @@ class Findings:
                             self.entry.status, rule, seen - PER_RULE)
 
 
+def listed_violations(entries: Iterable[JournalEntry]) -> list[dict[str, Any]]:
+    """The violations of ``entries``, each with its exchange: seq, method, path and status (0 while the
+    target has not answered)."""
+    return [{"seq": e.seq, "method": e.method, "path": e.path, "status": e.status, **v}
+            for e in entries for v in e.violations or ()]
+
+
+def journal_query(request: Request, filters: str) -> Mapping[str, str]:
+    """A listing's query (whose ``filters`` the message names), refused (400) unless `select_entries` can
+    read its integers: the mock's admin spec checks them before it is called, and nothing does here."""
+    query = request.query_params
+    for name, expected in INTEGER_QUERY.items():
+        value = query.get(name)
+        least = 1 if name == "limit" else 0
+        if value is not None and not (value.isascii() and value.isdigit() and int(value) >= least):
+            raise ApiError(400, f"GET {request.url.path}: ?{name}={quote(value)} is not {expected}; "
+                                f"its filters are {filters}")
+    return query
+
+
 def secrets_of_scope(scope: Scope) -> list[str]:
     """The credentials of a request, longest first (the shortest is the bare key or token)."""
     headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
@@ -147,18 +178,18 @@ def admin_app(state: ProxyState) -> Starlette:
     """The proxy's ``/__mock/`` API."""
 
     async def violations(request: Request) -> Response:
-        q = request.query_params
-        found = [v for v in state.violations if ("rule" not in q or v["rule"] == q["rule"])
-                 and ("path" not in q or q["path"] in v["path"])]
-        if q.get("limit", "").isdigit():
-            found = found[-int(q["limit"]):]
-        return JSONResponse({"violations": found})
+        query = journal_query(request, VIOLATION_FILTERS)
+        rule = query.get("rule")
+
+        def kept(violation: Mapping[str, Any]) -> bool:
+            return rule is None or violation["rule"] == rule
+
+        # The exchanges with a violation (of that rule), then the journal's filters: `limit` counts exchanges.
+        having = [e for e in state.journal.entries if any(map(kept, e.violations or ()))]
+        return JSONResponse({"violations": list(filter(kept, listed_violations(select_entries(having, query))))})
 
     async def requests(request: Request) -> Response:
-        try:
-            entries = select_entries(list(state.journal.entries), request.query_params)
-        except ValueError:
-            return JSONResponse({"status": "error", "message": "status and limit are integers"}, status_code=400)
+        entries = select_entries(list(state.journal.entries), journal_query(request, REQUEST_FILTERS))
         return JSONResponse({"requests": [e.to_json() for e in entries]})
 
     async def status(request: Request) -> Response:
@@ -169,7 +200,6 @@ def admin_app(state: ProxyState) -> Starlette:
 
     async def reset(request: Request) -> Response:
         state.journal.clear()
-        state.violations.clear()
         return JSONResponse({"status": "ok"})
 
     async def refused(request: Request, exc: Exception) -> Response:
@@ -179,6 +209,10 @@ def admin_app(state: ProxyState) -> Starlette:
                                        f"{request.url.path}; it serves {served} (the target's /__mock/ is not "
                                        "forwarded)", headers=exc.headers))
 
+    async def bad_query(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ApiError)
+        return error_response(exc)
+
     return Starlette(routes=[Route("/__mock/violations", violations), Route("/__mock/requests", requests),
                              Route("/__mock/status", status), Route("/__mock/reset", reset, methods=["POST"])],
-                     exception_handlers={HTTPException: refused})
+                     exception_handlers={HTTPException: refused, ApiError: bad_query})

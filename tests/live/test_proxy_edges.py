@@ -1,7 +1,8 @@
 """``recoup-mock proxy`` at its edges. What it cannot check still passes unchanged, and it says it could not
 check it. The answers it makes itself are the documented error body with CORS. A HEAD is no stream. A
---record it cannot write into is a usage error. Real uvicorns on loopback: the mock, small upstreams written
-here, and a target on a bare socket that breaks HTTP framing."""
+--record it cannot write into is a usage error. Both listings select exchanges with the journal's one
+filter. Real uvicorns on loopback: the mock, small upstreams written here, and a target on a bare socket
+that breaks HTTP framing."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from support import ALICE, CHAT_BUSY, SESSION_READY, chat_body, free_port
-from test_proxy_checks import RUN, echo, through
+from test_proxy_checks import RUN, echo, through, wrong_upstream
 
 from mockserver import Settings, create_app
 from mockserver import proxy as proxy_module
@@ -262,3 +263,32 @@ def test_record_where_no_directory_can_be_made_is_a_usage_error() -> None:
     where = Path("/proc/recoup-mock-recordings")  # a directory no one, root included, can make under
     shown = refused_record(where)
     assert f"--record {where}: cannot make it a fixtures directory: No such file or directory" in shown, shown
+
+
+def test_both_listings_select_exchanges_with_the_journals_filter() -> None:
+    for _, proxy, state in through(wrong_upstream()):
+        for _ in range(2):
+            httpx.post(proxy + "/api/chat", json=chat_body(), headers=H, timeout=10)
+        httpx.get(f"{proxy}/api/sessions/{SESSION_READY}", headers=H, timeout=10)
+
+        def listed(base: str = proxy, **query: str) -> list[tuple[int, str]]:
+            found = httpx.get(base + "/__mock/violations", params=query, timeout=10).json()["violations"]
+            return [(v["seq"], v["rule"]) for v in found]
+
+        stream_rules = ["chunk-schema", "done-last"]
+        assert listed() == [(1, r) for r in stream_rules] + [(2, r) for r in stream_rules] + [(3, "response-status")]
+        # `limit` is the last N exchanges, in both listings (here: of those that broke the rule).
+        assert listed(limit="1") == [(3, "response-status")]
+        assert listed(limit="1", rule="done-last") == [(2, "done-last")]
+        assert listed(method="POST", limit="1") == [(2, r) for r in stream_rules]
+        assert listed(status="500") == [(3, "response-status")]
+        journal = httpx.get(proxy + "/__mock/requests", params={"limit": "1"}, timeout=10).json()["requests"]
+        assert [e["seq"] for e in journal] == [3]
+        assert httpx.get(proxy + "/__mock/status", timeout=10).json()["violations"] == 5 == len(state.violations)
+
+
+def test_a_query_the_listings_cannot_read_is_a_400_in_the_documented_body() -> None:
+    for proxy, _ in proxy_for(f"http://127.0.0.1:{free_port()}"):
+        for call in ("requests", "violations"):
+            refused = httpx.get(f"{proxy}/__mock/{call}", params={"limit": "0"}, timeout=10)
+            assert_own_error(refused, 400, "limit")
