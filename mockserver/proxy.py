@@ -42,9 +42,9 @@ from starlette.types import Message, Receive, Scope, Send
 from .auth import credential, mask
 from .conformance import RULE_BODY, Finding, Matched, body_decoder
 from .errors import ApiError, error_response
+from .journal import JournalEntry
 from .proxy_admin import Findings, ProxyState, admin_app, secrets_of_scope
 from .recorder import RECORDED_STATUSES, Exchange, StreamRecording
-from .store import JournalEntry
 from .upstream import UpstreamDropped, forwarded, returned, upstream_client
 
 log = logging.getLogger("recoup_mock.proxy")
