@@ -31,7 +31,7 @@ from typing import Any
 import httpx
 import yaml
 
-from mockserver.sse import EventDecoder
+from mockserver.streams.sse import EventDecoder
 
 API_KEY = "recoup_sk_test_alice"
 H = {"x-api-key": API_KEY}

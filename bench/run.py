@@ -510,8 +510,8 @@ class Bench:
         sys.path.insert(0, str(BENCH))
         import bare_app
 
-        from mockserver.engine import schedule
-        from mockserver.scenarios import load_scenarios
+        from mockserver.streams.engine import schedule
+        from mockserver.streams.scenarios import load_scenarios
 
         due = schedule(load_scenarios(ROOT / "fixtures" / "scenarios")["slow"], random.Random(0), 1.0)
         same = [round(d, 6) for d in due[1:]] == [round(d, 6) for d in bare_app.DUE]
@@ -873,7 +873,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"- Paced streams: best of {m['settings'].get('paced_rounds', 1)} rounds (lowest p99 lateness); the mock at "
         "`--speed 1`, each stream on a fresh chat (made through the API before "
         "timing), all requests sent at once on open connections. Lateness of a chunk = its arrival - (stream start "
-        "+ its due time from `mockserver.engine.schedule`), the stream start being the latest instant all of the "
+        "+ its due time from `mockserver.streams.engine.schedule`), the stream start being the latest instant all of the "
         "stream's chunks agree with, min(arrival - due): the first chunk's arrival unless it was held back; "
         "TTFB is from the request. "
         "Peak RSS is `VmHWM` of the server process. The bare app paces the same bytes on the same schedule "

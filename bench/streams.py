@@ -5,7 +5,7 @@ Two modes, both printing one JSON object on stdout:
 ``paced``   N concurrent ``POST /api/chat`` with ``Prefer: scenario=slow``, each on a fresh chat,
             all sent at the same moment on pre-opened connections. Every SSE event's arrival time is
             recorded. Lateness of chunk i = arrival_i - (stream start + the scenario's due time of chunk
-            i), with the due times from ``mockserver.engine.schedule`` and the stream start taken as the
+            i), with the due times from ``mockserver.streams.engine.schedule`` and the stream start taken as the
             latest instant every chunk of the stream agrees with, min(arrival_i - due_i) (the first
             chunk's arrival when it is on time); TTFB = first response byte - request sent.
             Bounded by ``--timeout``: streams still open then count as incomplete.
@@ -282,8 +282,8 @@ def pct(values: list[float], q: float) -> float | None:
 
 def due_times(scenario: str, speed: float) -> list[float]:
     sys.path.insert(0, str(ROOT))
-    from mockserver.engine import schedule
-    from mockserver.scenarios import load_scenarios
+    from mockserver.streams.engine import schedule
+    from mockserver.streams.scenarios import load_scenarios
 
     loaded = load_scenarios(ROOT / "fixtures" / "scenarios")[scenario]
     return schedule(loaded, random.Random(0), speed)

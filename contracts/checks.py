@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 import schemathesis
 from schemathesis.core.failures import Failure, Severity
 
-from mockserver import fixture_ids
+from mockserver.state import fixture_ids
 
 from . import streams
 

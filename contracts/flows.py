@@ -39,7 +39,7 @@ import httpx
 
 # The mock's fixture world (fixtures/world.yaml); its ids are used only when the target answers with it.
 # `fixture_ids.UNKNOWN_RUN` is a run id of the right form that no deployment has.
-from mockserver import fixture_ids
+from mockserver.state import fixture_ids
 
 from . import streams
 from .checks import RUN_ID_HEADER, RunIdViolation, check_run_accepted

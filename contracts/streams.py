@@ -9,7 +9,7 @@
 - there is a ``finish``;
 - ``data: [DONE]`` is the last event.
 
-The rules themselves are `mockserver.rules` at the ``clients`` strictness: the same core judges the
+The rules themselves are `mockserver.streams.rules` at the ``clients`` strictness: the same core judges the
 mock's fixtures (stricter) and the streams ``recoup-mock proxy`` forwards. Each problem carries a
 short, stable ``rule`` key (used in baselines) and a message for people.
 """
@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from mockserver.rules import (
+from mockserver.streams.rules import (
     CLIENTS,
     DONE,
     RULE_DONE_LAST,
@@ -33,7 +33,7 @@ from mockserver.rules import (
     RULE_TOOL_ORDER,
     StreamRules,
 )
-from mockserver.sse import SseEvent, parse_events
+from mockserver.streams.sse import SseEvent, parse_events
 
 __all__ = [
     "DONE", "RULE_DONE_LAST", "RULE_FINISH", "RULE_JSON", "RULE_MESSAGE_ID", "RULE_PART_ORDER", "RULE_START_FIRST",

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .app import create_app
     from .errors import ApiError, ConfigError, FixtureError, MockServerError, ScenarioError, SpecError
-    from .scenarios import Scenario, load_scenarios
     from .settings import Settings
+    from .streams.scenarios import Scenario, load_scenarios
 
 __all__ = [
     # Building a server

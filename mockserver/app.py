@@ -22,16 +22,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from . import admin, handlers, inspector, resources
-from .catalog import Catalog, load_catalog
+from .admin import api as admin
+from .admin import inspector
+from .admin.reload import watch
+from .api import chat as handlers
+from .api import resources
 from .errors import ApiError, SpecError, UnknownPath
 from .middleware import MockMiddleware
 from .pipeline import Authorizer, Handler, SpecFor, api_key_auth, endpoint
 from .profiles import error_answer, profile_named
-from .reload import watch
 from .settings import Settings
 from .spec import ApiSpec, Operation
-from .state import MockState
+from .state.app_state import MockState
+from .state.catalog import Catalog, load_catalog
 
 
 @dataclass(frozen=True)

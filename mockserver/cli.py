@@ -187,9 +187,9 @@ def _serve(args: argparse.Namespace) -> int:
 def _proxy(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .proxy import Proxy
-    from .proxy_admin import ProxySettings, ProxyState
-    from .upstream import ProxyLogFilter
+    from .proxy.admin import ProxySettings, ProxyState
+    from .proxy.server import Proxy
+    from .proxy.upstream import ProxyLogFilter
 
     # The contract comes from the settings every command reads (RECOUP_MOCK_SPEC, RECOUP_MOCK_PROFILE). Host
     # and port are the proxy's own flags: a shell set up for `serve` must not move the proxy onto the mock.
@@ -283,9 +283,9 @@ def _validate(settings: Settings) -> int:
     """Check what `serve` with these settings would load, and more: the spec's full structure, that it fits
     the handlers (as start-up does), and every fixture file (all problems, not only the first)."""
     from .app import ADMIN_HANDLERS, API_HANDLERS, check_handlers
-    from .fixtures import check_all
     from .profiles import derived_document, overlay_path, profile_named
     from .spec import ApiSpec, ChunkSchemas, check_document, load_document
+    from .state.fixtures import check_all
 
     spec_path, fixtures, profile = settings.spec, settings.fixtures, profile_named(settings.profile)
     problems: list[str] = []

@@ -17,13 +17,13 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .engine import DropConnection
 from .errors import ApiError, UnknownPath
-from .events import EventBus
-from .journal import JournalEntry, pack_headers
 from .profiles import error_answer
-from .state import MockState
-from .worlds import DEFAULT, HEADER, World
+from .state.app_state import MockState
+from .state.events import EventBus
+from .state.journal import JournalEntry, pack_headers
+from .state.worlds import DEFAULT, HEADER, World
+from .streams.engine import DropConnection
 
 log = logging.getLogger("recoup_mock")
 

@@ -21,9 +21,9 @@ from starlette.responses import Response
 from .auth import authenticate
 from .errors import ApiError, UnknownPath
 from .spec import ApiSpec, Operation
-from .state import MockState
-from .store import Account
-from .worlds import World
+from .state.app_state import MockState
+from .state.store import Account
+from .state.worlds import World
 
 
 @dataclass

@@ -48,8 +48,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from . import fixture_ids
 from .serving import ServedApp
+from .state import fixture_ids
 
 if TYPE_CHECKING:
     from .settings import Settings
@@ -83,7 +83,7 @@ class RecoupMockServer(ServedApp):
 class RecoupMock:
     """The running mock, as a test sees it: its URL, the admin API, and the fixture world's ids."""
 
-    # The fixture world's ids (mockserver.fixture_ids), where a test has them at hand.
+    # The fixture world's ids (mockserver.state.fixture_ids), where a test has them at hand.
     ALICE = fixture_ids.ALICE
     BOB = fixture_ids.BOB
     SESSION_READY = fixture_ids.SESSION_READY

@@ -169,7 +169,7 @@ class ApiSpec:
 
     def deref(self, node: Any) -> Any:
         """``node`` with its local ``$ref`` (``#/components/...``) followed, through chains of them; any other
-        node as it is. The one resolver of the document's references (`mockserver.conformance` uses it too)."""
+        node as it is. The one resolver of the document's references (`mockserver.proxy.conformance` uses it too)."""
         while isinstance(node, Mapping) and isinstance(ref := node.get("$ref"), str) and ref.startswith("#/"):
             target: Any = self.document
             for part in ref[2:].split("/"):

@@ -23,8 +23,9 @@ import httpx
 import yaml
 
 from mockserver import Settings, create_app
-from mockserver.engine import schedule
-from mockserver.fixture_ids import (
+from mockserver.serving import ServedApp
+from mockserver.settings import DEFAULT_FIXTURES
+from mockserver.state.fixture_ids import (
     ALICE,
     ALICE_ACCOUNT,
     BOB,
@@ -41,10 +42,9 @@ from mockserver.fixture_ids import (
     UNKNOWN_RUN,
     UNKNOWN_SESSION,
 )
-from mockserver.protocol import check_order
-from mockserver.scenarios import load_scenarios
-from mockserver.serving import ServedApp
-from mockserver.settings import DEFAULT_FIXTURES
+from mockserver.streams.engine import schedule
+from mockserver.streams.protocol import check_order
+from mockserver.streams.scenarios import load_scenarios
 
 DONE = b"data: [DONE]\n\n"
 
@@ -198,7 +198,7 @@ def assert_stream(response: httpx.Response, run_id: str | None = None) -> list[d
 
 def scheduled_chunks(name: str, speed: float, fixtures: Path = DEFAULT_FIXTURES) -> list[float]:
     """When each chunk of scenario ``name`` is due, in seconds after its run starts, at ``speed``:
-    `mockserver.engine.schedule`, plus the silence of every stall before the chunk (the player waits
+    `mockserver.streams.engine.schedule`, plus the silence of every stall before the chunk (the player waits
     those out). Transport items are left out, so the list matches the chunks a reader gets.
 
     Only for scenarios without jitter: their schedule does not depend on the run's seeded generator.

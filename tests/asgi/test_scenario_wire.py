@@ -8,7 +8,7 @@ import pytest
 from starlette.testclient import TestClient
 from support import ALICE, CHAT_IDLE, assert_error, assert_no_content, assert_stream, chat_body, parse_sse
 
-from mockserver.protocol import assemble
+from mockserver.streams.protocol import assemble
 
 H = {"x-api-key": ALICE}
 

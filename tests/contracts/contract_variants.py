@@ -11,7 +11,8 @@ import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from mockserver import Settings, create_app, fixture_ids
+from mockserver import Settings, create_app
+from mockserver.state import fixture_ids
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

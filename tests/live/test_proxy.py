@@ -21,11 +21,11 @@ import yaml
 from support import ALICE, CHAT_IDLE, LiveServer, SseParser, chat_body, chunks_of, live_server
 
 from mockserver.cli import main
-from mockserver.engine import schedule
-from mockserver.proxy import Proxy
-from mockserver.proxy_admin import ProxySettings, ProxyState
-from mockserver.scenarios import load_scenarios
+from mockserver.proxy.admin import ProxySettings, ProxyState
+from mockserver.proxy.server import Proxy
 from mockserver.serving import ServedApp
+from mockserver.streams.engine import schedule
+from mockserver.streams.scenarios import load_scenarios
 
 SCENARIOS = ("slow", "tool-call", "rich-parts", "split-frames", "http-429")
 #: Differ between any two answers (the time), or are the proxy's own.

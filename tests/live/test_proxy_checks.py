@@ -26,8 +26,8 @@ from starlette.routing import Route
 from support import ALICE, SESSION_READY, SseParser, chat_body
 
 from mockserver.cli import main
-from mockserver.proxy import Proxy
-from mockserver.proxy_admin import ProxySettings, ProxyState
+from mockserver.proxy.admin import ProxySettings, ProxyState
+from mockserver.proxy.server import Proxy
 from mockserver.serving import ServedApp
 from mockserver.settings import DEFAULT_ADMIN_SPEC
 

@@ -16,7 +16,7 @@ from starlette.routing import Route
 from support import ALICE, chat_body, free_port, live_server
 
 from mockserver.cli import _parser, main
-from mockserver.proxy_admin import ProxySettings, ProxyState, admin_app
+from mockserver.proxy.admin import ProxySettings, ProxyState, admin_app
 from mockserver.settings import DEFAULT_ADMIN_SPEC
 
 PROXY_ADMIN = DEFAULT_ADMIN_SPEC.with_name("proxy-admin.yaml")

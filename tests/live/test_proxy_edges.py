@@ -30,10 +30,10 @@ from test_proxy_checks import RUN, echo, through, wrong_upstream
 from mockserver import Settings, create_app
 from mockserver import proxy as proxy_module
 from mockserver.cli import main
-from mockserver.proxy import Proxy
-from mockserver.proxy_admin import ProxySettings, ProxyState
+from mockserver.proxy.admin import ProxySettings, ProxyState
+from mockserver.proxy.server import Proxy
+from mockserver.proxy.upstream import ProxyLogFilter
 from mockserver.serving import ServedApp
-from mockserver.upstream import ProxyLogFilter
 
 H = {"x-api-key": ALICE}
 JSON = {**H, "content-type": "application/json"}

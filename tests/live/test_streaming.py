@@ -22,7 +22,7 @@ from support import (
     scheduled_chunks,
 )
 
-from mockserver.protocol import assemble
+from mockserver.streams.protocol import assemble
 
 H = {"x-api-key": ALICE}
 SLOW_TEXT_WORDS = 48

@@ -121,8 +121,8 @@ import time
 
 import httpx
 
-from mockserver.engine import schedule
-from mockserver.scenarios import load_scenarios
+from mockserver.streams.engine import schedule
+from mockserver.streams.scenarios import load_scenarios
 from mockserver.settings import DEFAULT_FIXTURES
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from support import ALICE, ServerProcess, chunks_of, user_message
 
-from mockserver.protocol import assemble
+from mockserver.streams.protocol import assemble
 
 H = {"x-api-key": ALICE}
 SLOW_WORDS = 48

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from support import ALICE, CHAT_IDLE, chat_body
 
-from mockserver.conformance import Conformance, Finding, body_decoder
 from mockserver.errors import ConfigError
 from mockserver.profiles import Specs, profile_named
-from mockserver.proxy_admin import ProxySettings
+from mockserver.proxy.admin import ProxySettings
+from mockserver.proxy.conformance import Conformance, Finding, body_decoder
 from mockserver.settings import DEFAULT_SPEC
 from mockserver.spec import ApiSpec
 

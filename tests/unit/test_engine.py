@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from mockserver.engine import schedule
-from mockserver.scenarios import parse_scenario
+from mockserver.streams.engine import schedule
+from mockserver.streams.scenarios import parse_scenario
 
 
 def due(steps: list[object], speed: float = 1.0, seed: int = 1, **timing: float) -> list[float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from mockserver.events import QUEUE_SIZE, Event, EventBus
+from mockserver.state.events import QUEUE_SIZE, Event, EventBus
 
 
 def _drain(queue: asyncio.Queue[Event]) -> list[Event]:

@@ -1,10 +1,10 @@
-"""The fixture ids named in code (mockserver.fixture_ids) are the bundled world's own rows."""
+"""The fixture ids named in code (mockserver.state.fixture_ids) are the bundled world's own rows."""
 
 from __future__ import annotations
 
 from mockserver import fixture_ids as ids
-from mockserver.blueprint import load_blueprint
 from mockserver.settings import DEFAULT_FIXTURES
+from mockserver.state.blueprint import load_blueprint
 
 
 def test_the_named_ids_are_the_bundled_worlds_rows() -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mockserver.protocol import ALL_CLIENTS, assemble, check_order, client_problems, version_tuple
+from mockserver.streams.protocol import ALL_CLIENTS, assemble, check_order, client_problems, version_tuple
 
 START = {"type": "start", "messageId": "m1"}
 FINISH = {"type": "finish"}

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from mockserver.fixtures import load_fixtures
-from mockserver.recorder import REDACTED, Exchange, Recorder, StreamRecording, secrets_of
+from mockserver.proxy.recorder import REDACTED, Exchange, Recorder, StreamRecording, secrets_of
 from mockserver.settings import DEFAULT_SPEC
 from mockserver.spec import ApiSpec
-from mockserver.sse import SseEvent
+from mockserver.state.fixtures import load_fixtures
+from mockserver.streams.sse import SseEvent
 
 KEY = "recoup_sk_live_0123456789abcdef"
 BYPASS = "bypass-7f2d9c41e0a1b2c3"

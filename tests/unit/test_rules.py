@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from mockserver import rules
 from mockserver.contracts import streams
-from mockserver.protocol import check_order
-from mockserver.sse import EventDecoder, parse_events
+from mockserver.streams import rules
+from mockserver.streams.protocol import check_order
+from mockserver.streams.sse import EventDecoder, parse_events
 
 START = {"type": "start", "messageId": "m1"}
 FINISH = {"type": "finish"}

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 
 from mockserver.errors import ScenarioError
-from mockserver.fixtures import load_fixtures, scenario_problems
-from mockserver.scenarios import MESSAGE_ID_PLACEHOLDER, load_scenarios, parse_scenario
 from mockserver.settings import DEFAULT_FIXTURES, DEFAULT_SPEC
 from mockserver.spec import ApiSpec, ChunkSchemas
+from mockserver.state.fixtures import load_fixtures, scenario_problems
+from mockserver.streams.scenarios import MESSAGE_ID_PLACEHOLDER, load_scenarios, parse_scenario
 
 WELL_KNOWN = {"default", "reasoning", "tool-call", "multi-step", "slow", "error-mid-stream", "disconnect", "abort",
               "malformed", "split-frames", "http-429", "http-500", "http-502", "http-503"}

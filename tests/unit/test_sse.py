@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from support import parse_sse
 
-from mockserver import sse
+from mockserver.streams import sse
 
 
 @pytest.mark.parametrize(

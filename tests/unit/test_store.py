@@ -7,11 +7,11 @@ import re
 import pytest
 
 from mockserver.auth import EXACTLY_ONE, credential, mask
-from mockserver.blueprint import load_blueprint
 from mockserver.errors import ApiError, ConfigError
-from mockserver.fixture_ids import RUN_ID
 from mockserver.settings import DEFAULT_FIXTURES, Settings
-from mockserver.store import Ids, Store, message_id
+from mockserver.state.blueprint import load_blueprint
+from mockserver.state.fixture_ids import RUN_ID
+from mockserver.state.store import Ids, Store, message_id
 
 
 def test_ids_are_deterministic_per_seed() -> None:

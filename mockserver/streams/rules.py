@@ -10,7 +10,7 @@ Three users, two strictnesses:
 - ``fixtures`` adds what a well-formed server keeps and the mock's own scenarios must keep: no part
   started twice, none left open at a step end or at ``finish``, steps paired, nothing but
   ``data-*`` and ``message-metadata`` after ``finish``, tool output only after the tool's complete
-  input (`mockserver.fixtures` checks every scenario with it).
+  input (`mockserver.state.fixtures` checks every scenario with it).
 
 `StreamRules` takes SSE ``data`` payloads (`StreamRules.event`, which also judges JSON and
 ``[DONE]``) or chunks (`StreamRules.chunk`) as they come and answers the `Violation` each one
@@ -48,7 +48,7 @@ RULE_AFTER_FINISH = "after-finish"
 #: It is said, not skipped, so that a clean report never hides what went unchecked.
 RULE_UNCHECKED = "unchecked"
 
-#: What an unchecked finding says (here and in `mockserver.conformance`).
+#: What an unchecked finding says (here and in `mockserver.proxy.conformance`).
 TOO_DEEP = "JSON nested too deeply to check (deeper than Python's JSON parser follows)"
 
 _PART_KINDS = ("text", "reasoning")

@@ -17,12 +17,12 @@ from typing import Any, TypeVar
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from . import sse
-from .engine import Run, follow, replay_now
-from .errors import ApiError
-from .pipeline import Call
-from .scenarios import Answers, Scenario, find_scenario
-from .store import Chat, Session
+from ..errors import ApiError
+from ..pipeline import Call
+from ..state.store import Chat, Session
+from ..streams import sse
+from ..streams.engine import Run, follow, replay_now
+from ..streams.scenarios import Answers, Scenario, find_scenario
 
 Owned = TypeVar("Owned", Chat, Session)
 _MARKER = re.compile(r"\[scenario:([A-Za-z0-9_-]+)\]")

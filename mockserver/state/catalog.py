@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .engine import Script
+from ..profiles import Specs, profile_named
+from ..settings import Settings
+from ..spec import ApiSpec
+from ..streams.engine import Script
 from .fixtures import Fixtures, load_fixtures
-from .profiles import Specs, profile_named
 from .runs import compile_scripts
-from .settings import Settings
-from .spec import ApiSpec
 
 
 @dataclass(frozen=True)

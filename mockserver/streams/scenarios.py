@@ -4,7 +4,7 @@ A scenario is either a **stream** (``steps``, expanded here into UI message chun
 transport faults) or an **http-status** answer (``response``: status, headers, message).
 Shorthand steps expand into correct chunk sequences with deterministic ids; see
 ``docs/scenarios.md`` for the format. Checking chunks against the spec and the protocol rules
-is not done here (`mockserver.fixtures` does it); this module imports only the leaves `errors`,
+is not done here (`mockserver.state.fixtures` does it); this module imports only the leaves `errors`,
 `types` and `yamlfile`.
 """
 
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from .errors import ApiError, ScenarioError, quote
-from .types import RUN_OUTCOMES, ItemKind, RunOutcome, ScenarioKind
-from .yamlfile import read_yaml
+from ..errors import ApiError, ScenarioError, quote
+from ..types import RUN_OUTCOMES, ItemKind, RunOutcome, ScenarioKind
+from ..yamlfile import read_yaml
 
 #: Chunk types that are due together with their neighbours (no pacing delay before them).
 STRUCTURAL = frozenset(

@@ -35,7 +35,7 @@ class JournalEntry:
     run_id: str | None = None
     account: str | None = None
     duration_ms: float = 0.0
-    #: For the inspector's detail view (`mockserver.inspector.request_detail` masks the credentials).
+    #: For the inspector's detail view (`mockserver.admin.inspector.request_detail` masks the credentials).
     #: Headers are packed into one ``bytes`` (`pack_headers`): a journal of many worlds holds many
     #: entries, and bytes are nothing for the cyclic collector to scan, where lists of tuples are.
     request_headers: bytes = b""

@@ -4,7 +4,7 @@
 schema), then the response: a documented status, the documented required headers and their
 schemas, a documented content type and, for JSON, the body schema. A stream is judged event by
 event as it passes (`StreamCheck`): each ``data`` against the chunk schema of the spec's
-``itemSchema``, and the order against the rules clients enforce (`mockserver.rules`, strictness
+``itemSchema``, and the order against the rules clients enforce (`mockserver.streams.rules`, strictness
 ``clients``). Nothing here buffers a stream or changes what it judges; every problem is a
 `Finding` with a stable ``rule`` key, a ``where`` and a message. What cannot be judged (JSON nested
 deeper than the parser follows) is a finding too, ``unchecked``, never an exception: the proxy passes
@@ -23,12 +23,12 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from starlette.requests import Request
 
-from .profiles import Behaviour, template_regex
-from .rules import CLIENTS, DONE, RULE_UNCHECKED, TOO_DEEP, StreamRules
-from .spec import ApiSpec, ChunkSchemas, Operation
-from .sse import EventDecoder, SseEvent
+from ..profiles import Behaviour, template_regex
+from ..spec import ApiSpec, ChunkSchemas, Operation
+from ..streams.rules import CLIENTS, DONE, RULE_UNCHECKED, TOO_DEEP, StreamRules
+from ..streams.sse import EventDecoder, SseEvent
 
-#: The proxy's own rule keys; a stream's ordering rules use `mockserver.rules`' keys, and so does what could
+#: The proxy's own rule keys; a stream's ordering rules use `mockserver.streams.rules`' keys, and so does what could
 #: not be judged (`RULE_UNCHECKED`, the same for a body as for an event).
 RULE_OPERATION = "request-operation"
 RULE_REQUEST_CONTENT_TYPE = "request-content-type"

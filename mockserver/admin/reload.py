@@ -18,9 +18,9 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from .catalog import Catalog, load_catalog
-from .errors import MockServerError
-from .state import MockState
+from ..errors import MockServerError
+from ..state.app_state import MockState
+from ..state.catalog import Catalog, load_catalog
 
 log = logging.getLogger("recoup_mock")
 WATCHED_SUFFIXES = (".yaml", ".yml", ".json")

@@ -2,16 +2,16 @@
 
 `MockState` is created by `create_app` and hung on ``app.state.mock``. Settings are fixed; the
 `Catalog` (specs, fixtures, scripts) is loaded at start and swapped whole by a reload
-(``serve --watch``); everything a request can change lives in a `World` (see `mockserver.worlds`),
+(``serve --watch``); everything a request can change lives in a `World` (see `mockserver.state.worlds`),
 which the middleware picks from the ``x-mock-world`` header and handlers reach as ``call.world``.
 """
 
 from __future__ import annotations
 
+from ..settings import Settings
+from ..streams.scenarios import Scenario
 from .catalog import Catalog
 from .events import EventBus
-from .scenarios import Scenario
-from .settings import Settings
 from .worlds import Worlds
 
 

@@ -19,15 +19,15 @@ from collections import OrderedDict, deque
 from collections.abc import Iterator
 from typing import Any
 
+from ..errors import ApiError, quote
+from ..profiles import Profile, profile_named
+from ..settings import Settings
+from ..streams.engine import Run
+from ..streams.scenarios import Scenario
 from .catalog import Catalog
-from .engine import Run
-from .errors import ApiError, quote
 from .events import EventBus
 from .journal import Journal
-from .profiles import Profile, profile_named
 from .runs import RunManager
-from .scenarios import Scenario
-from .settings import Settings
 from .store import Store
 
 HEADER = "x-mock-world"

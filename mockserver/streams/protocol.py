@@ -1,6 +1,6 @@
 """The AI SDK UI message stream protocol as pure functions: ordering rules, client versions, assembly.
 
-`check_order` applies the ordering rules of `mockserver.rules` at the fixtures' strictness (what
+`check_order` applies the ordering rules of `mockserver.streams.rules` at the fixtures' strictness (what
 `processUIMessageStream` enforces, and the stricter ones a well-formed server keeps); `client_problems` reads
 the spec's ``x-ai-sdk-min`` annotations to say which clients would reject a chunk; `assemble`
 builds the assistant `UIMessage` the client ends up with. Imports nothing else from the package
@@ -57,7 +57,7 @@ def client_problems(chunk: Chunk, schema: Mapping[str, Any], target: ClientTarge
 
 
 def check_order(chunks: Sequence[Chunk]) -> list[tuple[int, str]]:
-    """Ordering problems as ``(chunk index, message)`` under the fixtures' strictness (`mockserver.rules`);
+    """Ordering problems as ``(chunk index, message)`` under the fixtures' strictness (`mockserver.streams.rules`);
     a problem of the stream as a whole is at index ``len(chunks)``. Empty when the stream is well formed."""
     return [(len(chunks) if v.index is None else v.index, v.message) for v in check_chunks(chunks, FIXTURES)]
 

@@ -17,9 +17,9 @@ from array import array
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
+from ..types import RunOutcome, RunStatus
 from . import sse
 from .scenarios import MESSAGE_ID_PLACEHOLDER, STRUCTURAL, Item, Scenario
-from .types import RunOutcome, RunStatus
 
 _PLACEHOLDER_JSON = sse.encode_json(MESSAGE_ID_PLACEHOLDER).encode()
 OPENERS = frozenset({"start-step", "text-start", "reasoning-start", "tool-input-start"})
@@ -164,7 +164,7 @@ def schedule(scenario: Scenario, rng: random.Random, speed: float) -> list[float
     later ones ``chunk_delay_ms`` apart. Openers (``start-step``, ``text-start``...) are due with
     the content chunk that follows them and closers with the one before, so they share its send.
     A step's ``delay_ms`` overrides all of that for its first item, the very first one included
-    (a recording's time to first byte: `mockserver.recorder`).
+    (a recording's time to first byte: `mockserver.proxy.recorder`).
     """
     timing = scenario.timing
     due = [0.0] * len(scenario.items)

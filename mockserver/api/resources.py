@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from starlette.responses import JSONResponse, Response
 
-from .errors import ApiError
-from .handlers import owned_chat, owned_session
-from .pipeline import Call
-from .store import Chat
+from ..errors import ApiError
+from ..pipeline import Call
+from ..state.store import Chat
+from .chat import owned_chat, owned_session
 
 
 def _summary(chat: Chat) -> dict[str, object]:

@@ -1,7 +1,7 @@
 """The blueprint of the fixture world (``fixtures/world.yaml``): the accounts, sessions and chats
 every world starts with.
 
-Parsed and checked here into plain frozen records, once; `mockserver.store` builds live state from
+Parsed and checked here into plain frozen records, once; `mockserver.state.store` builds live state from
 them, as often as a world is created or reset. Errors name the file, the position
 (``chats[1].session``) and the problem.
 """
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import FixtureError
+from ..errors import FixtureError
+from ..yamlfile import read_yaml
 from .fixture_ids import RUN_ID, RUN_ID_RULE
-from .yamlfile import read_yaml
 
 
 @dataclass(frozen=True)

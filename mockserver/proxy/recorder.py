@@ -30,12 +30,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 import yaml
 
-from .fixtures import kinds_of_problems
-from .scenarios import parse_scenario
-from .settings import DEFAULT_FIXTURES
-from .spec import ChunkSchemas
-from .sse import SseEvent
-from .yamlfile import SAFE_LOADER
+from ..settings import DEFAULT_FIXTURES
+from ..spec import ChunkSchemas
+from ..state.fixtures import kinds_of_problems
+from ..streams.scenarios import parse_scenario
+from ..streams.sse import SseEvent
+from ..yamlfile import SAFE_LOADER
 
 REDACTED = "REDACTED"
 #: Header and query names whose values are credentials.

@@ -14,12 +14,12 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..errors import ApiError
+from ..settings import Settings
+from ..streams.engine import Run, Script, cut_short, fill, plan, play
+from ..streams.protocol import assemble
+from ..streams.scenarios import Scenario
 from .blueprint import ChatDef
-from .engine import Run, Script, cut_short, fill, plan, play
-from .errors import ApiError
-from .protocol import assemble
-from .scenarios import Scenario
-from .settings import Settings
 from .store import Chat, Store, iso, message_id, seeded_uuid, ulid_ms
 
 #: What a closed run's generator becomes (never drawn from).

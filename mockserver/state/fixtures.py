@@ -10,11 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import FixtureError, ScenarioError
+from ..spec import ChunkSchemas
+from ..streams.protocol import ALL_CLIENTS, check_order, client_problems
+from ..streams.scenarios import Scenario, load_scenarios
 from .blueprint import Blueprint, load_blueprint
-from .errors import FixtureError, ScenarioError
-from .protocol import ALL_CLIENTS, check_order, client_problems
-from .scenarios import Scenario, load_scenarios
-from .spec import ChunkSchemas
 
 REQUIRED_SCENARIOS = ("default",)
 

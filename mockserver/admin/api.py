@@ -15,14 +15,14 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .errors import ApiError
-from .journal import select_entries
-from .pipeline import ANONYMOUS, Call
-from .profiles import profile_named
-from .protocol import ALL_CLIENTS
-from .scenarios import find_scenario
-from .store import Account
-from .worlds import World
+from ..errors import ApiError
+from ..pipeline import ANONYMOUS, Call
+from ..profiles import profile_named
+from ..state.journal import select_entries
+from ..state.store import Account
+from ..state.worlds import World
+from ..streams.protocol import ALL_CLIENTS
+from ..streams.scenarios import find_scenario
 
 ADMIN = Account("admin", "")
 

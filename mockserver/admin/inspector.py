@@ -18,13 +18,13 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from . import sse
-from .auth import mask
-from .engine import Run
-from .errors import ApiError
-from .events import BYE
-from .journal import unpack_headers
-from .pipeline import Call
+from ..auth import mask
+from ..errors import ApiError
+from ..pipeline import Call
+from ..state.events import BYE
+from ..state.journal import unpack_headers
+from ..streams import sse
+from ..streams.engine import Run
 
 #: The page's files, by the name the page asks for, with their content types.
 FILES = {"index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8",

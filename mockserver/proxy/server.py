@@ -13,12 +13,12 @@ problems in its headers. Only a GET or a POST answer that has a body is a stream
 off: 502; a bug of ours: 500) it does so in the documented error body (`mockserver.errors`' one
 renderer) with CORS, as do its ``/__mock/`` calls, so that a page on another origin can read them.
 
-**Validating.** Each exchange is judged against the profile's contract (`mockserver.conformance`):
+**Validating.** Each exchange is judged against the profile's contract (`mockserver.proxy.conformance`):
 the request, the status, headers and body, and a stream event by event as it passes, with the
-ordering rules clients enforce (`mockserver.rules`). What is found never changes what the client
+ordering rules clients enforce (`mockserver.streams.rules`). What is found never changes what the client
 gets. Each finding is logged on one line, kept on the exchange's journal entry and listed at
-``GET /__mock/violations`` (`mockserver.proxy_admin`). **Recording** (``--record DIR``) is
-`mockserver.recorder`'s; the client facing the target and the header rules are `mockserver.upstream`'s.
+``GET /__mock/violations`` (`mockserver.proxy.admin`). **Recording** (``--record DIR``) is
+`mockserver.proxy.recorder`'s; the client facing the target and the header rules are `mockserver.proxy.upstream`'s.
 """
 
 from __future__ import annotations
@@ -39,11 +39,11 @@ import httpx
 from starlette.datastructures import Headers
 from starlette.types import Message, Receive, Scope, Send
 
-from .auth import credential, mask
+from ..auth import credential, mask
+from ..errors import ApiError, error_response
+from ..state.journal import JournalEntry
+from .admin import Findings, ProxyState, admin_app, secrets_of_scope
 from .conformance import RULE_BODY, Finding, Matched, body_decoder
-from .errors import ApiError, error_response
-from .journal import JournalEntry
-from .proxy_admin import Findings, ProxyState, admin_app, secrets_of_scope
 from .recorder import RECORDED_STATUSES, Exchange, StreamRecording
 from .upstream import UpstreamDropped, forwarded, returned, upstream_client
 

@@ -10,7 +10,7 @@ violations, and its own small API under ``/__mock/`` (described in ``openapi/pro
 The violations live on their journal entries, and both listings select entries with the journal's one
 filter (`select_entries`): ``?limit=N`` is the last N exchanges in both (for the violations, the last N
 that have any). The target's own ``/__mock/`` (when the target is a recoup-mock) is not reachable
-through the proxy. Every answer here is JSON with CORS (`mockserver.proxy` adds it); an error is the
+through the proxy. Every answer here is JSON with CORS (`mockserver.proxy.server` adds it); an error is the
 documented error body (`mockserver.errors`).
 """
 
@@ -31,14 +31,14 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Scope
 
+from ..errors import ApiError, ConfigError, error_response, quote
+from ..profiles import Specs, profile_named
+from ..settings import DEFAULT_SPEC
+from ..spec import ApiSpec
+from ..state.journal import Journal, JournalEntry, select_entries
+from ..types import PROFILE_NAMES
 from .conformance import Conformance, Finding
-from .errors import ApiError, ConfigError, error_response, quote
-from .journal import Journal, JournalEntry, select_entries
-from .profiles import Specs, profile_named
 from .recorder import Recorder, secrets_of
-from .settings import DEFAULT_SPEC
-from .spec import ApiSpec
-from .types import PROFILE_NAMES
 
 log = logging.getLogger("recoup_mock.proxy")
 

@@ -1,0 +1,1 @@
+"""`/__mock/*`: the admin API, the inspector and its page, live reload."""

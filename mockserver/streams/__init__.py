@@ -1,0 +1,1 @@
+"""The stream engine: scenarios, the UI message stream rules and protocol, SSE framing."""
