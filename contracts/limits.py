@@ -1,37 +1,45 @@
-"""What a run may do to its target: how fast it sends, and how many agent runs it may start.
+"""What a run may do to its target: how fast it sends, how many agent runs it may start, and how it
+meets a 429. Every request Schemathesis sends for the run, the flows' and the phases' alike, goes
+out through `RunLimits.send` (`RunLimits.attach` routes a schema's transport there), so the three
+rules below hold in one place for both.
 
-**Rate** (``--rate-limit N/s``). Schemathesis limits what it sends with a limiter, built from its
-``rate-limit`` setting and consulted by its transport before every request. The run builds one
-limiter (the flows' configuration does), and the phases' schema is given that same object
-(`Throttle.share`), so one budget covers the flows and the phases. What the suite sends outside
-Schemathesis' transport takes from it too (`Throttle.__call__`): the flows' two reads of the
-fixture world and their overlapping POST, and Schemathesis' two capability probes, which go around
-its own limiter (`phases.run_phases` takes their share before and after them).
+**Rate** (``--rate-limit N/s``). One limiter for the whole run (`Throttle`, built from the rate
+the way Schemathesis builds its own), taken from before every request: the ones Schemathesis sends
+for the flows and the phases (`RunLimits.send`), the flows' own requests outside it (the two reads
+of the fixture world, the overlapping POST) and Schemathesis' two capability probes, which go
+around its transport (`phases.run_phases` takes their share before and after them). Schemathesis'
+own ``rate-limit`` setting is left unset: in 4.32 it is either a limiter or ``auto`` (wait out
+429s), never both, so a rate limit there would turn the waiting off.
+
+**429** (``--rate-limit`` set, or ``auto``: the default against ``--base-url``). A 429 is waited
+out (``Retry-After``, at most `MAX_RETRY_AFTER` s, 1 s without one) and the request sent again, up
+to `MAX_RATE_LIMIT_RETRIES` times and never past ``--max-time``; only the last answer is judged.
+Without a rate limit (the bundled mock, ``--rate-limit none``) a 429 is the answer.
 
 **Agent runs** (``--max-streams N``). A request that could start one is a POST to one of
 `STREAM_STARTS` that carries one of the run's API keys: without one, a target refuses it (401) before
-any run starts. `StreamCap` lets at most N of them reach the target:
+any run starts. `StreamCap` lets at most N of them reach the target. Each needs a place under the cap:
 
-- the flows ask before each such request (`target.Target.send`); a step past the cap is skipped,
-  not sent, and counted;
+- the flows take it before building the request (`target.Target.allow`); a step past the cap is
+  skipped, not sent, and counted;
 - the phases, through Schemathesis hooks registered on the phases' schema only (`StreamCap.install`):
   ``filter_case`` drops a generated case past the cap before it is sent (coverage, fuzzing, stateful;
   ``before_add_examples`` does the same for schema examples), and counts it; once the cap is reached,
   ``before_generate_case`` stops generating for the four operations at all (Hypothesis would otherwise
-  draw full bodies only to drop them); ``after_call`` counts what was sent.
+  draw full bodies only to drop them);
+- every other send of such a request takes its own place when it goes out (`RunLimits.send`): a
+  re-send after a 429, and a check's extra request with our key. A re-send without room is not sent
+  (the 429 stands); an extra request without room raises `StreamCapReached`, which the report
+  turns into a note.
 
-Every case Schemathesis 4.32 sends through ``Case.call`` passes ``filter_case`` once, so the cap
-holds for what the target receives. A re-send the filter did not see is still counted against it by
-``after_call``: Schemathesis waiting out a 429 (``auto``) sends the case again from inside its engine,
-so in the phases only requests the target refused with 429 can take the count past the cap. The
-flows' own retries each need room under the cap (`target.Target._call`). Without a cap (the bundled
-mock, by default) nothing is installed.
+Without a cap (the bundled mock, by default) nothing is installed and nothing is counted.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -48,6 +56,17 @@ STREAM_STARTS = {
     "startChatRun": "POST /api/chat/runs",
     "legacyChat": "POST /legacy/api/chat",
 }
+#: How often a request is sent again after a 429, and the longest ``Retry-After`` waited.
+MAX_RATE_LIMIT_RETRIES = 3
+MAX_RETRY_AFTER = 30.0
+
+
+class StreamCapReached(Exception):
+    """A request that could start an agent run, outside what the cap admitted, found no room under it."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(f"{label}: not sent, --max-streams was reached")
+        self.label = label
 
 
 def operation_id(operation: APIOperation[Any, Any, Any, Any]) -> str | None:
@@ -87,12 +106,28 @@ class StreamCap:
         self.report.stream_skipped(part)
         return False
 
+    def admit(self, case: Case[Any], part: str) -> bool:
+        """`take` a place for ``case``'s first send; `RunLimits.send` uses it instead of taking another."""
+        if not self.take(part):
+            return False
+        with self._lock:
+            self._admitted.add(case.id)
+        return True
+
+    def admitted(self, case: Case[Any]) -> bool:
+        """Whether ``case`` has a place it has not used yet (and uses it)."""
+        with self._lock:
+            if case.id in self._admitted:
+                self._admitted.discard(case.id)
+                return True
+            return False
+
     def sent(self, part: str) -> None:
         self.report.stream_sent(part)
 
     # ------------------------------------------------------------------ the phases
     def install(self, schema: BaseSchema) -> None:
-        """Register the hooks that keep the phases within the cap, on ``schema`` only."""
+        """Register the hooks that keep the phases' generated cases within the cap, on ``schema`` only."""
         if self.limit is None:
             return
         from hypothesis import strategies as st
@@ -102,11 +137,7 @@ class StreamCap:
         def admits(case: Case[Any]) -> bool:
             if not cap.starts_run(operation_id(case.operation), case.method, case.headers):
                 return True
-            if cap.take(_part(case)):
-                with cap._lock:
-                    cap._admitted.add(case.id)
-                return True
-            return False
+            return cap.admit(case, phase_part(case))
 
         def filter_case(context: Any, case: Case[Any]) -> bool:
             return admits(case)
@@ -120,50 +151,36 @@ class StreamCap:
             # Checked at every draw, before the (expensive) case is drawn.
             return st.just(None).filter(lambda _: not cap.reached).flatmap(lambda _: strategy)
 
-        def after_call(context: Any, case: Case[Any], response: Response) -> None:
-            request = response.request
-            if not cap.starts_run(operation_id(case.operation), str(request.method), dict(request.headers)):
-                return
-            with cap._lock:
-                if case.id not in cap._admitted:
-                    cap.used += 1  # a re-send the filter never saw: it reached the target all the same
-                cap._admitted.discard(case.id)
-            cap.sent(_part(case))
-
         schema.hooks.register_hook_with_name(filter_case, "filter_case")
         schema.hooks.register_hook_with_name(before_add_examples, "before_add_examples")
         schema.hooks.register_hook_with_name(before_generate_case, "before_generate_case")
-        schema.hooks.register_hook_with_name(after_call, "after_call")
 
     def explains(self, label: str, error: BaseException) -> bool:
-        """Whether a Schemathesis error on ``label`` only says the cap left nothing to generate."""
+        """Whether a Schemathesis error on ``label`` only says the cap left nothing to generate or send."""
         from hypothesis.errors import FailedHealthCheck, Unsatisfiable
 
+        if isinstance(error, StreamCapReached):
+            return True
         return self.reached and label in STREAM_STARTS.values() and isinstance(error, Unsatisfiable | FailedHealthCheck)
 
 
-def _part(case: Case[Any]) -> str:
+def phase_part(case: Case[Any]) -> str:
+    """The report's part for a case the phases send ("phase:fuzzing")."""
     meta = case.meta
     return f"phase:{meta.phase.name.value}" if meta is not None else "phase:run"
 
 
 class Throttle:
-    """The run's one rate limiter (a Schemathesis limiter), or nothing."""
+    """The run's one rate limiter (a Schemathesis limiter, ``N/s`` or ``N/m``), or nothing."""
 
-    def __init__(self, limiter: Any, base_url: str) -> None:
-        self.limiter = limiter if hasattr(limiter, "try_acquire") else None
+    def __init__(self, rate: str | None, base_url: str) -> None:
+        self.limiter: Any = None
+        if rate is not None and rate != "auto":
+            from schemathesis.core.rate_limit import build_limiter
+
+            self.limiter = build_limiter(rate)
         # Schemathesis takes from its limiter under the target's host:port; so does the suite.
         self.label = urlparse(base_url).netloc
-
-    @classmethod
-    def of(cls, schema: BaseSchema, base_url: str) -> Throttle:
-        """The limiter Schemathesis built for ``schema``'s configuration (the flows')."""
-        return cls(schema.config.rate_limit, base_url)
-
-    def share(self, schema: BaseSchema) -> None:
-        """Make ``schema`` (the phases') take from the same limiter."""
-        if self.limiter is not None:
-            schema.config.rate_limit = self.limiter
 
     def __call__(self, requests: int = 1) -> None:
         """Wait until ``requests`` more may be sent (they are then counted as sent)."""
@@ -174,8 +191,86 @@ class Throttle:
 
 
 class RunLimits:
-    """The stream cap and the throttle of one run, as the flows and the phases use them."""
+    """The stream cap, the throttle and the waiting on 429 of one run, as the flows and the phases send."""
 
-    def __init__(self, cap: StreamCap, throttle: Throttle | None = None) -> None:
+    def __init__(self, cap: StreamCap, throttle: Throttle | None = None, *, wait_on_429: bool = False,
+                 deadline: float | None = None) -> None:
         self.cap = cap
         self.throttle = throttle or Throttle(None, "")
+        self.wait_on_429 = wait_on_429
+        self.deadline = deadline
+
+    @property
+    def report(self) -> ContractReport:
+        return self.cap.report
+
+    def attach(self, schema: BaseSchema, part: Callable[[Case[Any]], str]) -> None:
+        """Send every request of ``schema`` (and of its clones) through `send`, under ``part(case)`` in the report.
+
+        ``BaseSchema.transport`` is a read-only property that answers Schemathesis' one shared requests
+        transport, and every request Schemathesis sends, its re-sends and the checks' extra requests
+        included, goes through it; so this one schema object becomes an instance of a subclass whose
+        transport is `LimitedTransport`. Nothing else in the process changes."""
+        base = type(schema)
+        transport = LimitedTransport(base.transport.fget(schema), self, part)  # type: ignore[attr-defined]
+        schema.__class__ = type(base.__name__, (base,), {"transport": property(lambda _schema: transport)})
+
+    def send(self, case: Case[Any], part: str, call: Callable[[], Response]) -> Response:
+        """``call()`` (one request for ``case``) within the run's limits: the throttle before each send, a
+        place under the stream cap for each that could start an agent run, and 429s waited out."""
+        starts = self.cap.starts_run(operation_id(case.operation), case.method, case.headers)
+        placed = starts and self.cap.admitted(case)
+        response: Response | None = None
+        for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
+            if starts:
+                if not placed and not self.cap.take(part):
+                    break
+                placed = False  # the next send needs a place of its own
+                self.cap.sent(part)
+            self.throttle()
+            self.report.count(part)
+            response = call()
+            wait = self._wait(response, attempt)
+            if wait is None:
+                return response
+            self.report.note_once(f"429 on {case.operation.label}: waited out (Retry-After), and sent again")
+            time.sleep(wait)
+        if response is None:
+            raise StreamCapReached(case.operation.label)
+        return response  # a 429 that stands: no room under the cap for sending it again
+
+    def _wait(self, response: Response, attempt: int) -> float | None:
+        """How long to wait before sending again after ``response``; None: it is the answer."""
+        if response.status_code != 429 or not self.wait_on_429 or attempt == MAX_RATE_LIMIT_RETRIES:
+            return None
+        wait = _retry_after(response)
+        if self.deadline is not None and time.monotonic() + wait >= self.deadline:
+            return None
+        return wait
+
+
+class LimitedTransport:
+    """Schemathesis' requests transport, every `send` of which goes through `RunLimits.send`."""
+
+    def __init__(self, inner: Any, limits: RunLimits, part: Callable[[Case[Any]], str]) -> None:
+        self.inner = inner
+        self.limits = limits
+        self.part = part
+
+    def send(self, case: Case[Any], **kwargs: Any) -> Response:
+        response: Response = self.limits.send(case, self.part(case), lambda: self.inner.send(case, **kwargs))
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        # Serializers, media types and the rest are the shared transport's.
+        return getattr(self.inner, name)
+
+
+def _retry_after(response: Response) -> float:
+    """``Retry-After`` in seconds (a number or an HTTP date, read as Schemathesis reads it), at most
+    `MAX_RETRY_AFTER`; 1 s when there is none or it cannot be read."""
+    from schemathesis.core.rate_limit import parse_retry_after
+
+    values = response.headers.get("retry-after")
+    wait = parse_retry_after(values[0]) if values else None
+    return min(wait, MAX_RETRY_AFTER) if wait is not None else 1.0

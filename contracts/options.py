@@ -158,7 +158,8 @@ def _rate(raw: str) -> str:
     if value in ("auto", "none") or _RATE.match(value):
         return value
     raise OptionError("rate_limit", raw, "expected N/s or N/m (at most N requests a second or a minute, N >= 1, "
-                                         "e.g. 10/s), auto (wait out 429s; the default against --base-url) or none")
+                                         "e.g. 10/s; 429s are waited out too), auto (no limit, 429s waited out; the "
+                                         "default against --base-url) or none")
 
 
 def _max_streams(raw: str) -> int | Literal["unlimited"]:
@@ -291,8 +292,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_time", "--max-time", "stop sending after S seconds in all", _seconds("max_time"), metavar="S"),
     Option("request_timeout", "--request-timeout", f"seconds a request, and the reading of a whole stream, may take "
            f"(default {DEFAULT_REQUEST_TIMEOUT:g})", _seconds("request_timeout"), metavar="S", env="REQUEST_TIMEOUT"),
-    Option("rate_limit", "--rate-limit", "at most N requests a second (N/s) or a minute (N/m) over the whole run; "
-           "auto waits out 429s (the default against --base-url), none", _rate, metavar="N/s", env="RATE_LIMIT"),
+    Option("rate_limit", "--rate-limit", "at most N requests a second (N/s) or a minute (N/m) over the whole run, "
+           "429s waited out (Retry-After); auto: only the waiting (the default against --base-url); none: neither",
+           _rate, metavar="N/s", env="RATE_LIMIT"),
     Option("max_streams", "--max-streams", f"at most N requests that could start an agent run (POST /api/chat, "
            f"/api/chat/workflow, /api/chat/runs, /legacy/api/chat); the rest are skipped (default: unlimited against "
            f"the bundled mock, {DEFAULT_MAX_STREAMS} against --base-url)", _max_streams, metavar="N"),

@@ -33,7 +33,7 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
 from . import checks as _checks  # noqa: F401  (registers the custom checks)
-from .limits import RunLimits
+from .limits import RunLimits, StreamCap, phase_part
 from .options import BUILTIN_CHECKS, PHASES, ContractOptions, operation_ids
 from .report import CHECK_ERROR, ContractReport, Finding, redact
 
@@ -57,7 +57,8 @@ PROBE_REQUESTS = 2
 
 def base_config_data(options: ContractOptions, base_url: str, seed: int) -> dict[str, Any]:
     """What every request of a run is sent with, the flows' and the phases' alike: the target, the seed,
-    the bounds on reading a response, the rate limit, and unsanitized output (the report redacts keys)."""
+    the bounds on reading a response, and unsanitized output (the report redacts keys). The rate limit
+    and the waiting on 429 are the run's own (`limits.RunLimits.send`), not Schemathesis' ``rate-limit``."""
     data: dict[str, Any] = {
         "seed": seed,
         "base-url": base_url,
@@ -66,8 +67,6 @@ def base_config_data(options: ContractOptions, base_url: str, seed: int) -> dict
         "output": {"sanitization": {"enabled": False}},
         "cache": {"enabled": False},
     }
-    if (rate := options.effective_rate_limit()) is not None:
-        data["rate-limit"] = rate
     if options.headers:
         data["headers"] = dict(options.headers)
     return data
@@ -141,15 +140,15 @@ def run_phases(options: ContractOptions, spec: Path, base_url: str, report: Cont
         report.note("no operation left for the phases (--include/--exclude)")
         return
     secrets = options.secrets()
+    limits = limits or RunLimits(StreamCap(None, (), report))
     with tempfile.TemporaryDirectory(prefix="recoup-contract-") as tmp:
         config = build_config(options, base_url, write_auth_file(options, Path(tmp)), workspace, seed)
         schema = load_schema(spec, config)
-        if limits is not None:
-            limits.cap.install(schema)
-            limits.throttle.share(schema)
-            # The probes go around the limiter: their share is taken now, and again once they are sent, so
-            # that no second of the run holds more than the limit whichever side of them it falls.
-            limits.throttle(PROBE_REQUESTS)
+        limits.cap.install(schema)
+        limits.attach(schema, phase_part)
+        # The probes go around the transport: their share of the rate is taken now, and again once they are
+        # sent, so that no second of the run holds more than the limit whichever side of them it falls.
+        limits.throttle(PROBE_REQUESTS)
         stream = from_schema(schema).execute()
         timer: threading.Timer | None = None
         if deadline is not None:
@@ -163,7 +162,7 @@ def run_phases(options: ContractOptions, spec: Path, base_url: str, report: Cont
                 if not isinstance(event, events.PhaseFinished):
                     continue
                 name = event.phase.name.value
-                if name == "probing" and limits is not None:
+                if name == "probing":
                     limits.throttle(PROBE_REQUESTS)
                 # The suite's phases only (not Schemathesis' probing, schema analysis or auth bootstrap).
                 if progress is not None and name in PHASES:
@@ -184,7 +183,7 @@ def _consume(event: events.EngineEvent, report: ContractReport, secrets: dict[st
         phase = event.phase.value
         source = f"phase:{phase}"
         recorder = event.recorder
-        report.count(source, len(recorder.interactions))
+        # Its requests were counted as they went out (`limits.RunLimits.send`), re-sends included.
         if recorder.label:
             report.groups.add((source, recorder.label))
         for case_id, nodes in recorder.checks.items():

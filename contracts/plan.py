@@ -68,7 +68,8 @@ def _rate(options: ContractOptions) -> str:
     if rate == "auto":
         return "rate limit auto (429s are waited out)"
     count, unit = rate.split("/")
-    return f"at most {count} requests a {'second' if unit == 's' else {'m': 'minute', 'h': 'hour'}.get(unit, 'day')}"
+    per = "second" if unit == "s" else {"m": "minute", "h": "hour"}.get(unit, "day")
+    return f"at most {count} requests a {per} (429s are waited out)"
 
 
 def _baseline(options: ContractOptions) -> str:

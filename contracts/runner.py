@@ -36,19 +36,20 @@ def run_contract(options: ContractOptions, progress: Callable[[str], None] | Non
         server = bundled_mock().start()
         base_url, kind = server.base_url, "bundled mock, full speed"
     else:
-        # Against a deployment, 429s are waited out (Retry-After) rather than reported, unless a rate is set.
+        # Against a deployment, 429s are waited out (Retry-After) rather than reported (`limits.RunLimits`).
         base_url, kind = options.base_url.rstrip("/"), "target"
     report = ContractReport(base_url=base_url, target=kind, seed=seed, stream_cap=options.stream_cap(),
                             stream_cap_source=stream_cap_source(options), rate_limit=options.effective_rate_limit(),
                             secrets=options.secrets())
-    limits = RunLimits(StreamCap(options.stream_cap(), (options.api_key, options.other_api_key), report))
+    rate = options.effective_rate_limit()
+    limits = RunLimits(StreamCap(options.stream_cap(), (options.api_key, options.other_api_key), report),
+                       Throttle(rate, base_url), wait_on_429=rate is not None, deadline=deadline)
     try:
         # Schemathesis' stream reader is byte-capped for this run only (see `transport.stream_byte_cap`).
         with stream_byte_cap(options.stream_byte_cap):
             workspace: Workspace | None = None
             if options.flows or options.phases:
                 schema = load_schema(spec, flow_config(options, base_url, seed))
-                limits.throttle = Throttle.of(schema, base_url)
                 target = Target(schema, base_url, options, report, deadline, limits)
                 workspace = run_flows(target, options.flows, options.repo_url)
                 if progress is not None:

@@ -1,9 +1,9 @@
 """Sending one documented request to the target and judging the response, for the scripted flows.
 
 Every request of a flow is a Schemathesis `Case` of its operation: it is sent through the same
-transport as the generated ones (bounded stream reads, the run's rate limiter), every response check
-applies to it (built-in and custom), and each failure is recorded with the check's name and the curl
-command that reproduces it. Every request carries the ``--header`` headers. A request to an
+transport as the generated ones (bounded stream reads; the run's limits, `limits.RunLimits.send`:
+the throttle, the stream cap, 429s waited out), every response check applies to it (built-in and
+custom), and each failure is recorded with the check's name and the curl command that reproduces it. Every request carries the ``--header`` headers. A request to an
 ``--exclude``d operation, or one that could start an agent run past ``--max-streams``, is not sent:
 the step is skipped (its exchange has no response, so no expectation fails) and counted.
 """
@@ -38,7 +38,6 @@ RESPONSE_CHECKS = (
     "response_schema_conformance",
 )
 STREAM_OPERATIONS = {"postChat", "postChatWorkflow", "resumeChatStream", "legacyChat"}
-MAX_RATE_LIMIT_RETRIES = 3
 __all__ = ["ENV_API_KEY", "ENV_OTHER_API_KEY", "BudgetExhausted", "Exchange", "Target"]
 
 
@@ -86,6 +85,7 @@ class Target:
         self.api_key = options.api_key
         self.other_api_key = options.other_api_key
         self.limits = limits or RunLimits(StreamCap(None, (), report))
+        self.limits.attach(schema, lambda _case: "flows")
         self.extra_headers = dict(options.headers)
         self.secrets = options.secrets()
         #: Steps not sent, by (flow, operationId, why).
@@ -120,13 +120,16 @@ class Target:
     def excluded(self, operation_id: str) -> bool:
         return operation_id in self.options.exclude
 
-    def allow(self, flow: str, operation_id: str, headers: dict[str, str], method: str = "POST") -> str | None:
+    def allow(self, flow: str, operation_id: str, headers: dict[str, str], method: str = "POST",
+              case: Case[Any] | None = None) -> str | None:
         """Why this request may not be sent (``--exclude``, ``--max-streams``), or None. A request that could
-        start an agent run takes one from the cap."""
+        start an agent run takes a place under the cap (``case``'s, when it is sent as that case)."""
         why = None
+        cap = self.limits.cap
         if self.excluded(operation_id):
             why = "--exclude"
-        elif self.limits.cap.starts_run(operation_id, method, headers) and not self.limits.cap.take("flows"):
+        elif cap.starts_run(operation_id, method, headers) and not (
+                cap.admit(case, "flows") if case is not None else cap.take("flows")):
             why = "--max-streams"
         if why is not None:
             key = (flow, operation_id, why)
@@ -180,12 +183,13 @@ class Target:
         self.check_budget()
         case = self.case(operation_id, auth=auth, headers=headers, path=path, query=query, body=body)
         exchange = Exchange(flow, case, None, self.curl(case, operation_id))
-        exchange.skipped = self.allow(flow, operation_id, dict(case.headers or {}), case.method)
+        exchange.skipped = self.allow(flow, operation_id, dict(case.headers or {}), case.method, case)
         if exchange.skipped is not None:
             return exchange
         self.report.groups.add((f"flow:{flow}", case.operation.label))
         try:
-            response = self._call(case, self.limits.cap.starts_run(operation_id, case.method, case.headers))
+            # The run's limits apply on the way out (`RunLimits.send`): the throttle, 429s waited out.
+            response = case.call(base_url=self.base_url)
         except requests.RequestException as exc:
             self.record(exchange, CHECK_CONNECTION, "connection", f"The request got no response: {exc}",
                         title="Connection error")
@@ -194,31 +198,6 @@ class Target:
         if checks:
             self.run_checks(exchange)
         return exchange
-
-    def _call(self, case: Case[Any], starts_run: bool = False) -> Response:
-        """Send ``case``, waiting out 429s when the rate limit says so. A request that could start an agent
-        run has its place under the cap (`allow`); each retry of it needs another, or the 429 stands."""
-        response: Response | None = None
-        for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):
-            if starts_run:
-                if attempt and not self.limits.cap.take("flows"):
-                    break
-                self.limits.cap.sent("flows")
-            self.report.count("flows")
-            response = case.call(base_url=self.base_url)
-            if response.status_code != 429 or attempt == MAX_RATE_LIMIT_RETRIES or not self._honours_429():
-                return response
-            wait = _retry_after(response)
-            remaining = self.remaining()
-            if remaining is not None and wait >= remaining:
-                return response
-            self.report.note(f"429 on {case.operation.label}; waited {wait:g} s (Retry-After)")
-            time.sleep(wait)
-        assert response is not None
-        return response
-
-    def _honours_429(self) -> bool:
-        return self.options.effective_rate_limit() is not None
 
     def run_checks(self, exchange: Exchange) -> list[str]:
         """Run the response checks; returns the names of those that failed."""
@@ -282,10 +261,3 @@ class Target:
         self.record(exchange, check, rule, f"Expected {shown}: {why}", title=f"Expected {shown}, got {exchange.status}")
         return False
 
-
-def _retry_after(response: Response) -> float:
-    value = header(response, "retry-after")
-    try:
-        return max(0.0, min(float(value), 30.0)) if value is not None else 1.0
-    except ValueError:
-        return 1.0

@@ -4,7 +4,10 @@ the bundled mock records each request's arrival, method, path and headers, and t
 
 - ``--rate-limit 10/s``: no second of the run (flows and phases alike) holds more than 11 requests;
 - ``--max-streams 5``: at most 5 requests that could start an agent run reach the target, and the
-  report counts the ones it skipped;
+  report counts the ones it skipped; a re-send after a 429, in the flows or the phases, needs a place
+  of its own, or the 429 stands;
+- a 429 is waited out (``Retry-After``) and the request sent again in the phases as in the flows,
+  with ``--rate-limit`` too;
 - ``--exclude``: the operation is never called, by the phases or the flows;
 - ``--dry-run``: nothing is sent;
 - ``--header``: on every request, and in no output (console, JUnit, Markdown, step summary).
@@ -20,6 +23,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
@@ -37,6 +42,8 @@ from contract_variants import (
 )
 
 from mockserver.cli import main
+from mockserver.contracts.limits import RunLimits, StreamCap, StreamCapReached
+from mockserver.contracts.report import ContractReport
 from mockserver.serving import ServedApp
 
 SEED = "11"
@@ -234,6 +241,64 @@ def test_retries_after_429_need_room_under_the_cap_too(capsys: pytest.CaptureFix
     assert "3 sent (flows 3), at most 3 (--max-streams)" in out
 
 
+def test_the_phases_retries_after_429_need_room_under_the_cap(capsys: pytest.CaptureFixture[str]) -> None:
+    """Waiting out 429s (the default against a --base-url), each re-send of a generated turn is another
+    request that could start a run: it needs room under the cap, or the 429 stands."""
+    for front in front_of(TooManyRequests(faithful())):
+        _, out = contract(capsys, front, "--max-streams", "3", "--no-flows", "--phases", "fuzzing",
+                          "--include", "postChat", "--max-examples", "5")
+        reached = [item for item in front.seen if item.could_start_a_run]
+    assert "rate limit auto" in out
+    assert len(reached) == 3, [(item.method, item.path) for item in reached]
+    assert re.search(r"could start an agent run: 3 sent \(phase:fuzzing 3\), at most 3 \(--max-streams\); "
+                     r"[1-9]\d* skipped", out), out
+
+
+class TooManyRequestsOnce:
+    """Each distinct read of a session that Schemathesis sends (path, query, credentials) is answered 429 with
+    `Retry-After: 0` the first time it arrives, and served when it comes again."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.refused: list[tuple[str, ...]] = []
+        self.served_again: list[tuple[str, ...]] = []
+        self._lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = dict(scope.get("headers", []))
+        if (scope["type"] == "http" and scope["method"] == "GET" and b"x-schemathesis-testcaseid" in headers
+                and re.fullmatch(r"/api/sessions/[^/]+", scope["path"])):
+            key = (scope["path"], scope.get("query_string", b"").decode("latin-1"),
+                   *(headers.get(name, b"").decode("latin-1") for name in (b"x-api-key", b"authorization")))
+            with self._lock:
+                first = key not in self.refused
+                (self.refused if first else self.served_again).append(key)
+            if first:
+                await send({"type": "http.response.start", "status": 429,
+                            "headers": [(b"retry-after", b"0"), (b"content-type", b"application/json")]})
+                await send({"type": "http.response.body", "body": b'{"status":"error","message":"slow down"}'})
+                return
+        await self.app(scope, receive, send)
+
+
+def test_the_phases_wait_out_429s_under_a_rate_limit_too(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--rate-limit` bounds the rate; it does not turn the waiting on 429 (Retry-After) off: a 429 the
+    target answers in the phases is waited out and the request sent again, as the flows do."""
+    limited = TooManyRequestsOnce(faithful())
+    for front in front_of(limited):
+        code, out = contract(capsys, front, "--rate-limit", "10/s", "--no-flows", "--phases", "examples,fuzzing",
+                             "--include", "getSession", "--max-examples", "5")
+        seen = front.seen
+    assert "at most 10 requests a second" in out
+    # Every refused request came again (the same one), and no 429 is reported as a failure.
+    assert limited.refused and set(limited.refused) <= set(limited.served_again), (limited.refused,
+                                                                                    limited.served_again)
+    assert code == 0, out
+    assert len(limited.refused) >= 5, limited.refused  # the phases went on after the first one
+    assert "429 on GET /api/sessions/{sessionId}: waited out (Retry-After), and sent again" in out
+    assert busiest_second(seen) <= 11, busiest_second(seen)
+
+
 def test_exclude_keeps_an_operation_from_ever_being_called(capsys: pytest.CaptureFixture[str], front: Front) -> None:
     code, out = contract(capsys, front, "--exclude", "stopChat", "--flows", "resume_idle,foreign_chat,credentials",
                          "--phases", "fuzzing,stateful", "--max-examples", "5")
@@ -285,3 +350,55 @@ def test_header_reaches_every_request_and_no_output_shows_it(
     assert "check: stream_ordering" in out and "check: not_a_server_error" in out
     assert out.count("'X-Bypass-Token: '\"$X_BYPASS_TOKEN\"") >= 2, out
     assert outputs["markdown"] in outputs["step summary"]
+
+
+class Answer:
+    """What `RunLimits.send` reads of a response: its status and headers."""
+
+    def __init__(self, status: int, retry_after: str | None = "0") -> None:
+        self.status_code = status
+        self.headers = {"retry-after": [retry_after]} if retry_after is not None else {}
+
+
+class Sent:
+    """A case of `POST /api/chat` carrying Alice's key, and every time it was sent."""
+
+    def __init__(self, case_id: str, answers: list[Answer]) -> None:
+        self.id, self.method, self.headers = case_id, "POST", {"x-api-key": ALICE}
+        self.operation = SimpleNamespace(label="POST /api/chat",
+                                         definition=SimpleNamespace(raw={"operationId": "postChat"}))
+        self.answers = answers
+        self.calls = 0
+
+    def call(self) -> Any:
+        self.calls += 1
+        return self.answers[min(self.calls, len(self.answers)) - 1]
+
+
+def test_each_send_of_a_request_that_could_start_a_run_needs_its_own_place() -> None:
+    report = ContractReport(base_url="http://127.0.0.1:9", target="target", seed=1)
+    limits = RunLimits(StreamCap(2, (ALICE,), report), wait_on_429=True)
+    refused = Sent("a", [Answer(429)])
+    assert limits.cap.admit(refused, "flows")  # type: ignore[arg-type]
+    # Its place, then one more for the first re-send; the second re-send has none: the 429 stands.
+    assert limits.send(refused, "flows", refused.call).status_code == 429  # type: ignore[arg-type]
+    assert refused.calls == 2 and limits.cap.used == 2 and report.streams_skipped == {"flows": 1}
+    # A send nothing admitted (a check's extra request) is not sent at all without room.
+    extra = Sent("b", [Answer(200)])
+    with pytest.raises(StreamCapReached):
+        limits.send(extra, "phase:coverage", extra.call)  # type: ignore[arg-type]
+    assert extra.calls == 0 and report.streams_sent == {"flows": 2}
+
+
+def test_a_429_is_the_answer_without_a_rate_limit_or_past_the_deadline() -> None:
+    report = ContractReport(base_url="http://127.0.0.1:9", target="target", seed=1)
+    for limits in (RunLimits(StreamCap(None, (), report)),
+                   RunLimits(StreamCap(None, (), report), wait_on_429=True, deadline=time.monotonic() + 5)):
+        case = Sent("c", [Answer(429, retry_after="10"), Answer(200)])
+        assert limits.send(case, "flows", case.call).status_code == 429  # type: ignore[arg-type]
+        assert case.calls == 1
+    waited = RunLimits(StreamCap(None, (), report), wait_on_429=True)
+    case = Sent("d", [Answer(429, retry_after=None), Answer(429, retry_after="0"), Answer(200)])
+    started = time.monotonic()
+    assert waited.send(case, "flows", case.call).status_code == 200  # type: ignore[arg-type]
+    assert case.calls == 3 and time.monotonic() - started >= 1.0  # no Retry-After: a second
