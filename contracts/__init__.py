@@ -1,4 +1,5 @@
-"""Schemathesis contract suites that check the mock, or a real deployment, against ``openapi/chat.yaml``.
+"""Schemathesis contract suites that check the mock, or a real deployment, against ``openapi/chat.yaml``
+(or any version of the spec: ``--spec FILE``, OpenAPI 3.1 or 3.2).
 
 ``recoup-mock contract`` and ``pytest contracts`` both run `run_contract`: scripted flows (409, 403,
 401, 204, the run lifecycle, whole streams) and the Schemathesis phases (examples, coverage,

@@ -25,6 +25,7 @@ from schemathesis.core.failures import Failure, Severity
 from mockserver.state import fixture_ids
 
 from . import streams
+from .operations import START_RUN
 
 if TYPE_CHECKING:
     from schemathesis import Case, CheckContext, Response
@@ -162,7 +163,7 @@ def workflow_run_id(ctx: CheckContext, response: Response, case: Case[Any]) -> b
     operation = case.operation
     if not applies(response, case, stream=False):
         return True
-    if operation.label == "POST /api/chat/runs" and response.status_code == 202:
+    if operation.label == START_RUN and response.status_code == 202:
         check_run_accepted(operation.label, response)
         return None
     definition = operation.responses.find_by_status_code(response.status_code)
@@ -204,7 +205,7 @@ def check_run_accepted(operation: str, response: Response) -> str | None:
 def _linked_run_id(ctx: CheckContext, case: Case[Any]) -> str | None:
     """The runId of the `POST /api/chat/runs` this case was linked from (stateful phase), if any."""
     parent = ctx.internals.find_parent(case_id=case.id)
-    if parent is None or parent.operation.label != "POST /api/chat/runs":
+    if parent is None or parent.operation.label != START_RUN:
         return None
     parent_response = ctx.internals.find_response(case_id=parent.id)
     if parent_response is None or parent_response.status_code != 202:

@@ -25,6 +25,8 @@ a session of the other account), unless ids are passed in. Then, each under its 
 Nothing here touches an object the suite did not create, except the mock's fixture world (read
 only, and only when its ids answer as they do on the mock). A step on an ``--exclude``d operation,
 or one that could start an agent run past ``--max-streams``, is skipped (see `target.Target.allow`).
+Operations are named ``METHOD /path`` (`operations`); a flow that needs one the spec lacks stops
+there, and the report says so.
 """
 
 from __future__ import annotations
@@ -43,8 +45,22 @@ from mockserver.state import fixture_ids
 
 from . import streams
 from .checks import RUN_ID_HEADER, RunIdViolation, check_run_accepted
+from .operations import (
+    CREATE_SANDBOX,
+    CREATE_SESSION,
+    CREATE_SESSION_CHAT,
+    GET_SESSION,
+    GET_SESSION_CHAT,
+    LEGACY_CHAT,
+    POST_CHAT,
+    POST_CHAT_WORKFLOW,
+    RESUME_CHAT,
+    RUN_STATUS,
+    START_RUN,
+    STOP_CHAT,
+)
 from .options import DEFAULT_REPO_URL
-from .target import BudgetExhausted, Exchange, Target
+from .target import BudgetExhausted, Exchange, NotInSpec, Target
 
 INVALID_KEY = "recoup_sk_contract_not_a_key_0000000000000000"
 RUN_RANK = {"queued": 0, "running": 1, "completed": 2}
@@ -86,7 +102,7 @@ def chat_body(chat_id: str, session_id: str, text: str = "recoup-mock contract c
 # ---------------------------------------------------------------------- provisioning
 def detect_world(target: Target) -> World | None:
     """Whether the target is the mock with its fixture world (a read of a fixed session id)."""
-    if target.excluded("getSession") or target.excluded("getSessionChat"):
+    if target.excluded(GET_SESSION) or target.excluded(GET_SESSION_CHAT):
         return None
     session_url = f"{target.base_url}/api/sessions/{fixture_ids.SESSION_READY}"
     headers = target.http_headers("owner")
@@ -112,19 +128,19 @@ def provision(target: Target, repo_url: str = DEFAULT_REPO_URL) -> Workspace:
     ws = Workspace(world=detect_world(target))
     options = target.options
     if options.session_id:
-        exchange = target.send(flow, "getSession", path={"sessionId": options.session_id})
+        exchange = target.send(flow, GET_SESSION, path={"sessionId": options.session_id})
         if target.expect_status(exchange, "provisioning", "session", 200,
                                 "RECOUP_CONTRACT_SESSION_ID must name a session of the --api-key account"):
             ws.session_id = options.session_id
     else:
         stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        exchange = target.send(flow, "createSession", body={"title": f"recoup-mock contract {stamp}"})
+        exchange = target.send(flow, CREATE_SESSION, body={"title": f"recoup-mock contract {stamp}"})
         if target.expect_status(exchange, "provisioning", "session", 200, "creating a session must succeed"):
             body = exchange.json() or {}
             ws.session_id = body.get("session", {}).get("id")
             ws.created.append(f"session {ws.session_id}")
         if ws.session_id:
-            exchange = target.send(flow, "createSandbox", body={"repoUrl": repo_url, "sessionId": ws.session_id})
+            exchange = target.send(flow, CREATE_SANDBOX, body={"repoUrl": repo_url, "sessionId": ws.session_id})
             if target.expect_status(exchange, "provisioning", "sandbox", 200, "provisioning the sandbox must succeed"):
                 ws.created.append(f"sandbox of session {ws.session_id}")
     if ws.session_id:
@@ -133,7 +149,7 @@ def provision(target: Target, repo_url: str = DEFAULT_REPO_URL) -> Workspace:
     if options.other_session_id and options.other_chat_id:
         ws.other_session_id, ws.other_chat_id = options.other_session_id, options.other_chat_id
     elif target.other_api_key:
-        exchange = target.send(flow, "createSession", auth="other", body={"title": "recoup-mock contract (peer)"})
+        exchange = target.send(flow, CREATE_SESSION, auth="other", body={"title": "recoup-mock contract (peer)"})
         if target.expect_status(exchange, "provisioning", "other-session", 200,
                                 "creating a session as the --other-api-key account must succeed"):
             body = exchange.json() or {}
@@ -148,7 +164,7 @@ def provision(target: Target, repo_url: str = DEFAULT_REPO_URL) -> Workspace:
 def new_chat(target: Target, flow: str, ws: Workspace) -> str | None:
     """A fresh chat in our session (so no flow ever finds another flow's run on it)."""
     assert ws.session_id is not None
-    exchange = target.send(flow, "createSessionChat", path={"sessionId": ws.session_id}, body={})
+    exchange = target.send(flow, CREATE_SESSION_CHAT, path={"sessionId": ws.session_id}, body={})
     if not target.expect_status(exchange, "provisioning", "chat", 200, "creating a chat in our session must succeed"):
         return None
     chat_id = (exchange.json() or {}).get("chat", {}).get("id")
@@ -163,18 +179,18 @@ def chat_turn(target: Target, ws: Workspace) -> None:
     flow, check = "chat_turn", "chat_turn_streams"
     assert ws.session_id is not None
     turns: list[tuple[str, str | None, str, str]] = [
-        ("postChat", None, "owner", "post"),
-        ("postChat", "scenario=tool-call", "owner", "post-tool-call"),
-        ("postChatWorkflow", None, "owner-bearer", "workflow-path"),
+        (POST_CHAT, None, "owner", "post"),
+        (POST_CHAT, "scenario=tool-call", "owner", "post-tool-call"),
+        (POST_CHAT_WORKFLOW, None, "owner-bearer", "workflow-path"),
     ]
-    for operation_id, prefer, auth, rule in turns:
+    for operation, prefer, auth, rule in turns:
         chat_id = new_chat(target, flow, ws)
         if chat_id is None:
             return
         headers = {"Prefer": prefer} if prefer else None
-        exchange = target.send(flow, operation_id, auth=auth, headers=headers, body=chat_body(chat_id, ws.session_id))
+        exchange = target.send(flow, operation, auth=auth, headers=headers, body=chat_body(chat_id, ws.session_id))
         target.expect_status(exchange, check, rule, 200, "a turn on an idle chat with a sandbox streams")
-    exchange = target.send(flow, "legacyChat", body={"prompt": "recoup-mock contract check: reply briefly"})
+    exchange = target.send(flow, LEGACY_CHAT, body={"prompt": "recoup-mock contract check: reply briefly"})
     target.expect_status(exchange, check, "legacy", 200, "the legacy stream answers a prompt with a stream")
 
 
@@ -184,10 +200,10 @@ def resume_idle(target: Target, ws: Workspace) -> None:
     if chat_id is None:
         return
     for auth, rule in (("owner", "idle"), ("owner-bearer", "idle-bearer")):
-        exchange = target.send(flow, "resumeChatStream", auth=auth, path={"chatId": chat_id})
+        exchange = target.send(flow, RESUME_CHAT, auth=auth, path={"chatId": chat_id})
         expect_no_content(target, exchange, "resume_no_content", rule,
                           "a chat that never streamed has nothing to resume")
-    exchange = target.send(flow, "stopChat", path={"chatId": chat_id})
+    exchange = target.send(flow, STOP_CHAT, path={"chatId": chat_id})
     if target.expect_status(exchange, "stop_idle", "status", 200, "stop is idempotent"):
         body = exchange.json()
         if body != {"success": True, "stopped": False}:
@@ -214,14 +230,14 @@ def busy_conflict(target: Target, ws: Workspace) -> None:
 
 def _busy_fixture(target: Target, busy_run: str) -> None:
     flow, check = "busy_conflict", "busy_chat_conflict"
-    exchange = target.send(flow, "postChat", body=chat_body(fixture_ids.CHAT_BUSY, fixture_ids.SESSION_READY))
+    exchange = target.send(flow, POST_CHAT, body=chat_body(fixture_ids.CHAT_BUSY, fixture_ids.SESSION_READY))
     target.expect_status(exchange, check, "post-streaming", 409,
                          "a POST on a chat whose response is streaming gets 409")
     # Resuming it replays the live run from chunk 0, then from chunk 1.
-    exchange = target.send(flow, "resumeChatStream", path={"chatId": fixture_ids.CHAT_BUSY})
+    exchange = target.send(flow, RESUME_CHAT, path={"chatId": fixture_ids.CHAT_BUSY})
     if target.expect_status(exchange, check, "resume-busy", 200, "resuming a streaming chat replays its run"):
         expect_run_id(target, exchange, busy_run, "resume-live-run", "the chat's activeStreamId")
-    exchange = target.send(flow, "resumeChatStream", path={"chatId": fixture_ids.CHAT_BUSY}, query={"startIndex": 1})
+    exchange = target.send(flow, RESUME_CHAT, path={"chatId": fixture_ids.CHAT_BUSY}, query={"startIndex": 1})
     if target.expect_status(exchange, check, "resume-busy-index", 200, "a resume from startIndex 1 replays the rest"):
         first = streams.data_events(exchange.response.content if exchange.response else b"")[:1]
         if first and '"type":"start"' in first[0].replace(" ", ""):
@@ -235,12 +251,12 @@ def _busy_overlap(target: Target, ws: Workspace) -> None:
     chat_id = new_chat(target, flow, ws)
     if chat_id is None:
         return
-    first_case = target.case("postChat", headers={"Prefer": "scenario=slow"}, body=chat_body(chat_id, ws.session_id))
-    first = Exchange(flow, first_case, None, target.curl(first_case, "postChat"))
+    first_case = target.case(POST_CHAT, headers={"Prefer": "scenario=slow"}, body=chat_body(chat_id, ws.session_id))
+    first = Exchange(flow, first_case, None, target.curl(first_case))
     timeout = target.options.request_timeout
     headers = {**target.http_headers("owner"), "Prefer": "scenario=slow", "Content-Type": "application/json"}
     target.check_budget()
-    if target.allow(flow, "postChat", headers) is not None:
+    if target.allow(flow, POST_CHAT, headers) is not None:
         return
     target.limits.cap.sent("flows")
     target.throttle()
@@ -260,15 +276,15 @@ def _busy_overlap(target: Target, ws: Workspace) -> None:
                                    "collide with (a target that ignores `Prefer: scenario=slow` and answers fast); "
                                    "the 409 was not tested")
                 return
-            second = target.send(flow, "postChat", body=chat_body(chat_id, ws.session_id))
+            second = target.send(flow, POST_CHAT, body=chat_body(chat_id, ws.session_id))
             target.expect_status(second, check, "post-streaming", 409,
                                  "a POST on a chat whose response is still streaming gets 409 (not a replay)")
-            resumed = target.send(flow, "resumeChatStream", path={"chatId": chat_id})
+            resumed = target.send(flow, RESUME_CHAT, path={"chatId": chat_id})
             resumed_ok = target.expect_status(resumed, check, "resume-live", (200, 204),
                                               "resume answers a stream or 204")
             if resumed_ok and resumed.status == 200 and run_id:
                 expect_run_id(target, resumed, run_id, "resume-live-run", "the POST that started the run")
-            stop = target.send(flow, "stopChat", path={"chatId": chat_id})
+            stop = target.send(flow, STOP_CHAT, path={"chatId": chat_id})
             target.expect_status(stop, "stop_idle", "stop-live", 200, "stop answers 200")
             _drain(target, first, reader, received, timeout)
     except httpx.HTTPError as exc:
@@ -317,13 +333,13 @@ def foreign_chat(target: Target, ws: Workspace) -> None:
         return
     chat, session = ws.other_chat_id, ws.other_session_id
     why = "the chat belongs to another account"
-    exchange = target.send(flow, "postChat", body=chat_body(chat, session))
+    exchange = target.send(flow, POST_CHAT, body=chat_body(chat, session))
     target.expect_status(exchange, check, "post", 403, why)
-    exchange = target.send(flow, "resumeChatStream", path={"chatId": chat})
+    exchange = target.send(flow, RESUME_CHAT, path={"chatId": chat})
     target.expect_status(exchange, check, "resume", 403, why)
-    exchange = target.send(flow, "stopChat", path={"chatId": chat})
+    exchange = target.send(flow, STOP_CHAT, path={"chatId": chat})
     target.expect_status(exchange, check, "stop", 403, why)
-    exchange = target.send(flow, "getSession", path={"sessionId": session})
+    exchange = target.send(flow, GET_SESSION, path={"sessionId": session})
     target.expect_status(exchange, check, "session", 403, "the session belongs to another account")
 
 
@@ -339,24 +355,24 @@ def credentials(target: Target, ws: Workspace) -> None:
     ]
     chat, session = ws.chat_id or fixture_ids.CHAT_BUSY, ws.session_id or fixture_ids.SESSION_READY
     requests: list[tuple[str, dict[str, Any]]] = [
-        ("postChat", {"body": chat_body(chat, session)}),
-        ("resumeChatStream", {"path": {"chatId": chat}}),
-        ("stopChat", {"path": {"chatId": chat}}),
-        ("startChatRun", {"body": {"prompt": "recoup-mock contract check"}}),
-        ("getChatRunStatus", {"path": {"runId": fixture_ids.UNKNOWN_RUN}}),
-        ("createSession", {"body": {"title": "recoup-mock contract (must be refused)"}}),
-        ("getSession", {"path": {"sessionId": session}}),
+        (POST_CHAT, {"body": chat_body(chat, session)}),
+        (RESUME_CHAT, {"path": {"chatId": chat}}),
+        (STOP_CHAT, {"path": {"chatId": chat}}),
+        (START_RUN, {"body": {"prompt": "recoup-mock contract check"}}),
+        (RUN_STATUS, {"path": {"runId": fixture_ids.UNKNOWN_RUN}}),
+        (CREATE_SESSION, {"body": {"title": "recoup-mock contract (must be refused)"}}),
+        (GET_SESSION, {"path": {"sessionId": session}}),
     ]
-    for operation_id, parts in requests:
+    for operation, parts in requests:
         for rule, headers in variants:
-            exchange = target.send(flow, operation_id, auth=None, headers=headers, **parts)
+            exchange = target.send(flow, operation, auth=None, headers=headers, **parts)
             target.expect_status(exchange, check, rule, 401,
                                  f"credentials that are {rule.replace('-', ' ')} must be refused")
 
 
 def run_lifecycle(target: Target, ws: Workspace) -> None:
     flow, check = "run_lifecycle", "run_lifecycle"
-    exchange = target.send(flow, "startChatRun", body={"prompt": "recoup-mock contract check: reply briefly"})
+    exchange = target.send(flow, START_RUN, body={"prompt": "recoup-mock contract check: reply briefly"})
     if not target.expect_status(exchange, check, "accepted", 202, "a headless run is accepted"):
         return
     body = exchange.json() or {}
@@ -367,7 +383,7 @@ def run_lifecycle(target: Target, ws: Workspace) -> None:
     chat_id = body.get("chatId")
     if run_id is None or not isinstance(chat_id, str):
         return
-    watched = target.send(flow, "resumeChatStream", path={"chatId": chat_id})
+    watched = target.send(flow, RESUME_CHAT, path={"chatId": chat_id})
     watch_ok = target.expect_status(watched, check, "watch", (200, 204),
                                     "the run's chat can be watched (or it is done)")
     if watch_ok and watched.status == 200:
@@ -387,10 +403,10 @@ def run_lifecycle(target: Target, ws: Workspace) -> None:
         target.record(last, check, "completes",
                       f"The run did not complete within {RUN_POLL_LIMIT:g} s: {' -> '.join(seen)}.")
         return
-    after = target.send(flow, "resumeChatStream", path={"chatId": chat_id})
+    after = target.send(flow, RESUME_CHAT, path={"chatId": chat_id})
     expect_no_content(target, after, check, "resume-after", "a completed run leaves nothing to resume")
     if target.other_api_key:
-        peek = target.send(flow, "getChatRunStatus", auth="other", path={"runId": run_id})
+        peek = target.send(flow, RUN_STATUS, auth="other", path={"runId": run_id})
         target.expect_status(peek, "foreign_chat_forbidden", "run-status", 404,
                              "a run's status is visible only to its owner")
 
@@ -404,7 +420,7 @@ def _poll_run(target: Target, flow: str, run_id: str) -> tuple[list[str], Exchan
     deadline = time.monotonic() + limit
     interval = 0.2
     while True:
-        exchange = target.send(flow, "getChatRunStatus", path={"runId": run_id})
+        exchange = target.send(flow, RUN_STATUS, path={"runId": run_id})
         if not target.expect_status(exchange, "run_lifecycle", "status-read", 200, "the run's owner reads its status"):
             return None
         status = (exchange.json() or {}).get("status")
@@ -431,12 +447,15 @@ FLOW_FUNCTIONS: dict[str, Flow] = {
 def run_flows(target: Target, names: tuple[str, ...], repo_url: str = DEFAULT_REPO_URL) -> Workspace:
     """Provision, then run the named flows; a flow that crashes is reported, the others still run."""
     ws = Workspace()
+    spec = target.options.spec_path.name
     try:
         ws = provision(target, repo_url)
     except BudgetExhausted:
         target.report.note("--max-time was spent while provisioning; no flow ran")
         target.skip_notes()
         return ws
+    except NotInSpec as missing:
+        target.report.note(f"provisioning needs {missing.operation}, which {spec} does not have")
     if not ws.ready:
         target.report.note("provisioning failed, so the flows that need a session did not run")
     for name in names:
@@ -448,5 +467,7 @@ def run_flows(target: Target, names: tuple[str, ...], repo_url: str = DEFAULT_RE
         except BudgetExhausted:
             target.report.note(f"--max-time was spent during flow {name}; the remaining flows did not run")
             break
+        except NotInSpec as missing:
+            target.report.note(f"flow {name} stopped at {missing.operation}, which {spec} does not have")
     target.skip_notes()
     return ws

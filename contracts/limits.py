@@ -43,19 +43,13 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from .operations import STREAM_STARTS
 from .report import ContractReport
 
 if TYPE_CHECKING:
     from schemathesis import Case, Response
-    from schemathesis.schemas import APIOperation, BaseSchema
+    from schemathesis.schemas import BaseSchema
 
-#: The operations whose POST starts an agent run (a turn's stream, or a headless run), by operationId.
-STREAM_STARTS = {
-    "postChat": "POST /api/chat",
-    "postChatWorkflow": "POST /api/chat/workflow",
-    "startChatRun": "POST /api/chat/runs",
-    "legacyChat": "POST /legacy/api/chat",
-}
 #: How often a request is sent again after a 429, and the longest ``Retry-After`` waited.
 MAX_RATE_LIMIT_RETRIES = 3
 MAX_RETRY_AFTER = 30.0
@@ -67,11 +61,6 @@ class StreamCapReached(Exception):
     def __init__(self, label: str) -> None:
         super().__init__(f"{label}: not sent, --max-streams was reached")
         self.label = label
-
-
-def operation_id(operation: APIOperation[Any, Any, Any, Any]) -> str | None:
-    value = operation.definition.raw.get("operationId")
-    return str(value) if value is not None else None
 
 
 class StreamCap:
@@ -88,8 +77,9 @@ class StreamCap:
     def carries_key(self, headers: Mapping[str, Any] | None) -> bool:
         return any(key in str(value) for value in (headers or {}).values() for key in self.keys)
 
-    def starts_run(self, operation: str | None, method: str, headers: Mapping[str, Any] | None) -> bool:
-        """Whether a request could start an agent run (one of ours, to one of `STREAM_STARTS`)."""
+    def starts_run(self, operation: str, method: str, headers: Mapping[str, Any] | None) -> bool:
+        """Whether a request of ``operation`` (``METHOD /path``) could start an agent run: a POST of ours to one
+        of `STREAM_STARTS` (a check may send another method to the same operation)."""
         return operation in STREAM_STARTS and method.upper() == "POST" and self.carries_key(headers)
 
     @property
@@ -135,7 +125,7 @@ class StreamCap:
         cap = self
 
         def admits(case: Case[Any]) -> bool:
-            if not cap.starts_run(operation_id(case.operation), case.method, case.headers):
+            if not cap.starts_run(case.operation.label, case.method, case.headers):
                 return True
             return cap.admit(case, phase_part(case))
 
@@ -146,7 +136,7 @@ class StreamCap:
             examples[:] = [case for case in examples if admits(case)]
 
         def before_generate_case(context: Any, strategy: Any) -> Any:
-            if context.operation is None or operation_id(context.operation) not in STREAM_STARTS:
+            if context.operation is None or context.operation.label not in STREAM_STARTS:
                 return strategy
             # Checked at every draw, before the (expensive) case is drawn.
             return st.just(None).filter(lambda _: not cap.reached).flatmap(lambda _: strategy)
@@ -161,7 +151,7 @@ class StreamCap:
 
         if isinstance(error, StreamCapReached):
             return True
-        return self.reached and label in STREAM_STARTS.values() and isinstance(error, Unsatisfiable | FailedHealthCheck)
+        return self.reached and label in STREAM_STARTS and isinstance(error, Unsatisfiable | FailedHealthCheck)
 
 
 def phase_part(case: Case[Any]) -> str:
@@ -218,7 +208,7 @@ class RunLimits:
     def send(self, case: Case[Any], part: str, call: Callable[[], Response]) -> Response:
         """``call()`` (one request for ``case``) within the run's limits: the throttle before each send, a
         place under the stream cap for each that could start an agent run, and 429s waited out."""
-        starts = self.cap.starts_run(operation_id(case.operation), case.method, case.headers)
+        starts = self.cap.starts_run(case.operation.label, case.method, case.headers)
         placed = starts and self.cap.admitted(case)
         response: Response | None = None
         for attempt in range(MAX_RATE_LIMIT_RETRIES + 1):

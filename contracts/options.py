@@ -19,6 +19,10 @@ Variables (each also a flag, but the first five)::
     RECOUP_CONTRACT_PHASES            --phases
     RECOUP_CONTRACT_FLOWS             --flows (``none``: --no-flows)
     RECOUP_CONTRACT_OPERATIONS        --include (comma-separated)
+    RECOUP_CONTRACT_SPEC              --spec
+
+An operation (``--include``, ``--exclude``) is named by its operationId or by ``METHOD /path``; both
+are read as its `operations.SpecOperation.key` (the operationId when it has one).
 
 This module imports nothing heavy (the ``recoup-mock`` parser is built from it for every command).
 """
@@ -26,13 +30,14 @@ This module imports nothing heavy (the ``recoup-mock`` parser is built from it f
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+
+from .operations import SpecOperation, resolve, spec_operations
 
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 #: The scripted flows, in the order they run (`provision` always runs first when any other does).
@@ -188,11 +193,13 @@ def _names(field: str, known: tuple[str, ...], what: str) -> Callable[[str], tup
 
 
 def _operations(field: str) -> Callable[[str], tuple[str, ...]]:
-    """operationIds, comma-separated (checked against the spec once every option is read)."""
+    """Operations, comma-separated: operationIds or ``METHOD /path`` (checked against the spec once every
+    option is read)."""
     def parse(raw: str) -> tuple[str, ...]:
         parts = tuple(part.strip() for part in raw.split(",") if part.strip())
         if not parts:
-            raise OptionError(field, raw, "expected an operationId of the spec (e.g. postChat)")
+            raise OptionError(field, raw, "expected an operation of the spec: its operationId or 'METHOD /path' "
+                                          "(e.g. postChat, or 'POST /api/chat')")
         return parts
     return parse
 
@@ -298,10 +305,12 @@ OPTIONS: tuple[Option, ...] = (
     Option("max_streams", "--max-streams", f"at most N requests that could start an agent run (POST /api/chat, "
            f"/api/chat/workflow, /api/chat/runs, /legacy/api/chat); the rest are skipped (default: unlimited against "
            f"the bundled mock, {DEFAULT_MAX_STREAMS} against --base-url)", _max_streams, metavar="N"),
-    Option("include", "--include", "test only this operation in the phases (repeatable; default: all)",
-           _operations("include"), metavar="OPERATION_ID", env="OPERATIONS", kind="repeat"),
-    Option("exclude", "--exclude", "never call this operation, in the phases or the flows (repeatable)",
-           _operations("exclude"), metavar="OPERATION_ID", kind="repeat"),
+    Option("spec", "--spec", "the OpenAPI 3.1 or 3.2 document to test against (default: the bundled "
+           "openapi/chat.yaml, which the bundled mock serves)", _path("spec"), metavar="FILE", env="SPEC"),
+    Option("include", "--include", "test only this operation in the phases: its operationId, or 'METHOD /path' "
+           "(repeatable; default: all)", _operations("include"), metavar="OPERATION", env="OPERATIONS", kind="repeat"),
+    Option("exclude", "--exclude", "never call this operation, in the phases or the flows: its operationId, or "
+           "'METHOD /path' (repeatable)", _operations("exclude"), metavar="OPERATION", kind="repeat"),
     Option("phases", "--phases", f"Schemathesis phases to run: a comma-separated subset of {', '.join(PHASES)}, all "
            "or none (default all)", _names("phases", PHASES, "phases"), metavar="LIST", env="PHASES"),
     Option("flows", "--flows", "run the scripted flows (default), or only these: a comma-separated subset of "
@@ -383,9 +392,12 @@ class ContractOptions:
     rate_limit: str | None = None
     #: None: unlimited against the bundled mock, `DEFAULT_MAX_STREAMS` against --base-url.
     max_streams: MaxStreams = None
-    #: operationIds the phases test; empty means every operation of the spec.
+    #: The OpenAPI document (None: the bundled openapi/chat.yaml).
+    spec: Path | None = None
+    #: The operations the phases test, by `SpecOperation.key`; empty means every operation of the spec.
+    #: Given as operationIds or ``METHOD /path``, they are read as keys.
     include: tuple[str, ...] = ()
-    #: operationIds never called, by the phases or the flows.
+    #: The operations never called, by the phases or the flows (keys, as ``include``).
     exclude: tuple[str, ...] = ()
     phases: tuple[str, ...] = PHASES
     flows: tuple[str, ...] = FLOWS
@@ -404,7 +416,6 @@ class ContractOptions:
     #: Built-in checks enabled in the phases; the custom stream checks always run.
     checks: tuple[str, ...] = BUILTIN_CHECKS
     stream_byte_cap: int = 4 * 1024 * 1024
-    spec: Path | None = None
     workers: int = 1
 
     def __post_init__(self) -> None:
@@ -427,12 +438,20 @@ class ContractOptions:
             _rate(self.rate_limit)
         if isinstance(self.max_streams, int) and self.max_streams < 0:
             raise OptionError("max_streams", self.max_streams, "expected a whole number >= 0, or unlimited")
-        known_ids = operation_ids(self.spec_path)
+        try:
+            operations = spec_operations(self.spec_path)
+        except ValueError as why:
+            raise OptionError("spec", str(self.spec_path),
+                              f"expected an OpenAPI 3.1 or 3.2 document; it {why}") from None
         for field in ("include", "exclude"):
-            unknown = [name for name in getattr(self, field) if name not in known_ids]
+            given: tuple[str, ...] = getattr(self, field)
+            found = [resolve(operations, name) for name in given]
+            unknown = [name for name, operation in zip(given, found, strict=True) if operation is None]
             if unknown:
-                raise OptionError(field, ",".join(unknown), f"expected operationIds of {self.spec_path.name}: "
-                                                            f"{', '.join(known_ids)}")
+                raise OptionError(field, ",".join(unknown), f"expected operations of {self.spec_path.name}, each its "
+                                  f"operationId or 'METHOD /path': {', '.join(op.key for op in operations)}")
+            # Frozen, but read as keys once here, so that everything after compares keys only.
+            object.__setattr__(self, field, tuple(dict.fromkeys(op.key for op in found if op is not None)))
         names = [name.lower() for name, _ in self.headers]
         for name, value in self.headers:
             _header(f"{name}: {value}")
@@ -500,10 +519,24 @@ class ContractOptions:
         rate = self.rate_limit if self.rate_limit is not None else (None if self.bundled else "auto")
         return None if rate is None or rate == "none" else rate
 
-    def operations(self) -> tuple[str, ...]:
-        """The operationIds the phases test, in the spec's order."""
-        included = set(self.include) or set(operation_ids(self.spec_path))
-        return tuple(name for name in operation_ids(self.spec_path) if name in included and name not in self.exclude)
+    def spec_operations(self) -> tuple[SpecOperation, ...]:
+        """Every operation of the spec, in its order."""
+        return spec_operations(self.spec_path)
+
+    def operations(self) -> tuple[SpecOperation, ...]:
+        """The operations the phases test, in the spec's order."""
+        everything = self.spec_operations()
+        included = set(self.include) or {operation.key for operation in everything}
+        return tuple(op for op in everything if op.key in included and op.key not in self.exclude)
+
+    def operation_key(self, label: str) -> str:
+        """What the plan and the report call the operation ``METHOD /path`` (its operationId, when it has one)."""
+        operation = resolve(self.spec_operations(), label)
+        return operation.key if operation is not None else label
+
+    def excludes(self, label: str) -> bool:
+        """Whether ``--exclude`` names the operation ``METHOD /path``."""
+        return self.operation_key(label) in self.exclude
 
     def secrets(self) -> dict[str, str]:
         """Each secret value and the environment variable a printed command names instead."""
@@ -529,22 +562,3 @@ def _read(option: Option, raw: Any) -> Any:
                     combined.append(value)
         return tuple(combined)
     return option.parse(str(raw))
-
-
-@functools.lru_cache(maxsize=8)
-def spec_operations(spec: Path) -> tuple[tuple[str, str], ...]:
-    """``(operationId, "METHOD /path")`` of every operation of ``spec``, in its order."""
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    document = yaml.load(spec.read_text(encoding="utf-8"), Loader=loader) or {}  # a safe loader (libyaml when present)
-    found: list[tuple[str, str]] = []
-    for path, item in (document.get("paths") or {}).items():
-        for method, operation in (item or {}).items():
-            if isinstance(operation, dict) and operation.get("operationId"):
-                found.append((str(operation["operationId"]), f"{method.upper()} {path}"))
-    return tuple(found)
-
-
-def operation_ids(spec: Path) -> tuple[str, ...]:
-    return tuple(operation_id for operation_id, _ in spec_operations(spec))

@@ -28,24 +28,21 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
 from . import checks as _checks  # noqa: F401  (registers the custom checks)
+from .document import load_schema
 from .limits import RunLimits, StreamCap, phase_part
-from .options import BUILTIN_CHECKS, PHASES, ContractOptions, operation_ids
+from .operations import SEMANTIC_400
+from .options import BUILTIN_CHECKS, PHASES, ContractOptions
 from .report import CHECK_ERROR, ContractReport, Finding, redact
 
 if TYPE_CHECKING:
     from schemathesis import Response
-    from schemathesis.schemas import BaseSchema
 
     from .flows import Workspace
 
-#: Operations whose schema-valid requests the server may still refuse with a documented 400:
-#: "Sandbox not initialized" (a session without a sandbox is schema-valid).
-SEMANTIC_400 = ("postChat", "postChatWorkflow")
 POSITIVE_STATUSES = ["2xx", "3xx", "400", "401", "403", "404", "409", "429", "5xx"]
 OWNER, PEER = "owner", "other"
 #: Streams end at `[DONE]`; the cap only matters for a target that never closes one.
@@ -83,19 +80,20 @@ def build_config(options: ContractOptions, base_url: str, auth_file: Path, works
     if not options.other_api_key:
         enabled.discard("object_level_authorization")
     checks: dict[str, Any] = {name: {"enabled": name in enabled} for name in BUILTIN_CHECKS}
-    selected = options.operations()
+    # Operations are chosen by name, "METHOD /path" (Schemathesis' label): every one has that, not an operationId.
+    selected = {operation.label for operation in options.operations()}
     operations: list[dict[str, Any]] = [
-        {"include-operation-id": operation_id,
+        {"include-name": label,
          "checks": {"positive_data_acceptance": {"enabled": "positive_data_acceptance" in enabled,
                                                  "expected-statuses": POSITIVE_STATUSES}}}
-        for operation_id in SEMANTIC_400 if operation_id in selected
+        for label in SEMANTIC_400 if label in selected
     ]
     if workspace is not None and workspace.session_id and workspace.generator_chat_id:
         # Let generated turns reach a 200 stream: a chat of ours, in a session with a sandbox.
         for entry in operations:
             entry["parameters"] = {"body.chatId": workspace.generator_chat_id, "body.sessionId": workspace.session_id}
-    operations += [{"include-operation-id": operation_id, "enabled": False}
-                   for operation_id in operation_ids(options.spec_path) if operation_id not in selected]
+    operations += [{"include-name": operation.label, "enabled": False}
+                   for operation in options.spec_operations() if operation.label not in selected]
     # A slow target is not a contract failure (a deployment's agent runs take seconds). Under a stream
     # cap, the operations that start runs get no more cases once it is reached: not a health problem.
     health = ["too_slow", "filter_too_much"] if options.stream_cap() is not None else ["too_slow"]
@@ -123,11 +121,6 @@ def write_auth_file(options: ContractOptions, directory: Path) -> Path:
     path = directory / "auth.json"
     path.write_text(json.dumps({"auth": users}), encoding="utf-8")
     return path
-
-
-def load_schema(spec: Path, config: SchemathesisConfig) -> BaseSchema:
-    schema: BaseSchema = schemathesis.openapi.from_path(spec, config=config)
-    return schema
 
 
 def run_phases(options: ContractOptions, spec: Path, base_url: str, report: ContractReport,

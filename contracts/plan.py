@@ -7,7 +7,7 @@ requests that could start an agent run, so that nobody is surprised by what is, 
 
 from __future__ import annotations
 
-from .options import ContractOptions, spec_operations
+from .options import ContractOptions
 from .report import header_variable
 
 
@@ -16,10 +16,12 @@ def describe(options: ContractOptions, *, full: bool = False) -> list[str]:
     seed = options.seed if options.seed is not None else "random"
     lines = [f"recoup-mock contract: testing {target} (seed {seed}, at most {options.max_examples} examples per "
              "operation and phase)"]
+    spec = str(options.spec) if options.spec is not None else f"the bundled {options.spec_path.name}"
+    lines.append(f"  spec: {spec} ({len(options.spec_operations())} operations)")
     lines.append(f"  limits: {_streams(options)}; {_rate(options)}; request timeout {options.request_timeout:g} s; "
                  + (f"--max-time {options.max_time:g} s" if options.max_time is not None else "no time limit"))
     operations = options.operations()
-    total = len(spec_operations(options.spec_path))
+    total = len(options.spec_operations())
     flows = ", ".join(options.flows) or "none"
     if not options.flows and options.phases:
         flows += " (provisioning still creates the session and chats the generated turns use)"
@@ -34,10 +36,10 @@ def describe(options: ContractOptions, *, full: bool = False) -> list[str]:
     lines.append(f"  baseline: {_baseline(options)}")
     if not full:
         return lines
-    labels = dict(spec_operations(options.spec_path))
     if options.phases:
         lines.append(f"  operations the phases test ({len(operations)}):")
-        lines += [f"    {operation_id:<20} {labels[operation_id]}" for operation_id in operations]
+        lines += [f"    {op.operation_id:<20} {op.label}" if op.operation_id else f"    {op.label}"
+                  for op in operations]
     if options.flows:
         lines.append("  flows: provision (creates what they need), then " + ", ".join(options.flows)
                      + (" (their steps on excluded operations are skipped)" if options.exclude else ""))

@@ -12,17 +12,22 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from mockserver.serving import ServedApp
 
 from . import baseline as baselines
+from .document import load_schema
 from .flows import Workspace, run_flows
 from .limits import RunLimits, StreamCap, Throttle
 from .options import DEFAULT_MAX_STREAMS, ContractOptions
-from .phases import flow_config, load_schema, run_phases
+from .phases import flow_config, run_phases
 from .report import ContractReport
 from .target import Target
 from .transport import bundled_mock, stream_byte_cap
+
+if TYPE_CHECKING:
+    pass
 
 
 def run_contract(options: ContractOptions, progress: Callable[[str], None] | None = None) -> ContractReport:

@@ -3,9 +3,12 @@
 Every request of a flow is a Schemathesis `Case` of its operation: it is sent through the same
 transport as the generated ones (bounded stream reads; the run's limits, `limits.RunLimits.send`:
 the throttle, the stream cap, 429s waited out), every response check applies to it (built-in and
-custom), and each failure is recorded with the check's name and the curl command that reproduces it. Every request carries the ``--header`` headers. A request to an
-``--exclude``d operation, or one that could start an agent run past ``--max-streams``, is not sent:
-the step is skipped (its exchange has no response, so no expectation fails) and counted.
+custom), and each failure is recorded with the check's name and the curl command that reproduces
+it. Every request carries the ``--header`` headers. A request to an ``--exclude``d operation, or
+one that could start an agent run past ``--max-streams``, is not sent: the step is skipped (its
+exchange has no response, so no expectation fails) and counted. Operations are named
+``METHOD /path`` (`operations`), what every version of the spec has; a flow that needs one the
+spec lacks stops there (`NotInSpec`).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from schemathesis.core.failures import Failure
 
 from .checks import CUSTOM_CHECKS, FlowFailure, header
 from .limits import RunLimits, StreamCap
+from .operations import STREAMING
 from .options import ContractOptions
 from .report import CHECK_CONNECTION, ENV_API_KEY, ENV_OTHER_API_KEY, ContractReport, Finding, redact
 
@@ -37,12 +41,19 @@ RESPONSE_CHECKS = (
     "response_headers_conformance",
     "response_schema_conformance",
 )
-STREAM_OPERATIONS = {"postChat", "postChatWorkflow", "resumeChatStream", "legacyChat"}
-__all__ = ["ENV_API_KEY", "ENV_OTHER_API_KEY", "BudgetExhausted", "Exchange", "Target"]
+__all__ = ["ENV_API_KEY", "ENV_OTHER_API_KEY", "BudgetExhausted", "Exchange", "NotInSpec", "Target"]
 
 
 class BudgetExhausted(Exception):
     """``--max-time`` is spent: stop sending."""
+
+
+class NotInSpec(Exception):
+    """A flow needs an operation (``METHOD /path``) the spec does not have."""
+
+    def __init__(self, operation: str, spec: str) -> None:
+        super().__init__(f"{operation} is not an operation of {spec}")
+        self.operation = operation
 
 
 @dataclass
@@ -88,7 +99,7 @@ class Target:
         self.limits.attach(schema, lambda _case: "flows")
         self.extra_headers = dict(options.headers)
         self.secrets = options.secrets()
-        #: Steps not sent, by (flow, operationId, why).
+        #: Steps not sent, by (flow, operation key, why).
         self.skips: dict[tuple[str, str, str], int] = {}
         load_all_checks()
         names = [name for name in RESPONSE_CHECKS if name in options.checks]
@@ -117,22 +128,24 @@ class Target:
         """Every header a request sent outside Schemathesis needs: the ``--header`` ones and credentials."""
         return {**self.extra_headers, **self.auth(who)}
 
-    def excluded(self, operation_id: str) -> bool:
-        return operation_id in self.options.exclude
+    def excluded(self, operation: str) -> bool:
+        """Whether ``--exclude`` names ``operation`` (``METHOD /path``)."""
+        return self.options.excludes(operation)
 
-    def allow(self, flow: str, operation_id: str, headers: dict[str, str], method: str = "POST",
-              case: Case[Any] | None = None) -> str | None:
-        """Why this request may not be sent (``--exclude``, ``--max-streams``), or None. A request that could
-        start an agent run takes a place under the cap (``case``'s, when it is sent as that case)."""
+    def allow(self, flow: str, operation: str, headers: dict[str, str], case: Case[Any] | None = None) -> str | None:
+        """Why a request to ``operation`` (``METHOD /path``) may not be sent (``--exclude``, ``--max-streams``),
+        or None. One that could start an agent run takes a place under the cap (``case``'s, when it is sent
+        as that case)."""
         why = None
         cap = self.limits.cap
-        if self.excluded(operation_id):
+        method = operation.split(" ", 1)[0]
+        if self.excluded(operation):
             why = "--exclude"
-        elif cap.starts_run(operation_id, method, headers) and not (
+        elif cap.starts_run(operation, method, headers) and not (
                 cap.admit(case, "flows") if case is not None else cap.take("flows")):
             why = "--max-streams"
         if why is not None:
-            key = (flow, operation_id, why)
+            key = (flow, self.options.operation_key(operation), why)
             self.skips[key] = self.skips.get(key, 0) + 1
         return why
 
@@ -141,8 +154,8 @@ class Target:
         self.limits.throttle()
 
     def skip_notes(self) -> None:
-        for (flow, operation_id, why), n in sorted(self.skips.items()):
-            self.report.note(f"flow {flow}: {n} request(s) to {operation_id} not sent ({why})")
+        for (flow, operation, why), n in sorted(self.skips.items()):
+            self.report.note(f"flow {flow}: {n} request(s) to {operation} not sent ({why})")
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
@@ -152,9 +165,12 @@ class Target:
         if remaining is not None and remaining <= 0:
             raise BudgetExhausted()
 
-    def case(self, operation_id: str, *, auth: str | None = "owner", headers: dict[str, str] | None = None,
+    def case(self, operation: str, *, auth: str | None = "owner", headers: dict[str, str] | None = None,
              path: dict[str, Any] | None = None, query: dict[str, Any] | None = None, body: Any = NOT_SET) -> Case[Any]:
-        operation = self.schema.find_operation_by_id(operation_id)  # type: ignore[attr-defined]
+        """A request to ``operation`` (``METHOD /path``) with these credentials and parts."""
+        found = self.schema.find_operation_by_label(operation)
+        if found is None:
+            raise NotInSpec(operation, self.options.spec_path.name)
         all_headers = {**self.extra_headers, **self.auth(auth), **(headers or {})}
         kwargs: dict[str, Any] = {"headers": all_headers}
         if path:
@@ -164,26 +180,27 @@ class Target:
         if body is not NOT_SET:
             kwargs["body"] = body
             kwargs["media_type"] = "application/json"
-        case: Case[Any] = operation.Case(**kwargs)
+        case: Case[Any] = found.Case(**kwargs)
         return case
 
-    def curl(self, case: Case[Any], operation_id: str) -> str:
+    def curl(self, case: Case[Any]) -> str:
         command = case.as_curl_command(base_url=self.base_url)
-        if operation_id in STREAM_OPERATIONS:
+        if case.operation.label in STREAMING:
             command = command.replace("curl ", "curl -N ", 1)
         return self.redact(command)
 
     def redact(self, text: str) -> str:
         return redact(text, self.secrets)
 
-    def send(self, flow: str, operation_id: str, *, auth: str | None = "owner", headers: dict[str, str] | None = None,
+    def send(self, flow: str, operation: str, *, auth: str | None = "owner", headers: dict[str, str] | None = None,
              path: dict[str, Any] | None = None, query: dict[str, Any] | None = None, body: Any = NOT_SET,
              checks: bool = True) -> Exchange:
-        """Send one request, run every response check on the answer, record what fails."""
+        """Send one request to ``operation`` (``METHOD /path``), run every response check on the answer, record
+        what fails."""
         self.check_budget()
-        case = self.case(operation_id, auth=auth, headers=headers, path=path, query=query, body=body)
-        exchange = Exchange(flow, case, None, self.curl(case, operation_id))
-        exchange.skipped = self.allow(flow, operation_id, dict(case.headers or {}), case.method, case)
+        case = self.case(operation, auth=auth, headers=headers, path=path, query=query, body=body)
+        exchange = Exchange(flow, case, None, self.curl(case))
+        exchange.skipped = self.allow(flow, operation, dict(case.headers or {}), case)
         if exchange.skipped is not None:
             return exchange
         self.report.groups.add((f"flow:{flow}", case.operation.label))

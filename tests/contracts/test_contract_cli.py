@@ -73,12 +73,14 @@ def test_api_key_is_required(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_serve_and_validate_never_import_schemathesis() -> None:
-    """The parser's contract flags come from the suite's option table, and that is all it loads of it."""
+    """The parser's contract flags come from the suite's option table, and that (with the spec's operations,
+    which the options name) is all it loads of it."""
     code = ("import sys; from mockserver.cli import _parser; _parser().parse_args(['serve']); import mockserver.app; "
             "print(sorted(m for m in sys.modules "
             "if m.startswith(('schemathesis', 'hypothesis', 'mockserver.contracts'))))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
-    assert result.stdout.strip() == "['mockserver.contracts', 'mockserver.contracts.options']"
+    assert result.stdout.strip() == ("['mockserver.contracts', 'mockserver.contracts.operations', "
+                                     "'mockserver.contracts.options']")
 
 
 def _pytest_contracts(base_url: str, *extra: str) -> subprocess.CompletedProcess[str]:
