@@ -38,8 +38,9 @@ def describe(options: ContractOptions, *, full: bool = False) -> list[str]:
         return lines
     if options.phases:
         lines.append(f"  operations the phases test ({len(operations)}):")
-        lines += [f"    {op.operation_id:<20} {op.label}" if op.operation_id else f"    {op.label}"
-                  for op in operations]
+        # Two columns, operationId and METHOD /path, when any has an operationId.
+        ids = any(op.operation_id for op in operations)
+        lines += [f"    {op.operation_id or '':<20} {op.label}" if ids else f"    {op.label}" for op in operations]
     if options.flows:
         lines.append("  flows: provision (creates what they need), then " + ", ".join(options.flows)
                      + (" (their steps on excluded operations are skipped)" if options.exclude else ""))
