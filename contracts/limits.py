@@ -20,7 +20,7 @@ Without a rate limit (the bundled mock, ``--rate-limit none``) a 429 is the answ
 `STREAM_STARTS` that carries one of the run's API keys: without one, a target refuses it (401) before
 any run starts. `StreamCap` lets at most N of them reach the target. Each needs a place under the cap:
 
-- the flows take it before building the request (`target.Target.allow`); a step past the cap is
+- the flows take it before sending (`target.Target.allow`); a step past the cap is
   skipped, not sent, and counted;
 - the phases, through Schemathesis hooks registered on the phases' schema only (`StreamCap.install`):
   ``filter_case`` drops a generated case past the cap before it is sent (coverage, fuzzing, stateful;
@@ -32,7 +32,7 @@ any run starts. `StreamCap` lets at most N of them reach the target. Each needs 
   (the 429 stands); an extra request without room raises `StreamCapReached`, which the report
   turns into a note.
 
-Without a cap (the bundled mock, by default) nothing is installed and nothing is counted.
+Without a cap (the bundled mock, by default) the hooks are not installed and nothing is skipped.
 """
 
 from __future__ import annotations
