@@ -2,18 +2,22 @@
 
 `create_app(settings)` loads the spec and fixtures (raising `SpecError`/`FixtureError` with the
 file and position on a problem) and returns a Starlette app. Importing this module does nothing.
-Routes are built from the spec's operations (operationId -> handler); an operation without a
-handler, a handler without an operation, or a parameter a handler reads that the spec names
-otherwise is a `SpecError` at start-up (and a refused reload).
+Routes are built from the spec's operations: each is bound to a handler by its operationId, or, in
+a spec without the project's operationIds (an upstream document, a newer version), by its method
+and path template; an operation no handler knows is answered by the generic responder
+(`mockserver.api.generic`). A parameter a handler reads that the spec names otherwise is a `SpecError`
+at start-up (and a refused reload).
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -26,13 +30,13 @@ from .admin import api as admin
 from .admin import inspector
 from .admin.reload import watch
 from .api import chat as handlers
-from .api import resources
+from .api import generic, resources
 from .errors import ApiError, SpecError, UnknownPath
 from .middleware import MockMiddleware
 from .pipeline import Authorizer, Handler, SpecFor, api_key_auth, endpoint
 from .profiles import error_answer, profile_named
-from .settings import Settings
-from .spec import ApiSpec, Operation
+from .settings import DEFAULT_ADMIN_SPEC, DEFAULT_SPEC, Settings
+from .spec import ApiSpec, Operation, load_document
 from .state.app_state import MockState
 from .state.catalog import Catalog, load_catalog
 
@@ -40,9 +44,12 @@ from .state.catalog import Catalog, load_catalog
 @dataclass(frozen=True)
 class Handling:
     """How the app answers one operation: its handler, and the parameters the handler reads by name
-    (``path_params[name]``, ``query_params.get(name)``). The spec must declare each under that name:
-    start-up and every reload check it (`check_handlers`), so a renamed one is refused there rather
-    than failing every request on the route."""
+    (``path_params[name]``, ``query_params.get(name)``). The spec must declare each path parameter
+    under that name: start-up and every reload check it (`check_handlers`), so a renamed one is
+    refused there rather than failing every request on the route. A query parameter is optional to
+    the handler: a spec that does not declare it (an upstream document without ``startIndex``)
+    leaves it unchecked, and the handler refuses a bad value itself. One it declares under another
+    name is a spec the handler cannot serve, and refused."""
 
     handler: Handler
     path: tuple[str, ...] = ()
@@ -85,23 +92,64 @@ ADMIN_HANDLERS: dict[str, Handling] = {
 }
 
 
-def check_handlers(spec: ApiSpec, table: Mapping[str, Handling], *, every_operation: bool = True) -> None:
-    """Refuse a spec the handlers cannot serve, with one `SpecError` naming each mismatch: an operation
-    without a handler; a handler without an operation (unless not ``every_operation``: a profile's
-    contract may lack some); a parameter a handler reads that its operation does not have by that name."""
-    problems: list[str] = []
-    ids = {op.operation_id for op in spec.operations}
-    if missing := ids - set(table):
-        problems.append(f"no handler for operation(s) {', '.join(sorted(missing))}; "
-                        f"handlers exist for {', '.join(sorted(table))}")
-    if every_operation and (unused := set(table) - ids):
-        problems.append(f"the spec lacks operation(s) {', '.join(sorted(unused))} that have handlers")
+@dataclass(frozen=True)
+class Binding:
+    """An operation of a spec and what answers it: the handler of the table named ``name``, or the
+    generic responder (``name`` None: no handler knows the operation)."""
+
+    op: Operation
+    name: str | None
+
+
+def bind(spec: ApiSpec, table: Mapping[str, Handling], bundled: Path) -> list[Binding]:
+    """Each operation of ``spec`` with its handler: the one named by its operationId, else (an
+    operation without one, or with another name, as upstream documents have) the one whose operation
+    in the ``bundled`` contract has the same method and path template; else the generic responder."""
+    routes: dict[tuple[str, str], str] | None = None
+    bindings = []
     for op in spec.operations:
-        handling = table.get(op.operation_id)
-        if handling is not None:
-            problems += _unread_parameters(op, handling)
+        name = op.operation_id if op.operation_id in table else None
+        if name is None:
+            routes = routes if routes is not None else bundled_routes(bundled)
+            name = routes.get((op.method, _template(op.path)))
+        bindings.append(Binding(op, name if name in table else None))
+    return bindings
+
+
+@functools.cache
+def bundled_routes(bundled: Path) -> dict[tuple[str, str], str]:
+    """``(METHOD, template)`` -> operationId of the project's own contract (read once, when a spec needs it)."""
+    spec = load_document(bundled)
+    return {(method.upper(), _template(path)): op["operationId"]
+            for path, item in spec["paths"].items() for method, op in item.items()
+            if isinstance(op, dict) and "operationId" in op}
+
+
+def _template(path: str) -> str:
+    """A path template with its parameter names left out: ``/api/chat/{}/stream``."""
+    return _PARAMETER.sub("{}", path)
+
+
+_PARAMETER = re.compile(r"\{[^}/]*\}")
+
+
+def check_handlers(spec: ApiSpec, table: Mapping[str, Handling], bundled: Path) -> list[Binding]:
+    """The bindings of ``spec``; a `SpecError` naming each parameter a handler reads that its
+    operation does not have by that name (a renamed path parameter would fail every request)."""
+    bindings = bind(spec, table, bundled)
+    problems: list[str] = []
+    for binding in bindings:
+        if binding.name is not None:
+            problems += _unread_parameters(binding.op, table[binding.name])
     if problems:
         raise SpecError("\n".join(f"{spec.path}: {problem}" for problem in problems))
+    return bindings
+
+
+def generic_operations(spec: ApiSpec, table: Mapping[str, Handling] | None = None,
+                       bundled: Path = DEFAULT_SPEC) -> list[str]:
+    """``"METHOD /path"`` of each operation of ``spec`` that no handler knows (served generically)."""
+    return [f"{b.op.method} {b.op.path}" for b in bind(spec, table or API_HANDLERS, bundled) if b.name is None]
 
 
 def _unread_parameters(op: Operation, handling: Handling) -> list[str]:
@@ -112,20 +160,23 @@ def _unread_parameters(op: Operation, handling: Handling) -> list[str]:
         declared = {p.name for p in op.params if p.location == location}
         for name in names:
             # Routing fills path_params from the template; the declaration is what requests are checked by.
+            if location == "query" and name not in declared and not declared:
+                continue  # undeclared and nothing else in its place: read as optional, unchecked
             lacking = ("the spec does not declare" if name not in declared else
                        f"the path template {op.path} lacks" if location == "path" and name not in op.template_names
                        else None)
             if lacking is not None:
-                problems.append(f"operation {op.operation_id} ({op.method} {op.path}): its handler reads the "
+                problems.append(f"operation {op.key} ({op.method} {op.path}): its handler reads the "
                                 f"{location} parameter '{name}', which {lacking}; the spec has: {has}")
     return problems
 
 
-def _routes(spec: ApiSpec, table: Mapping[str, Handling], authorize: Authorizer, spec_for: SpecFor) -> list[Route]:
+def _routes(spec: ApiSpec, table: Mapping[str, Handling], authorize: Authorizer, spec_for: SpecFor,
+            bundled: Path) -> list[Route]:
     """One route per operation of ``spec``; each request is then validated by ``spec_for(world)``."""
-    check_handlers(spec, table)
-    return [Route(op.path, endpoint(op.operation_id, spec_for, table[op.operation_id].handler, authorize),
-                  methods=[op.method], name=op.operation_id) for op in spec.operations]
+    return [Route(b.op.path, endpoint(b.op.key, spec_for, table[b.name].handler if b.name else generic.respond,
+                                      authorize, handles=b.name), methods=[b.op.method], name=b.op.key)
+            for b in check_handlers(spec, table, bundled)]
 
 
 def routes_for(state: MockState, catalog: Catalog) -> list[Route]:
@@ -133,12 +184,15 @@ def routes_for(state: MockState, catalog: Catalog) -> list[Route]:
     profile may lack some), and the admin API's. Each request reads the state's current catalog, so
     the routes only change when a reload changes the paths."""
     documented = catalog.specs.of_documented()
-    routes = _routes(documented, API_HANDLERS, api_key_auth, lambda world: state.catalog.specs.of(world.profile))
+    routes = _routes(documented, API_HANDLERS, api_key_auth, lambda world: state.catalog.specs.of(world.profile),
+                     DEFAULT_SPEC)
     served = catalog.specs.of(profile_named(state.settings.profile))  # what requests are checked by
     if served is not documented:
-        check_handlers(served, API_HANDLERS, every_operation=False)
+        check_handlers(served, API_HANDLERS, DEFAULT_SPEC)
     if catalog.admin_spec is not None:
-        routes += _routes(catalog.admin_spec, ADMIN_HANDLERS, admin.admin_auth, lambda world: _admin_spec(state))
+        routes += _routes(catalog.admin_spec, ADMIN_HANDLERS, admin.admin_auth, lambda world: _admin_spec(state),
+                          DEFAULT_ADMIN_SPEC)
+    state.generic_operations = generic_operations(documented)
     return routes
 
 
@@ -169,7 +223,9 @@ def create_app(settings: Settings) -> Starlette:
         the request's world's profile."""
         error = exc if isinstance(exc, ApiError) else _as_api_error(request, exc, state.catalog)
         world = request.scope.get("recoup.world")
-        return error_answer(error, world.profile.behaviour if world is not None else state.worlds.profile.behaviour)
+        op: Operation | None = request.scope.get("recoup.op")
+        return error_answer(error, world.profile.behaviour if world is not None else state.worlds.profile.behaviour,
+                            op.error_style(error.status) if op is not None else None)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -172,6 +172,8 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if settings.access_log else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     app = create_app(settings)
+    if generic := app.state.mock.generic_operations:
+        print(f"recoup-mock: served generically (no handler knows them): {', '.join(generic)}", file=sys.stderr)
     # This process is the server's own, so process-wide tuning is ours to do (never in create_app,
     # which may run inside a user's test process). Everything loaded so far (spec, validators,
     # fixtures) lives as long as the process: keep it out of the cyclic collector's full passes.
@@ -282,9 +284,9 @@ def _init(target: Path) -> int:
 def _validate(settings: Settings) -> int:
     """Check what `serve` with these settings would load, and more: the spec's full structure, that it fits
     the handlers (as start-up does), and every fixture file (all problems, not only the first)."""
-    from .app import ADMIN_HANDLERS, API_HANDLERS, check_handlers
+    from .app import ADMIN_HANDLERS, API_HANDLERS, check_handlers, generic_operations
     from .profiles import derived_document, overlay_path, profile_named
-    from .spec import ApiSpec, ChunkSchemas, check_document, load_document
+    from .spec import ApiSpec, check_document, load_document
     from .state.fixtures import check_all
 
     spec_path, fixtures, profile = settings.spec, settings.fixtures, profile_named(settings.profile)
@@ -292,15 +294,17 @@ def _validate(settings: Settings) -> int:
     try:
         document = load_document(spec_path)  # read once: checked, overlaid, and the fixtures' chunk schema
         check_document(spec_path, document)
-        check_handlers(ApiSpec(spec_path, document), API_HANDLERS)
+        spec = ApiSpec(spec_path, document)
+        check_handlers(spec, API_HANDLERS, DEFAULT_SPEC)
         if profile.overlaid:
             document = derived_document(spec_path, profile, document)
             check_document(spec_path, document, name=f"{spec_path} with {overlay_path(spec_path)} applied")
-            check_handlers(ApiSpec(spec_path, document), API_HANDLERS, every_operation=False)
+            spec = ApiSpec(spec_path, document)
+            check_handlers(spec, API_HANDLERS, DEFAULT_SPEC)
         # The admin spec serve would load: one of the user's own, or the bundled ones when checking the bundle.
         if settings.admin and (settings.admin_spec != DEFAULT_ADMIN_SPEC or spec_path == DEFAULT_SPEC):
             check_document(settings.admin_spec)
-            check_handlers(ApiSpec(settings.admin_spec), ADMIN_HANDLERS)
+            check_handlers(ApiSpec(settings.admin_spec), ADMIN_HANDLERS, DEFAULT_ADMIN_SPEC)
         if spec_path == DEFAULT_SPEC:
             check_document(DEFAULT_ADMIN_SPEC.with_name("proxy-admin.yaml"))  # what `recoup-mock proxy` serves
     except MockServerError as exc:
@@ -308,7 +312,7 @@ def _validate(settings: Settings) -> int:
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1
-    lines = check_all(fixtures, ChunkSchemas(document))
+    lines = check_all(fixtures, spec.chunk_schemas())
     for line in lines:
         print(line, file=sys.stderr)
     if lines:
@@ -316,4 +320,7 @@ def _validate(settings: Settings) -> int:
         return 1
     what = f"{spec_path} (profile {profile.name})" if profile.overlaid else str(spec_path)
     print(f"OK: {what} and the fixtures in {fixtures} are valid.")
+    if generic := generic_operations(spec):
+        print(f"Served generically (no handler knows them; documented example or a value built from the "
+              f"response schema): {', '.join(generic)}")
     return 0

@@ -21,6 +21,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.responses import Response
 
@@ -119,7 +120,8 @@ class UnknownPath(ApiError):
 @dataclass(frozen=True)
 class ErrorStyle:
     """How the one error body is shaped. The default is the documented ``{"status", "message"}``;
-    a profile (`mockserver.profiles`) may name the text ``error`` and list ``missing_fields``."""
+    a profile (`mockserver.profiles`) may name the text ``error`` and list ``missing_fields``, and an
+    operation's documented error schema may ask for another shape (`of_schema`)."""
 
     #: The key of the human-readable text.
     key: str = "message"
@@ -127,6 +129,28 @@ class ErrorStyle:
     message_statuses: frozenset[int] = frozenset()
     #: Add ``missing_fields`` (the fields of the structured problems) to a validation failure.
     missing_fields: bool = False
+    #: Whether the body has ``"status": "error"``.
+    status_field: bool = True
+    #: A key that carries the HTTP status as an integer (``{"error": 404, "message": ...}``).
+    code_key: str | None = None
+
+    @classmethod
+    def of_schema(cls, schema: Mapping[str, Any]) -> ErrorStyle | None:
+        """The shape an error schema documents (``properties`` and ``required``, references resolved):
+        ``{status, message}``, ``{status, error}``, a bare ``{error}``, or ``{error: <int>, message}``.
+        None when it names neither ``message`` nor ``error`` (nothing to put the text in)."""
+        properties = schema.get("properties", {})
+        required = set(schema.get("required", []))
+        status_field = "status" in properties or "status" in required
+        missing = "missing_fields" in properties
+        error = properties.get("error", {}) if isinstance(properties.get("error"), Mapping) else {}
+        if error.get("type") in ("integer", "number") and ("message" in properties or "message" in required):
+            return cls("message", status_field=status_field, code_key="error", missing_fields=missing)
+        if "error" in properties or "error" in required:
+            return cls("error", status_field=status_field, missing_fields=missing)
+        if "message" in properties or "message" in required:
+            return cls("message", status_field=status_field, missing_fields=missing)
+        return None
 
 
 DOCUMENTED_ERRORS = ErrorStyle()
@@ -135,7 +159,9 @@ DOCUMENTED_ERRORS = ErrorStyle()
 def error_body(exc: ApiError, style: ErrorStyle = DOCUMENTED_ERRORS) -> dict[str, object]:
     """The error body of ``exc`` in ``style``."""
     key = "message" if exc.status in style.message_statuses else style.key
-    body: dict[str, object] = {"status": "error"}
+    body: dict[str, object] = {"status": "error"} if style.status_field else {}
+    if style.code_key is not None:
+        body[style.code_key] = exc.status
     if style.missing_fields and exc.details:
         body["missing_fields"] = list(dict.fromkeys(p.field for p in exc.details if p.field))
     body[key] = exc.text

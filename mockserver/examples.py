@@ -18,7 +18,7 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from .store import EPOCH_MS, iso, seeded_uuid
+from .state.store import EPOCH_MS, iso, seeded_uuid
 
 #: How deep a schema may nest (recursive ``$ref``s stop here with the smallest value).
 MAX_DEPTH = 12

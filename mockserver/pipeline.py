@@ -125,9 +125,11 @@ def no_such_operation(request: Request, world: World) -> UnknownPath:
                        f"'{world.profile.name}' profile")
 
 
-def endpoint(operation_id: str, spec_for: SpecFor, handler: Handler, authorize: Authorizer = api_key_auth
-             ) -> Callable[[Request], Awaitable[Response]]:
-    """The Starlette endpoint of one operation: the pipeline, then ``handler``.
+def endpoint(key: str, spec_for: SpecFor, handler: Handler, authorize: Authorizer = api_key_auth, *,
+             handles: str | None = None) -> Callable[[Request], Awaitable[Response]]:
+    """The Starlette endpoint of the operation ``key`` (`Operation.key`): the pipeline, then ``handler``.
+    ``handles`` is the name of the handler's own operation (the project's operationId), which the
+    profile's behaviour table speaks of; None for the generic responder.
 
     The order is 413 -> 401 -> 415 -> JSON -> spec, except for the operations the world's profile
     checks before the credentials (the deployed server's ``POST /api/chat`` and ``/runs``), where it
@@ -137,9 +139,11 @@ def endpoint(operation_id: str, spec_for: SpecFor, handler: Handler, authorize: 
         state: MockState = request.app.state.mock
         world: World = request.scope["recoup.world"]  # picked by the middleware, before routing
         spec = spec_for(world)
-        op = spec.operation(operation_id)
+        op = spec.operation(key)
         if op is None:
             raise no_such_operation(request, world)
+        request.scope["recoup.op"] = op  # the error body takes the shape this operation documents
+        request.scope["recoup.spec"] = spec
         settings = state.settings
         body = b""
         if op.has_body:
@@ -147,7 +151,7 @@ def endpoint(operation_id: str, spec_for: SpecFor, handler: Handler, authorize: 
             entry = request.scope.get("recoup.entry")
             if entry is not None:
                 entry.request_body = body[:JOURNAL_BODY_BYTES]
-        body_first = operation_id in world.profile.behaviour.body_before_auth
+        body_first = handles in world.profile.behaviour.body_before_auth
         account = ANONYMOUS if body_first else _authorize(request, world, op, authorize)
         parsed = None
         if body:
@@ -161,7 +165,7 @@ def endpoint(operation_id: str, spec_for: SpecFor, handler: Handler, authorize: 
             account = _authorize(request, world, op, authorize)
         return await handler(Call(request, world, state, account, parsed))
 
-    run.__name__ = operation_id
+    run.__name__ = handles or key
     return run
 
 

@@ -169,10 +169,11 @@ class Specs:
         return pattern is not None and pattern.fullmatch(path) is not None
 
 
-def error_answer(exc: ApiError, behaviour: Behaviour) -> Response:
-    """How an error leaves the server under a profile: the error body in the profile's shape, or the
-    profile's not-found page for a path it has no operation at. The app's exception handler and the
-    middleware both answer through here."""
+def error_answer(exc: ApiError, behaviour: Behaviour, style: ErrorStyle | None = None) -> Response:
+    """How an error leaves the server under a profile: the error body in the shape the operation
+    documents for that status (``style``), else in the profile's shape, or the profile's not-found
+    page for a path it has no operation at. The app's exception handler and the middleware both
+    answer through here."""
     if isinstance(exc, UnknownPath) and behaviour.not_found_page is not None:
         return HTMLResponse(behaviour.not_found_page, status_code=404)
-    return error_response(exc, behaviour.errors)
+    return error_response(exc, style or behaviour.errors)

@@ -9,6 +9,7 @@ are not validated here, because that would buffer a stream.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
 from openapi_core.validation.schemas.validators import SchemaValidator
 from starlette.requests import Request
 
-from .errors import Problem, SpecError
+from .errors import ErrorStyle, Problem, SpecError
 from .yamlfile import read_yaml
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -36,9 +37,13 @@ _TEMPLATE_NAME = re.compile(r"\{([^{}/]+)\}")
 
 @dataclass(frozen=True)
 class Operation:
-    """One operation of the spec, as the router and the validator need it."""
+    """One operation of the spec, as the router and the validator need it.
 
-    operation_id: str
+    ``key`` names it everywhere in the server (routes, journal, listings): its ``operationId``, or
+    ``"METHOD /path"`` for an operation without one (as upstream documents have)."""
+
+    operation_id: str | None
+    key: str
     method: str
     path: str
     has_body: bool
@@ -47,6 +52,16 @@ class Operation:
     secured: bool
     params: tuple[Param, ...]
     body_validator: Checker | None
+    #: The responses as documented, ``$ref``s of the response objects resolved (status code -> object).
+    responses: Mapping[str, Any]
+    #: The error body shape each documented error status asks for (`errors.ErrorStyle.of_schema`).
+    error_styles: Mapping[str, ErrorStyle]
+
+    def error_style(self, status: int) -> ErrorStyle | None:
+        """The shape of this operation's error body for ``status``: its own code's, else ``4XX``/``5XX``'s,
+        else ``default``'s; None when the spec documents no JSON object for it."""
+        styles = self.error_styles
+        return styles.get(str(status)) or styles.get(f"{status // 100}XX") or styles.get("default")
 
     @property
     def template_names(self) -> list[str]:
@@ -118,11 +133,11 @@ class ApiSpec:
         self.openapi = OpenAPI.from_dict(self.document, config=Config(spec_validator_cls=None),
                                          base_uri=path.resolve().as_uri())
         self.operations = list(self._operations())
-        self._by_id = {op.operation_id: op for op in self.operations}
+        self._by_key = {op.key: op for op in self.operations}
 
-    def operation(self, operation_id: str) -> Operation | None:
-        """The operation with this id, if this spec has it."""
-        return self._by_id.get(operation_id)
+    def operation(self, key: str) -> Operation | None:
+        """The operation with this `Operation.key` (its operationId, else ``"METHOD /path"``), if any."""
+        return self._by_key.get(key)
 
     def _operations(self) -> Iterator[Operation]:
         paths = self.openapi.spec / "paths"
@@ -131,18 +146,42 @@ class ApiSpec:
                 if method not in item:
                     continue
                 op = item[method]
-                if "operationId" not in op:
-                    raise SpecError(f"{self.path}: {method.upper()} {path} has no operationId.")
                 body = self.deref(op.get("requestBody", {}))
                 op_path = paths / path / method
                 body_validator = None
                 if "application/json" in body.get("content", {}):
                     body_schema = op_path / "requestBody" / "content" / "application/json" / "schema"
                     body_validator = self._checker(body_schema, body["content"]["application/json"]["schema"])
-                yield Operation(op["operationId"], method.upper(), path, "requestBody" in op,
-                                bool(body.get("required")), tuple(body.get("content", {})),
+                responses = {str(code): self.deref(answer) for code, answer in op.get("responses", {}).items()}
+                operation_id = op.get("operationId")
+                yield Operation(operation_id, operation_id or f"{method.upper()} {path}", method.upper(), path,
+                                "requestBody" in op, bool(body.get("required")), tuple(body.get("content", {})),
                                 bool(op.get("security", self.document.get("security", [{}]))),
-                                tuple(self._params(paths / path, op_path)), body_validator)
+                                tuple(self._params(paths / path, op_path)), body_validator, responses,
+                                self._error_styles(responses))
+
+    def _error_styles(self, responses: Mapping[str, Any]) -> dict[str, ErrorStyle]:
+        """The error body shape of each documented 4xx/5xx (and ``default``) JSON answer."""
+        styles: dict[str, ErrorStyle] = {}
+        for code, answer in responses.items():
+            if code[0] not in "45" and code != "default":
+                continue
+            schema = self.deref(answer.get("content", {}).get("application/json", {}).get("schema"))
+            style = ErrorStyle.of_schema(self._flattened(schema)) if isinstance(schema, Mapping) else None
+            if style is not None:
+                styles[code] = style
+        return styles
+
+    def _flattened(self, schema: Mapping[str, Any]) -> dict[str, Any]:
+        """An object schema with its ``allOf`` parts (and their ``$ref``s) merged: properties and required."""
+        flat: dict[str, Any] = {"properties": dict(schema.get("properties", {})),
+                                "required": list(schema.get("required", []))}
+        for part in schema.get("allOf", []):
+            part = self._flattened(self.deref(part))
+            flat["properties"].update(part["properties"])
+            flat["required"] += part["required"]
+        flat["properties"] = {name: self.deref(sub) for name, sub in flat["properties"].items()}
+        return flat
 
     def _checker(self, schema: SchemaPath, raw: Mapping[str, Any]) -> Checker:
         """Validators for one schema, built once, with their $refs resolved once."""
@@ -200,8 +239,9 @@ class ApiSpec:
         return problems
 
     def chunk_schemas(self) -> ChunkSchemas:
-        """The UI message chunk union of this spec, by chunk type."""
-        return ChunkSchemas(self.document)
+        """The UI message chunk union of this spec, by chunk type; the built-in one (the bundled
+        contract's) when this spec has none, as a spec that documents its streams as ``type: string``."""
+        return ChunkSchemas(self.document if has_chunk_schema(self.document) else builtin_chunk_document())
 
 
 def _raw_param(request: Request, param: Param) -> str | None:
@@ -257,6 +297,19 @@ def _cap(line: str) -> str:
 
 def _pointer(err: JsonSchemaError) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+
+
+def has_chunk_schema(document: Mapping[str, Any]) -> bool:
+    """Whether ``document`` defines the UI message chunk union itself."""
+    return CHUNK_SCHEMA in document.get("components", {}).get("schemas", {})
+
+
+@functools.cache
+def builtin_chunk_document() -> dict[str, Any]:
+    """The bundled contract, where the built-in UI message chunk schema lives (read once)."""
+    from .settings import DEFAULT_SPEC
+
+    return load_document(DEFAULT_SPEC)
 
 
 class ChunkSchemas:

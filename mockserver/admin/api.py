@@ -66,7 +66,8 @@ async def list_queued_scenarios(call: Call) -> Response:
 
 async def get_status(call: Call) -> Response:
     return JSONResponse({**call.world.counts(), "world": call.world.name, "tasks": len(asyncio.all_tasks()),
-                         "reloads": call.state.reloads, "reloadError": call.state.reload_error})
+                         "reloads": call.state.reloads, "reloadError": call.state.reload_error,
+                         "genericOperations": call.state.generic_operations})
 
 
 async def configure_world(call: Call) -> Response:

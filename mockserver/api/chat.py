@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from ..errors import ApiError
+from ..errors import ApiError, quote
 from ..pipeline import Call
 from ..state.store import Chat, Session
 from ..streams import sse
@@ -176,8 +176,14 @@ async def resume_chat_stream(call: Call) -> Response:
         if run is not None:
             call.world.store.release_slot(chat, run.id)
         return Response(status_code=204)
-    start = int(call.request.query_params.get("startIndex", "0"))
-    return stream_response(call, run, start)
+    return stream_response(call, run, _start_index(call.request.query_params.get("startIndex", "0")))
+
+
+def _start_index(raw: str) -> int:
+    """``startIndex``, which the spec in service checks when it declares it (an upstream one may not)."""
+    if not (raw.isascii() and raw.isdigit()):
+        raise ApiError(400, f"Query parameter 'startIndex' is {quote(raw)}; expected an integer >= 0")
+    return int(raw)
 
 
 async def stop_chat(call: Call) -> Response:

@@ -28,6 +28,8 @@ class MockState:
         self.reload_error: str | None = None
         #: How many reloads have been served (``serve --watch``).
         self.reloads = 0
+        #: ``"METHOD /path"`` of the spec's operations that no handler knows (set with the routes).
+        self.generic_operations: list[str] = []
 
     @property
     def scenarios(self) -> dict[str, Scenario]:

@@ -173,6 +173,8 @@ class Store:
         self.accounts_by_key: dict[str, Account] = {}
         self.sessions: dict[str, Session] = {}
         self.chats: dict[str, Chat] = {}
+        #: How many times each operation without a handler has been answered (`mockserver.api.generic`'s seeds).
+        self.generated: dict[str, int] = {}
         accounts = {a.name: Account(a.name, a.id) for a in blueprint.accounts}
         for a in blueprint.accounts:
             self.accounts_by_key.update(dict.fromkeys(a.keys, accounts[a.name]))
