@@ -34,7 +34,7 @@ from .api import generic, resources
 from .errors import ApiError, SpecError, UnknownPath
 from .middleware import MockMiddleware
 from .pipeline import Authorizer, Handler, SpecFor, api_key_auth, endpoint
-from .profiles import error_answer, profile_named
+from .profiles import derived_document, error_answer, profile_named
 from .settings import DEFAULT_ADMIN_SPEC, DEFAULT_SPEC, Settings
 from .spec import ApiSpec, Operation, load_document
 from .state.app_state import MockState
@@ -99,6 +99,9 @@ class Binding:
 
     op: Operation
     name: str | None
+    #: The project's own operation of the handler, when ``op`` comes from another spec: its request
+    #: rules still hold, since they are what the handler was written against (`pipeline.endpoint`).
+    guard: Operation | None = None
 
 
 def bind(spec: ApiSpec, table: Mapping[str, Handling], bundled: Path) -> list[Binding]:
@@ -114,6 +117,21 @@ def bind(spec: ApiSpec, table: Mapping[str, Handling], bundled: Path) -> list[Bi
             name = routes.get((op.method, _template(op.path)))
         bindings.append(Binding(op, name if name in table else None))
     return bindings
+
+
+def guarded(bindings: list[Binding], spec: ApiSpec, bundled: Path) -> list[Binding]:
+    """``bindings`` of a spec that is not the bundled contract, each handled one given the bundled
+    operation it was written against (from the loosest bundled contract, the deployed one's)."""
+    if spec.path.resolve() == bundled.resolve():
+        return bindings
+    own = guard_spec(bundled)
+    return [Binding(b.op, b.name, own.operation(b.name)) if b.name is not None else b for b in bindings]
+
+
+@functools.cache
+def guard_spec(bundled: Path) -> ApiSpec:
+    """The bundled contract as deployed (its request rules are the loosest the handlers take), built once."""
+    return ApiSpec(bundled, derived_document(bundled, profile_named("deployed")))
 
 
 @functools.cache
@@ -174,9 +192,11 @@ def _unread_parameters(op: Operation, handling: Handling) -> list[str]:
 def _routes(spec: ApiSpec, table: Mapping[str, Handling], authorize: Authorizer, spec_for: SpecFor,
             bundled: Path) -> list[Route]:
     """One route per operation of ``spec``; each request is then validated by ``spec_for(world)``."""
+    bindings = guarded(check_handlers(spec, table, bundled), spec, bundled)
     return [Route(b.op.path, endpoint(b.op.key, spec_for, table[b.name].handler if b.name else generic.respond,
-                                      authorize, handles=b.name), methods=[b.op.method], name=b.op.key)
-            for b in check_handlers(spec, table, bundled)]
+                                      authorize, handles=b.name, guard=(guard_spec(bundled), b.guard) if b.guard
+                                      else None), methods=[b.op.method], name=b.op.key)
+            for b in bindings]
 
 
 def routes_for(state: MockState, catalog: Catalog) -> list[Route]:

@@ -126,10 +126,13 @@ def no_such_operation(request: Request, world: World) -> UnknownPath:
 
 
 def endpoint(key: str, spec_for: SpecFor, handler: Handler, authorize: Authorizer = api_key_auth, *,
-             handles: str | None = None) -> Callable[[Request], Awaitable[Response]]:
+             handles: str | None = None, guard: tuple[ApiSpec, Operation] | None = None
+             ) -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint of the operation ``key`` (`Operation.key`): the pipeline, then ``handler``.
     ``handles`` is the name of the handler's own operation (the project's operationId), which the
-    profile's behaviour table speaks of; None for the generic responder.
+    profile's behaviour table speaks of; None for the generic responder. ``guard`` is that operation
+    in the project's contract, for a spec of another origin: a request this spec admits but the
+    handler's own contract does not (an upstream spec that leaves ``prompt`` optional) is a 400 too.
 
     The order is 413 -> 401 -> 415 -> JSON -> spec, except for the operations the world's profile
     checks before the credentials (the deployed server's ``POST /api/chat`` and ``/runs``), where it
@@ -159,6 +162,8 @@ def endpoint(key: str, spec_for: SpecFor, handler: Handler, authorize: Authorize
                 check_content_type(request, op)
             parsed = parse_json(body)
         problems = spec.validate_request(op, request, parsed, has_body=bool(body))
+        if not problems and guard is not None:
+            problems = guard[0].validate_request(guard[1], request, parsed, has_body=bool(body))
         if problems:
             raise ApiError(400, "Invalid request", problems)
         if body_first:
