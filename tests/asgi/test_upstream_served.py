@@ -139,3 +139,18 @@ def _minimal_body(op: dict[str, Any]) -> Any:
     import random
 
     return ValueBuilder(Resolver(DOCUMENT), random.Random(0)).build(schema)
+
+
+def test_a_request_the_upstream_spec_admits_but_the_handler_cannot_serve_is_a_400(client: TestClient) -> None:
+    # The upstream document leaves both prompt and messages optional; the handler needs one of them.
+    response = client.post("/api/chat/runs", json={}, headers=H)
+    assert response.status_code == 400, response.text
+    assert_documented(response, "POST", "/api/chat/runs")
+
+
+def test_an_undeclared_start_index_is_still_checked_by_the_resume_handler(client: TestClient) -> None:
+    from support import CHAT_BUSY
+
+    response = client.get(f"/api/chat/{CHAT_BUSY}/stream", params={"startIndex": "x1"}, headers=H)
+    assert response.status_code == 400 and "startIndex" in response.text
+    assert client.get(f"/api/chat/{CHAT_BUSY}/stream", params={"startIndex": "1"}, headers=H).status_code == 200
