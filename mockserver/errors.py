@@ -133,6 +133,9 @@ class ErrorStyle:
     status_field: bool = True
     #: A key that carries the HTTP status as an integer (``{"error": 404, "message": ...}``).
     code_key: str | None = None
+    #: The only texts the schema allows (its ``const`` or ``enum``): the error's own text when it is
+    #: one of them, else the first (``{"error": "Invalid chat id"}`` is all that operation may say).
+    texts: tuple[str, ...] = ()
 
     @classmethod
     def of_schema(cls, schema: Mapping[str, Any]) -> ErrorStyle | None:
@@ -145,12 +148,17 @@ class ErrorStyle:
         missing = "missing_fields" in properties
         error = properties.get("error", {}) if isinstance(properties.get("error"), Mapping) else {}
         if error.get("type") in ("integer", "number") and ("message" in properties or "message" in required):
-            return cls("message", status_field=status_field, code_key="error", missing_fields=missing)
-        if "error" in properties or "error" in required:
-            return cls("error", status_field=status_field, missing_fields=missing)
-        if "message" in properties or "message" in required:
-            return cls("message", status_field=status_field, missing_fields=missing)
-        return None
+            key, code_key = "message", "error"
+        elif "error" in properties or "error" in required:
+            key, code_key = "error", None
+        elif "message" in properties or "message" in required:
+            key, code_key = "message", None
+        else:
+            return None
+        text = properties.get(key, {}) if isinstance(properties.get(key), Mapping) else {}
+        texts = (text["const"],) if "const" in text else tuple(text.get("enum") or ())
+        return cls(key, status_field=status_field, code_key=code_key, missing_fields=missing,
+                   texts=tuple(t for t in texts if isinstance(t, str)))
 
 
 DOCUMENTED_ERRORS = ErrorStyle()
@@ -164,7 +172,7 @@ def error_body(exc: ApiError, style: ErrorStyle = DOCUMENTED_ERRORS) -> dict[str
         body[style.code_key] = exc.status
     if style.missing_fields and exc.details:
         body["missing_fields"] = list(dict.fromkeys(p.field for p in exc.details if p.field))
-    body[key] = exc.text
+    body[key] = exc.text if not style.texts or exc.text in style.texts else style.texts[0]
     return body
 
 

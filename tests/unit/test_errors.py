@@ -6,7 +6,7 @@ import json
 
 from starlette.requests import Request
 
-from mockserver.errors import ApiError, Problem, error_response
+from mockserver.errors import ApiError, ErrorStyle, Problem, error_body, error_response
 from mockserver.settings import DEFAULT_SPEC
 from mockserver.spec import ApiSpec
 
@@ -36,3 +36,15 @@ def test_validation_names_missing_fields_without_parsing_messages() -> None:
     problems = spec.validate_request(op, request, {"messages": []}, has_body=True)
     assert {p.missing for p in problems} >= {"chatId", "sessionId"}
     assert all(p.where.startswith("body") for p in problems)
+
+
+def test_an_error_schema_gives_the_body_its_shape() -> None:
+    error = ApiError(404, "Session not found: s1")
+    status_error = ErrorStyle.of_schema({"properties": {"status": {"enum": ["error"]}, "error": {"type": "string"}}})
+    assert status_error is not None and error_body(error, status_error) == {"status": "error", "error": error.text}
+    numeric = ErrorStyle.of_schema({"required": ["error", "message"],
+                                    "properties": {"error": {"type": "integer"}, "message": {"type": "string"}}})
+    assert numeric is not None and error_body(error, numeric) == {"error": 404, "message": error.text}
+    bare = ErrorStyle.of_schema({"properties": {"error": {"type": "string", "enum": ["Invalid chat id"]}}})
+    assert bare is not None and error_body(ApiError(400, "id is empty"), bare) == {"error": "Invalid chat id"}
+    assert ErrorStyle.of_schema({"properties": {"detail": {"type": "string"}}}) is None
