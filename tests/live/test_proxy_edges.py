@@ -28,8 +28,8 @@ from support import ALICE, CHAT_BUSY, SESSION_READY, chat_body, free_port
 from test_proxy_checks import RUN, echo, through, wrong_upstream
 
 from mockserver import Settings, create_app
-from mockserver import proxy as proxy_module
 from mockserver.cli import main
+from mockserver.proxy import server as proxy_module
 from mockserver.proxy.admin import ProxySettings, ProxyState
 from mockserver.proxy.server import Proxy
 from mockserver.proxy.upstream import ProxyLogFilter

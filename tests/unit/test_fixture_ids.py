@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from mockserver import fixture_ids as ids
 from mockserver.settings import DEFAULT_FIXTURES
+from mockserver.state import fixture_ids as ids
 from mockserver.state.blueprint import load_blueprint
 
 
