@@ -297,8 +297,9 @@ def _validate(settings: Settings) -> int:
         spec = ApiSpec(spec_path, document)
         check_handlers(spec, API_HANDLERS, DEFAULT_SPEC)
         if profile.overlaid:
+            overlay = overlay_path(spec_path, document)
             document = derived_document(spec_path, profile, document)
-            check_document(spec_path, document, name=f"{spec_path} with {overlay_path(spec_path)} applied")
+            check_document(spec_path, document, name=f"{spec_path} with {overlay or 'no overlay'} applied")
             spec = ApiSpec(spec_path, document)
             check_handlers(spec, API_HANDLERS, DEFAULT_SPEC)
         # The admin spec serve would load: one of the user's own, or the bundled ones when checking the bundle.

@@ -18,6 +18,8 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
+from .errors import SpecError
+from .spec import resolve_ref
 from .state.store import EPOCH_MS, iso, seeded_uuid
 
 #: How deep a schema may nest (recursive ``$ref``s stop here with the smallest value).
@@ -50,25 +52,17 @@ def documented_example(media: Mapping[str, Any], resolve: Resolver) -> tuple[boo
 
 
 class Resolver:
-    """Follows local ``$ref``s (``#/...``) in one document."""
+    """Follows local ``$ref``s in one document (`mockserver.spec.resolve_ref`); a dangling or cyclic one
+    makes the value `Unbuildable`."""
 
     def __init__(self, document: Mapping[str, Any]) -> None:
         self.document = document
 
     def node(self, node: Any) -> Any:
-        seen = 0
-        while isinstance(node, Mapping) and isinstance(node.get("$ref"), str) and node["$ref"].startswith("#/"):
-            target: Any = self.document
-            for part in node["$ref"][2:].split("/"):
-                part = part.replace("~1", "/").replace("~0", "~")
-                if not isinstance(target, Mapping) or part not in target:
-                    raise Unbuildable(f"$ref {node['$ref']} points at nothing in the document")
-                target = target[part]
-            node = target
-            seen += 1
-            if seen > MAX_DEPTH:
-                raise Unbuildable(f"$ref {node!r} refers to itself")
-        return node
+        try:
+            return resolve_ref(self.document, node)
+        except SpecError as exc:
+            raise Unbuildable(str(exc)) from None
 
 
 class ValueBuilder:

@@ -115,10 +115,18 @@ def profile_named(name: str) -> Profile:
     return PROFILES[name]
 
 
-def overlay_path(spec: Path) -> Path:
-    """The overlay beside ``spec`` if there is one (a custom spec brings its own), else the bundled one."""
+def overlay_path(spec: Path, document: Mapping[str, Any] | None = None) -> Path | None:
+    """The overlay beside ``spec`` if there is one (a custom spec brings its own), else the bundled one
+    for a version of the project's contract (it names the project's operations: ``postChat``); None for
+    a spec of another origin (an upstream document), which the bundled overlay's targets do not fit:
+    its deployed profile changes behaviour only."""
     beside = spec.parent / OVERLAY_FILE
-    return beside if beside.is_file() else DEFAULT_SPEC.parent / OVERLAY_FILE
+    if beside.is_file():
+        return beside
+    document = load_document(spec) if document is None else document
+    ours = any(isinstance(op, Mapping) and op.get("operationId") == "postChat"
+               for item in document.get("paths", {}).values() if isinstance(item, Mapping) for op in item.values())
+    return DEFAULT_SPEC.parent / OVERLAY_FILE if ours else None
 
 
 def derived_document(spec: Path, profile: Profile, document: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -129,7 +137,9 @@ def derived_document(spec: Path, profile: Profile, document: dict[str, Any] | No
         return document
     from oas_patch.overlay import apply_overlay  # only when a profile needs it
 
-    path = overlay_path(spec)
+    path = overlay_path(spec, document)
+    if path is None:
+        return document
     overlay = read_yaml(path, lambda why: SpecError(f"Cannot read the overlay {path}: {why}"))
     if not isinstance(overlay, Mapping) or not isinstance(overlay.get("actions"), list):
         raise SpecError(f"{path} is not an OpenAPI Overlay (no 'actions' list)")

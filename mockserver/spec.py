@@ -207,14 +207,8 @@ class ApiSpec:
             return resolved.contents
 
     def deref(self, node: Any) -> Any:
-        """``node`` with its local ``$ref`` (``#/components/...``) followed, through chains of them; any other
-        node as it is. The one resolver of the document's references (`mockserver.proxy.conformance` uses it too)."""
-        while isinstance(node, Mapping) and isinstance(ref := node.get("$ref"), str) and ref.startswith("#/"):
-            target: Any = self.document
-            for part in ref[2:].split("/"):
-                target = target[part]
-            node = target
-        return node
+        """``node`` with its local ``$ref`` followed (`resolve_ref`)."""
+        return resolve_ref(self.document, node)
 
     def validate_request(self, op: Operation, request: Request, body: Any, has_body: bool) -> list[Problem]:
         """What is wrong with the request's parameters and (parsed JSON) body, one problem each."""
@@ -297,6 +291,27 @@ def _cap(line: str) -> str:
 
 def _pointer(err: JsonSchemaError) -> str:
     return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in err.absolute_path)
+
+
+#: How long a chain of references may be before it is taken for a cycle.
+MAX_REF_CHAIN = 32
+
+
+def resolve_ref(document: Mapping[str, Any], node: Any) -> Any:
+    """``node`` with its local ``$ref`` (``#/components/...``) followed, through chains of them; any other
+    node as it is. The one resolver of a document's references (`ApiSpec.deref`, the proxy's conformance
+    checks, `mockserver.examples`). A reference to nothing, or a cycle of them, is a `SpecError` naming it."""
+    for _ in range(MAX_REF_CHAIN):
+        if not (isinstance(node, Mapping) and isinstance(ref := node.get("$ref"), str) and ref.startswith("#/")):
+            return node
+        target: Any = document
+        for part in ref[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, Mapping) or part not in target:
+                raise SpecError(f"The reference {ref} points at nothing in the document")
+            target = target[part]
+        node = target
+    raise SpecError(f"The references from {node!r:.80} form a cycle")
 
 
 def has_chunk_schema(document: Mapping[str, Any]) -> bool:
