@@ -17,6 +17,9 @@ from typing import Any
 from ..errors import FixtureError
 from ..yamlfile import read_yaml
 from .fixture_ids import RUN_ID, RUN_ID_RULE
+from .lifecycle import Timers
+
+DEFAULT_TIMERS = Timers()
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,8 @@ class Blueprint:
     accounts: tuple[AccountDef, ...]
     sessions: tuple[SessionDef, ...]
     chats: tuple[ChatDef, ...]
+    #: ``defaults.sandbox``: how long provisioning takes, and when an idle sandbox hibernates and expires.
+    sandbox: Timers = DEFAULT_TIMERS
 
 
 def is_uuid(value: Any) -> bool:
@@ -105,7 +110,37 @@ def load_blueprint(path: Path, scenario_names: set[str] | None = None) -> Bluepr
     reader.unique([s.id for s in sessions], "sessions[].id")
     reader.unique([c.id for c in chats], "chats[].id")
     defaults = doc.get("defaults") or {}
-    return Blueprint(file, str(defaults.get("model", "openai/gpt-5-mini")), accounts, sessions, chats)
+    if not isinstance(defaults, Mapping):
+        raise FixtureError(file, "defaults", f"{defaults!r}; expected a mapping (model, sandbox)")
+    return Blueprint(file, str(defaults.get("model", "openai/gpt-5-mini")), accounts, sessions, chats,
+                     _sandbox_timers(reader, defaults.get("sandbox")))
+
+
+#: ``defaults.sandbox`` keys: the `Timers` field each sets, and its bounds in milliseconds (a day at most).
+SANDBOX_TIMERS = {"provision_ms": (0, 86_400_000), "hibernate_after_ms": (1, 86_400_000),
+                  "expire_after_ms": (1, 86_400_000)}
+
+
+def _sandbox_timers(reader: _Reader, raw: Any) -> Timers:
+    """``defaults.sandbox`` as `Timers`; every key optional (the documented defaults), none unknown."""
+    if raw is None:
+        return DEFAULT_TIMERS
+    where = "defaults.sandbox"
+    if not isinstance(raw, Mapping):
+        raise FixtureError(reader.file, where, f"{raw!r}; expected a mapping of {', '.join(SANDBOX_TIMERS)}")
+    if unknown := sorted(set(raw) - set(SANDBOX_TIMERS)):
+        raise FixtureError(reader.file, f"{where}.{unknown[0]}",
+                           f"unknown key; defaults.sandbox has {', '.join(SANDBOX_TIMERS)}")
+    values: dict[str, int] = {}
+    for key, (low, high) in SANDBOX_TIMERS.items():
+        if key not in raw:
+            continue
+        value = raw[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise FixtureError(reader.file, f"{where}.{key}",
+                               f"{value!r}; expected a whole number of milliseconds from {low} to {high}")
+        values[key] = value
+    return Timers(**values)
 
 
 def _chat(reader: _Reader, raw: Mapping[str, Any], where: str, sessions: set[str],
