@@ -30,10 +30,10 @@ from .admin import api as admin
 from .admin import inspector
 from .admin.reload import watch
 from .api import chat as handlers
-from .api import generic, resources
+from .api import chats, generic, sandbox, session_chats, sessions
 from .errors import ApiError, SpecError, UnknownPath
 from .middleware import MockMiddleware
-from .pipeline import Authorizer, Handler, SpecFor, api_key_auth, endpoint
+from .pipeline import Authorizer, FaultPolicy, Handler, SpecFor, api_key_auth, endpoint
 from .profiles import derived_document, error_answer, profile_named
 from .settings import DEFAULT_ADMIN_SPEC, DEFAULT_SPEC, Settings
 from .spec import ApiSpec, Operation, load_document
@@ -65,13 +65,37 @@ API_HANDLERS: dict[str, Handling] = {
     "getChatRunStatus": Handling(handlers.get_chat_run_status, path=("runId",)),
     "legacyChat": Handling(handlers.legacy_chat),
     "legacyChatOptions": Handling(handlers.legacy_chat_options),
-    "createSession": Handling(resources.create_session),
-    "getSession": Handling(resources.get_session, path=("sessionId",)),
-    "listSessionChats": Handling(resources.list_session_chats, path=("sessionId",)),
-    "createSessionChat": Handling(resources.create_session_chat, path=("sessionId",)),
-    "getSessionChat": Handling(resources.get_session_chat, path=("sessionId", "chatId")),
-    "createSandbox": Handling(resources.create_sandbox),
-    "getChatMessages": Handling(resources.get_chat_messages, path=("id",)),
+    "createSession": Handling(sessions.create_session),
+    "getSession": Handling(sessions.get_session, path=("sessionId",)),
+    "patchSession": Handling(sessions.patch_session, path=("sessionId",)),
+    "listSessionChats": Handling(session_chats.list_session_chats, path=("sessionId",)),
+    "createSessionChat": Handling(session_chats.create_session_chat, path=("sessionId",)),
+    "getSessionChat": Handling(session_chats.get_session_chat, path=("sessionId", "chatId")),
+    "patchSessionChat": Handling(session_chats.patch_session_chat, path=("sessionId", "chatId")),
+    "deleteSessionChat": Handling(session_chats.delete_session_chat, path=("sessionId", "chatId")),
+    "markSessionChatRead": Handling(session_chats.mark_session_chat_read, path=("sessionId", "chatId")),
+    "listChats": Handling(chats.list_chats, query=("account_id", "artist_account_id")),
+    "createChat": Handling(chats.create_chat),
+    "updateChat": Handling(chats.update_chat),
+    "deleteChat": Handling(chats.delete_chat),
+    "getChatMessages": Handling(chats.get_chat_messages, path=("id",)),
+    "copyChatMessages": Handling(chats.copy_chat_messages, path=("id",)),
+    "deleteTrailingChatMessages": Handling(chats.delete_trailing_chat_messages, path=("id",),
+                                           query=("from_message_id",)),
+    "compactChats": Handling(chats.compact_chats),
+    "getChatArtist": Handling(chats.get_chat_artist, path=("id",)),
+    "createSandbox": Handling(sandbox.create_sandbox),
+    "getSandboxStatus": Handling(sandbox.get_sandbox_status, query=("sessionId",)),
+    "reconnectSandbox": Handling(sandbox.reconnect_sandbox, query=("sessionId",)),
+}
+#: How each operation of the chat API meets the scenario a request asks for (`FaultPolicy`): the ones
+#: that play a stream choose it themselves, after their state answers (`api.chat.select_scenario`), and
+#: so does stop (after its lookup: a 404 or 403 leaves the queue as it was); a resume reads a stream and
+#: ignores a stream scenario's name; every other operation, the generic responder's included, is answered
+#: by an http-status scenario in the pipeline, before its handler runs.
+FAULT_POLICIES: dict[str, FaultPolicy] = {
+    **dict.fromkeys(handlers.PLAY_A_STREAM, "handler"), **dict.fromkeys(handlers.READ_A_STREAM, "answer-http"),
+    "stopChat": "handler",
 }
 ADMIN_HANDLERS: dict[str, Handling] = {
     "resetMock": Handling(admin.reset_mock, query=("all",)),
@@ -79,6 +103,8 @@ ADMIN_HANDLERS: dict[str, Handling] = {
     "listScenarios": Handling(admin.list_scenarios),
     "queueScenarios": Handling(admin.queue_scenarios),
     "listQueuedScenarios": Handling(admin.list_queued_scenarios),
+    "getClock": Handling(admin.get_clock),
+    "advanceClock": Handling(admin.advance_clock),
     "getStatus": Handling(admin.get_status),
     "listWorlds": Handling(admin.list_worlds),
     "configureWorld": Handling(admin.configure_world, path=("name",)),
@@ -190,13 +216,23 @@ def _unread_parameters(op: Operation, handling: Handling) -> list[str]:
 
 
 def _routes(spec: ApiSpec, table: Mapping[str, Handling], authorize: Authorizer, spec_for: SpecFor,
-            bundled: Path) -> list[Route]:
-    """One route per operation of ``spec``; each request is then validated by ``spec_for(world)``."""
+            bundled: Path, faults: Mapping[str, FaultPolicy] | None) -> list[Route]:
+    """One route per operation of ``spec``; each request is then validated by ``spec_for(world)``. With
+    ``faults``, fault scenarios apply to the operations as it says (`FAULT_POLICIES`), by default in the
+    pipeline; without, not at all (the admin API)."""
     bindings = guarded(check_handlers(spec, table, bundled), spec, bundled)
     return [Route(b.op.path, endpoint(b.op.key, spec_for, table[b.name].handler if b.name else generic.respond,
                                       authorize, handles=b.name, guard=(guard_spec(bundled), b.guard) if b.guard
-                                      else None), methods=[b.op.method], name=b.op.key)
+                                      else None, faults=_policy(faults, b.name)),
+                  methods=[b.op.method], name=b.op.key)
             for b in bindings]
+
+
+def _policy(faults: Mapping[str, FaultPolicy] | None, handles: str | None) -> FaultPolicy:
+    """How the operation ``handles`` (None: the generic responder's) meets fault scenarios."""
+    if faults is None:
+        return "handler"
+    return faults.get(handles or "", "answer")
 
 
 def routes_for(state: MockState, catalog: Catalog) -> list[Route]:
@@ -205,14 +241,15 @@ def routes_for(state: MockState, catalog: Catalog) -> list[Route]:
     the routes only change when a reload changes the paths."""
     documented = catalog.specs.of_documented()
     routes = _routes(documented, API_HANDLERS, api_key_auth, lambda world: state.catalog.specs.of(world.profile),
-                     DEFAULT_SPEC)
+                     DEFAULT_SPEC, FAULT_POLICIES)
     served = catalog.specs.of(profile_named(state.settings.profile))  # what requests are checked by
     if served is not documented:
         check_handlers(served, API_HANDLERS, DEFAULT_SPEC)
     if catalog.admin_spec is not None:
         routes += _routes(catalog.admin_spec, ADMIN_HANDLERS, admin.admin_auth, lambda world: _admin_spec(state),
-                          DEFAULT_ADMIN_SPEC)
+                          DEFAULT_ADMIN_SPEC, None)
     state.generic_operations = generic_operations(documented)
+    state.operation_names = sorted(b.name or b.op.key for b in bind(documented, API_HANDLERS, DEFAULT_SPEC))
     return routes
 
 

@@ -1,9 +1,10 @@
 """The request pipeline every API operation goes through before its handler runs.
 
 Order: body size (413) -> credentials (401) -> content type (415) -> JSON (400) -> the spec's
-parameter and body rules via openapi-core (400). Only then is the handler called, so nothing
-invalid ever reaches a handler or the first byte of a stream. Every failure is raised as an
-`ApiError` (validation problems kept structured) and rendered by the app's one error handler.
+parameter and body rules via openapi-core (400) -> the HTTP fault scenario the request asks for
+(`answer_fault`). Only then is the handler called, so nothing invalid ever reaches a handler or the
+first byte of a stream, and a fault changes nothing. Every failure is raised as an `ApiError`
+(validation problems kept structured) and rendered by the app's one error handler.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -24,6 +26,16 @@ from .spec import ApiSpec, Operation
 from .state.app_state import MockState
 from .state.store import Account
 from .state.worlds import World
+from .streams.scenarios import Answers, Scenario, find_scenario
+
+_PREFER = re.compile(r"""(?:^|[,;])\s*scenario\s*=\s*"?([^",;\s]+)"?""", re.IGNORECASE)
+#: How an operation meets the scenario a request asks for (``Prefer: scenario=NAME`` or the queue):
+#: ``handler``: the handler meets it itself, after its state answers (the operations that play a stream:
+#: `mockserver.api.chat.select_scenario`; stop: `answer_fault` after its chat's lookup), and the admin
+#: API, which has none; ``answer``: an http-status scenario answers instead of the operation, a stream
+#: scenario is a 400; ``answer-http``: the same, but a stream scenario named by ``Prefer`` is left
+#: alone (resume: a transport sends it the POST's headers).
+FaultPolicy = Literal["handler", "answer", "answer-http"]
 
 
 @dataclass
@@ -35,6 +47,8 @@ class Call:
     state: MockState
     account: Account
     body: Any
+    #: The operation's name: the project's operationId of the handler (the key of a generic operation).
+    operation_id: str = ""
 
     def note(self, *, scenario: str | None = None, run_id: str | None = None) -> None:
         """Put the scenario and run id on this request's journal entry."""
@@ -125,18 +139,60 @@ def no_such_operation(request: Request, world: World) -> UnknownPath:
                        f"'{world.profile.name}' profile")
 
 
+def preferred_scenario(request: Request) -> str | None:
+    """The scenario the request's ``Prefer: scenario=NAME`` header names, if any."""
+    prefer = _PREFER.search(request.headers.get("prefer", ""))
+    return prefer.group(1) if prefer else None
+
+
+def http_answer(scenario: Scenario) -> ApiError:
+    """The HTTP error an http-status scenario answers with."""
+    assert scenario.http is not None
+    return ApiError(scenario.http.status, scenario.http.message, headers=scenario.http.headers)
+
+
+def http_scenarios(world: World) -> str:
+    """The names of the world's http-status scenarios, for messages."""
+    return ", ".join(sorted(name for name, s in world.scenarios.items() if s.http is not None))
+
+
+def answer_fault(call: Call, *, streams: Literal["refuse", "ignore"], answers: Answers | None = None) -> None:
+    """The one way an operation that plays no stream meets a fault scenario: the scenario its
+    ``Prefer: scenario=NAME`` names, else the next one queued for the operation (admin
+    ``queueScenarios`` with ``operation``; then, given ``answers``, the general queue's first for those
+    requests: ``stop``'s), if it is an http-status scenario, answers instead of the operation (raised
+    as its `ApiError`), so that nothing changes. An unknown name is a 400 listing the names; a stream
+    scenario is a 400 (the operation plays none), unless ``streams`` is ``ignore`` and ``Prefer``
+    named it, which is then left alone. The pipeline calls this before the handler (`FaultPolicy`)."""
+    world = call.world
+    named = preferred_scenario(call.request)
+    name = named if named is not None else world.take_queued(call.operation_id, answers)
+    if name is None:
+        return
+    scenario = find_scenario(world.scenarios, name)
+    if scenario.http is None:
+        if streams == "ignore" and named is not None:
+            return
+        op = call.operation_id
+        raise ApiError(400, f"Scenario {scenario.name!r} is a stream; {op} plays no stream and takes an "
+                            f"http-status scenario ({http_scenarios(world)})")
+    call.note(scenario=scenario.name)
+    raise http_answer(scenario)
+
+
 def endpoint(key: str, spec_for: SpecFor, handler: Handler, authorize: Authorizer = api_key_auth, *,
-             handles: str | None = None, guard: tuple[ApiSpec, Operation] | None = None
-             ) -> Callable[[Request], Awaitable[Response]]:
+             handles: str | None = None, guard: tuple[ApiSpec, Operation] | None = None,
+             faults: FaultPolicy = "handler") -> Callable[[Request], Awaitable[Response]]:
     """The Starlette endpoint of the operation ``key`` (`Operation.key`): the pipeline, then ``handler``.
     ``handles`` is the name of the handler's own operation (the project's operationId), which the
     profile's behaviour table speaks of; None for the generic responder. ``guard`` is that operation
     in the project's contract, for a spec of another origin: a request this spec admits but the
     handler's own contract does not (an upstream spec that leaves ``prompt`` optional) is a 400 too.
 
-    The order is 413 -> 401 -> 415 -> JSON -> spec, except for the operations the world's profile
-    checks before the credentials (the deployed server's ``POST /api/chat`` and ``/runs``), where it
-    is 413 -> 415 -> JSON -> spec -> 401."""
+    The order is 413 -> 401 -> 415 -> JSON -> spec -> fault, except for the operations the world's
+    profile checks before the credentials (the deployed server's ``POST /api/chat`` and ``/runs``),
+    where it is 413 -> 415 -> JSON -> spec -> 401. ``faults`` says how the operation meets the scenario
+    a request asks for (`FaultPolicy`)."""
 
     async def run(request: Request) -> Response:
         state: MockState = request.app.state.mock
@@ -168,7 +224,10 @@ def endpoint(key: str, spec_for: SpecFor, handler: Handler, authorize: Authorize
             raise ApiError(400, "Invalid request", problems)
         if body_first:
             account = _authorize(request, world, op, authorize)
-        return await handler(Call(request, world, state, account, parsed))
+        call = Call(request, world, state, account, parsed, handles or key)
+        if faults != "handler":
+            answer_fault(call, streams="ignore" if faults == "answer-http" else "refuse")
+        return await handler(call)
 
     run.__name__ = handles or key
     return run

@@ -1,4 +1,5 @@
-"""The admin API under ``/__mock/`` (described in ``openapi/admin.yaml``): reset, journal, scenarios, worlds.
+"""The admin API under ``/__mock/`` (described in ``openapi/admin.yaml``): reset, journal, scenarios, worlds,
+the clock.
 
 Every call acts on the world its ``x-mock-world`` header names (the default world without it), like
 the API's own requests; ``POST /__mock/reset?all=true`` and ``GET /__mock/worlds`` see them all.
@@ -11,18 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+from collections import deque
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..errors import ApiError
-from ..pipeline import ANONYMOUS, Call
+from ..api.chat import PLAY_A_STREAM
+from ..errors import ApiError, quote
+from ..pipeline import ANONYMOUS, Call, http_scenarios
 from ..profiles import profile_named
 from ..state.journal import select_entries
-from ..state.store import Account
+from ..state.store import Account, iso
 from ..state.worlds import World
 from ..streams.protocol import ALL_CLIENTS
-from ..streams.scenarios import find_scenario
+from ..streams.scenarios import Scenario, find_scenario
 
 ADMIN = Account("admin", "")
 
@@ -55,13 +58,64 @@ async def list_requests(call: Call) -> Response:
 async def queue_scenarios(call: Call) -> Response:
     # JSON Schema counts 3.0 as an integer: convert before using it as one.
     name, count = call.body["name"], int(call.body.get("count", 1))
-    find_scenario(call.world.scenarios, name)
-    call.world.queued_scenarios.extend([name] * count)
-    return JSONResponse({"queued": list(call.world.queued_scenarios)})
+    scenario = find_scenario(call.world.scenarios, name)
+    operation = call.body.get("operation")
+    if operation is None:
+        call.world.queued_scenarios.extend([name] * count)
+    else:
+        _check_queueable(call, operation, scenario)
+        call.world.queued_for.setdefault(operation, deque()).extend([name] * count)
+    return _queue(call.world)
+
+
+def _check_queueable(call: Call, operation: str, scenario: Scenario) -> None:
+    """400 unless ``operation`` is one of the chat contract's and can play ``scenario`` (an operation
+    that plays no stream takes only http-status scenarios)."""
+    known = call.state.operation_names
+    if operation not in known:
+        raise ApiError(400, f"Unknown operation {quote(operation)}; the chat contract's operations are: "
+                            f"{', '.join(known)}")
+    if scenario.http is None and operation not in PLAY_A_STREAM:
+        raise ApiError(400, f"Scenario {scenario.name!r} is a stream; {operation} plays no stream and takes an "
+                            f"http-status scenario ({http_scenarios(call.world)}); stream scenarios are for "
+                            f"{', '.join(sorted(PLAY_A_STREAM))}")
+
+
+def _queue(world: World) -> Response:
+    body: dict[str, object] = {"queued": list(world.queued_scenarios)}
+    if world.queued_for:
+        body["byOperation"] = {op: list(names) for op, names in world.queued_for.items()}
+    return JSONResponse(body)
 
 
 async def list_queued_scenarios(call: Call) -> Response:
-    return JSONResponse({"queued": list(call.world.queued_scenarios)})
+    return _queue(call.world)
+
+
+def _clock(world: World, **extra: int) -> Response:
+    now = world.store.ids.peek_ms()
+    return JSONResponse({"world": world.name, "nowMs": now, "now": iso(now), **extra})
+
+
+async def get_clock(call: Call) -> Response:
+    return _clock(call.world)
+
+
+async def advance_clock(call: Call) -> Response:
+    """Move the world's clock on by ``advanceMs``, or to ``toMs`` (the spec has checked that exactly one
+    is given, each a whole number in range)."""
+    world = call.world
+    now = world.store.ids.peek_ms()
+    if "toMs" in call.body:
+        target = int(call.body["toMs"])
+        if target < now:
+            raise ApiError(400, f"toMs {target} ({iso(target)}) is before the world's time now, {now} ({iso(now)}); "
+                                f"the clock never goes back (POST /__mock/reset starts it again)")
+        step = target - now
+    else:
+        step = int(call.body["advanceMs"])
+    world.advance_clock(step)
+    return _clock(world, advancedMs=step)
 
 
 async def get_status(call: Call) -> Response:

@@ -18,25 +18,30 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ..errors import ApiError, quote
-from ..pipeline import Call
+from ..pipeline import Call, answer_fault, http_answer, preferred_scenario
 from ..state.store import Chat, Session
 from ..streams import sse
 from ..streams.engine import Run, follow, replay_now
-from ..streams.scenarios import Answers, Scenario, find_scenario
+from ..streams.scenarios import Scenario, find_scenario
 
 Owned = TypeVar("Owned", Chat, Session)
 _MARKER = re.compile(r"\[scenario:([A-Za-z0-9_-]+)\]")
-_PREFER = re.compile(r"""(?:^|[,;])\s*scenario\s*=\s*"?([^",;\s]+)"?""", re.IGNORECASE)
+#: The operations whose handlers play a stream and choose its scenario (`select_scenario`).
+PLAY_A_STREAM = frozenset({"postChat", "postChatWorkflow", "startChatRun", "legacyChat"})
+#: The operations that read a run's stream (a transport sends them the POST's headers again).
+READ_A_STREAM = frozenset({"resumeChatStream"})
 
 
 def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> Scenario:
     """``Prefer: scenario=NAME``, else ``[scenario:NAME]`` in the last user message, else the next
-    queued one (admin API), else the chat's default, else ``default``. Never sticky. Unknown: 400."""
-    name = preferred_scenario(call)
+    queued one (admin API: one queued for this operation, then the general queue's first for turns),
+    else the chat's default, else ``default``. Never sticky. Unknown: 400. The operations that play no
+    stream meet the same header and queue in the pipeline (`mockserver.pipeline.answer_fault`)."""
+    name = preferred_scenario(call.request)
     if name is None and (marker := _MARKER.search(last_user_text(messages))):
         name = marker.group(1)
-    if name is None and call.world.queued_scenarios:
-        name = take_queued(call, "turn")
+    if name is None:
+        name = call.world.take_queued(call.operation_id, "turn")
     if name is None and chat is not None:
         name = chat.scenario
     scenario = find_scenario(call.world.scenarios, name or "default")
@@ -44,31 +49,6 @@ def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> S
     if scenario.http is not None:
         raise http_answer(scenario)
     return scenario
-
-
-def take_queued(call: Call, request: Answers) -> str | None:
-    """The first queued scenario that answers ``request``, taken off the queue; the others stay queued,
-    in order, for the requests they are for. A name no longer loaded (a reload removed it) is a turn's,
-    which then gets the 400 naming what exists."""
-    queue, scenarios = call.world.queued_scenarios, call.world.scenarios
-    for index, name in enumerate(queue):
-        scenario = scenarios.get(name)
-        if (scenario.answers if scenario is not None else "turn") == request:
-            del queue[index]
-            return name
-    return None
-
-
-def http_answer(scenario: Scenario) -> ApiError:
-    """The HTTP error an http-status scenario answers with."""
-    assert scenario.http is not None
-    return ApiError(scenario.http.status, scenario.http.message, headers=scenario.http.headers)
-
-
-def preferred_scenario(call: Call) -> str | None:
-    """The scenario the request's ``Prefer: scenario=NAME`` header names, if any."""
-    prefer = _PREFER.search(call.request.headers.get("prefer", ""))
-    return prefer.group(1) if prefer else None
 
 
 def last_user_text(messages: Sequence[Any]) -> str:
@@ -84,7 +64,12 @@ def last_user_text(messages: Sequence[Any]) -> str:
 
 def owned(call: Call, kind: str, table: Mapping[str, Owned], key: str) -> Owned:
     """``table[key]`` if the caller owns it: 404 when there is none, 403 when it is another account's."""
-    found = table.get(key)
+    return check_owner(call, kind, table.get(key), key)
+
+
+def check_owner(call: Call, kind: str, found: Owned | None, key: str) -> Owned:
+    """``found`` (what ``key`` names) if the caller owns it: 404 when it is None, 403 when it is another
+    account's."""
     if found is None:
         raise ApiError(404, f"{kind.capitalize()} not found: {key}")
     if found.account is not call.account:
@@ -156,8 +141,10 @@ async def post_chat(call: Call) -> Response:
     chat = call.world.store.chats.get(body["chatId"])
     if chat is not None and chat.account is not call.account:
         raise ApiError(403, f"Forbidden: chat {chat.id} belongs to another account")
-    if not session.sandbox:
-        raise ApiError(400, f"Sandbox not initialized for session {session.id}; call POST /api/sandbox first")
+    if not call.world.store.sandbox_ready(session):
+        state = call.world.store.lifecycle_of(session).state
+        raise ApiError(400, f"Sandbox not initialized for session {session.id} (lifecycle {state or 'null'}, no "
+                            f"active sandbox); call POST /api/sandbox first")
     if chat is None or chat.session is not session:
         raise ApiError(404, f"Chat not found: {body['chatId']} in session {session.id}")
     # The deployed server's POST resumes: a chat whose run is live gets that run, from chunk 0.
@@ -166,6 +153,7 @@ async def post_chat(call: Call) -> Response:
         return stream_response(call, live, watched=False)
     # Every state answer (404, 403, 400 sandbox above; 409 in `start`) comes before the scenario.
     run = start_run(call, lambda: select_scenario(call, body["messages"], chat), chat, body["messages"])
+    call.world.store.record_activity(session)  # a streamed turn is activity: the idle deadline moves
     return stream_response(call, run, live=True)
 
 
@@ -188,15 +176,9 @@ def _start_index(raw: str) -> int:
 
 async def stop_chat(call: Call) -> Response:
     chat = owned_chat(call, call.request.path_params["chatId"])  # a 404 or 403 leaves the queue as it was
-    if (name := preferred_scenario(call) or take_queued(call, "stop")) is not None:
-        # The deployed server's failures to stop (stop-502, stop-504), or any http-status scenario:
-        # answered in place of the stop, which does not happen.
-        scenario = find_scenario(call.world.scenarios, name)
-        call.note(scenario=scenario.name)
-        if scenario.http is None:
-            raise ApiError(400, f"Scenario {scenario.name!r} is a stream; stop takes an http-status scenario "
-                                f"(stop-502, stop-504, ...)")
-        raise http_answer(scenario)
+    # The deployed server's failures to stop (stop-502, stop-504), or any http-status scenario: answered
+    # in place of the stop, which does not happen. Here rather than in the pipeline: after the lookup.
+    answer_fault(call, streams="refuse", answers="stop")
     run = call.world.runs.get(chat.active_stream_id)
     stopped = False
     if run is not None:
@@ -217,7 +199,7 @@ async def start_chat_run(call: Call) -> Response:
     messages = request_messages(call.body, call)
     scenario = select_scenario(call, messages, None)
     store = call.world.store
-    session = store.add_session(call.account, "Scheduled generation", sandbox=True)
+    session = store.add_session(call.account, "Scheduled generation", sandbox=True, ephemeral=True)
     chat = store.add_chat(session, "Scheduled generation")
     run = start_run(call, lambda: scenario, chat, messages, headless=True)
     call.note(run_id=run.id)

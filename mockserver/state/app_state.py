@@ -30,6 +30,9 @@ class MockState:
         self.reloads = 0
         #: ``"METHOD /path"`` of the spec's operations that no handler knows (set with the routes).
         self.generic_operations: list[str] = []
+        #: The name each operation of the chat API goes by (its handler's operationId, else its key), as
+        #: a request carries it (`Call.operation_id`) and a scenario is queued for it (set with the routes).
+        self.operation_names: list[str] = []
 
     @property
     def scenarios(self) -> dict[str, Scenario]:

@@ -2,7 +2,7 @@
 
 A `Lifecycle` is an immutable value; every transition is a function from one value (and the time
 it happens at, in epoch milliseconds of the world's clock) to the next. Nothing here reads a clock,
-sleeps or knows about requests: `mockserver.store` calls these with the world's time, and evaluates
+sleeps or knows about requests: `mockserver.state.store` calls these with the world's time, and evaluates
 the timed transitions (`evaluate`) whenever a session's state is read, so what a client sees depends
 only on the requests it sent and on the clock (``POST /__mock/clock`` moves it), never on wall time.
 

@@ -20,7 +20,7 @@ from ..streams.engine import Run, Script, cut_short, fill, plan, play
 from ..streams.protocol import assemble
 from ..streams.scenarios import Scenario
 from .blueprint import ChatDef
-from .store import Chat, Store, iso, message_id, seeded_uuid, ulid_ms
+from .store import Chat, Store, message_id, seeded_uuid, ulid_ms
 
 #: What a closed run's generator becomes (never drawn from).
 SPENT_RNG = random.Random(0)
@@ -130,12 +130,12 @@ class RunManager:
 
     def _closed(self, run: Run) -> None:
         chat = self.store.chats.get(run.chat_id) if run.chat_id else None
-        if chat is not None:
-            self.store.release_slot(chat, run.id)
-            if run.chunks:
-                self.store.add_message(chat, functools.partial(assemble, run.chunks, run.message_id),
-                                       role="assistant", row_id=seeded_uuid(run.rng),
-                                       at=iso(ulid_ms(run.id)))
+        # Only into the chat whose slot the run held: a chat deleted meanwhile, and another one made
+        # since with the same (client-chosen) id, get nothing of it.
+        if chat is not None and self.store.release_slot(chat, run.id) and run.chunks:
+            self.store.add_message(chat, functools.partial(assemble, run.chunks, run.message_id),
+                                   role="assistant", row_id=seeded_uuid(run.rng),
+                                   at=self.store.finished_at(ulid_ms(run.id)))
         # A closed run draws nothing more: drop its generator (2.5 KB; many worlds keep many runs).
         run.rng = SPENT_RNG
         self._finished.append(run)

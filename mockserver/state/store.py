@@ -8,15 +8,19 @@ has no ``await`` inside it, so it is atomic with respect to concurrent requests.
 
 from __future__ import annotations
 
+import copy
 import functools
 import random
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from ..errors import ApiError
+from . import lifecycle
 from .blueprint import Blueprint
+from .lifecycle import NEW, Lifecycle, Timers
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 #: Crockford's digits -> the digits Python's int(x, 32) reads.
@@ -27,7 +31,8 @@ EPOCH_MS = 1_767_225_600_000
 
 
 class Ids:
-    """Seeded ids and a logical clock (one millisecond per reading)."""
+    """Seeded ids and a logical clock (one millisecond per reading that stamps something; the admin
+    API's ``POST /__mock/clock`` moves it on)."""
 
     def __init__(self, seed: int) -> None:
         self._rng = random.Random(seed)
@@ -35,7 +40,17 @@ class Ids:
         self._clock_ms = EPOCH_MS
 
     def now_ms(self) -> int:
+        """The time to stamp a change with: one millisecond after the last stamp."""
         self._clock_ms += 1
+        return self._clock_ms
+
+    def peek_ms(self) -> int:
+        """The time now, without moving the clock (reading state changes no later stamp)."""
+        return self._clock_ms
+
+    def advance(self, ms: int) -> int:
+        """Move the clock ``ms`` milliseconds on (never back); returns the new time."""
+        self._clock_ms += max(ms, 0)
         return self._clock_ms
 
     def now_iso(self) -> str:
@@ -97,36 +112,67 @@ class Account:
     id: str
 
 
+#: A session's ``status`` (``running`` is active; ``archived`` hides its chats from the sidebar).
+SessionStatus = Literal["running", "completed", "failed", "archived"]
+SANDBOX_TYPE = "vercel"
+
+
 @dataclass(slots=True)
 class Session:
     id: str
     account: Account
     title: str
-    sandbox: dict[str, Any] | None
     created_at: str
     updated_at: str
+    #: The workspace repository's name under ``recoupable/`` (the account's, or the organisation's).
+    repo_name: str
+    artist_id: str | None = None
+    status: SessionStatus = "running"
+    #: The sandbox lifecycle (`mockserver.state.lifecycle`); read it through `Store.lifecycle_of`, which
+    #: applies the transitions due by the world's time first.
+    lifecycle: Lifecycle = NEW
+    lines_added: int = 0
+    lines_removed: int = 0
     chat_count: int = 0
+    #: Made for one chat (a headless run's, a room's from ``POST /api/chats``): it goes with its last chat.
+    ephemeral: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        """The documented Session. Call `Store.lifecycle_of` first so that the lifecycle is current."""
+        lc = self.lifecycle
+        sandbox: dict[str, Any] | None = None
+        if lc.sandbox is not None:
+            sandbox = {"type": SANDBOX_TYPE, "sandboxName": lc.sandbox}
+            if lc.expires_ms is not None:
+                sandbox["expiresAt"] = lc.expires_ms
         return {
-            "id": self.id, "userId": self.account.id, "title": self.title, "status": "running",
-            "repoOwner": "recoupable", "repoName": self.account.id, "branch": "main",
-            "cloneUrl": f"https://github.com/recoupable/{self.account.id}.git", "isNewBranch": False,
-            "globalSkillRefs": [], "sandboxState": self.sandbox,
-            "lifecycleState": "active" if self.sandbox else None, "lifecycleVersion": 1,
+            "id": self.id, "userId": self.account.id, "artistId": self.artist_id, "title": self.title,
+            "status": self.status, "repoOwner": "recoupable", "repoName": self.repo_name, "branch": "main",
+            "cloneUrl": f"https://github.com/recoupable/{self.repo_name}.git", "isNewBranch": False,
+            "globalSkillRefs": [], "sandboxState": sandbox,
+            "lifecycleState": lc.state, "lifecycleVersion": lc.version,
+            "lastActivityAt": _iso_or_none(lc.last_activity_ms), "sandboxExpiresAt": _iso_or_none(lc.expires_ms),
+            "hibernateAfter": _iso_or_none(lc.hibernate_after_ms), "lifecycleRunId": None,
+            "lifecycleError": lc.error, "linesAdded": self.lines_added, "linesRemoved": self.lines_removed,
+            "snapshotUrl": None, "snapshotCreatedAt": None, "snapshotSizeBytes": None,
+            "cachedDiff": None, "cachedDiffUpdatedAt": None,
             "createdAt": self.created_at, "updatedAt": self.updated_at,
         }
+
+
+def _iso_or_none(ms: int | None) -> str | None:
+    return None if ms is None else iso(ms)
 
 
 class MessageRow:
     """A stored message. Its content may be a function, called on first read: a run's assistant
     message is assembled only if someone asks for it."""
 
-    __slots__ = ("_content", "chat_id", "id", "updated_at")
+    __slots__ = ("_content", "chat_id", "id", "role", "updated_at")
 
     def __init__(self, row_id: str, chat_id: str, content: dict[str, Any] | Callable[[], dict[str, Any]],
-                 updated_at: str) -> None:
-        self.id, self.chat_id, self.updated_at = row_id, chat_id, updated_at
+                 updated_at: str, role: str = "user") -> None:
+        self.id, self.chat_id, self.updated_at, self.role = row_id, chat_id, updated_at, role
         self._content = content
 
     @property
@@ -151,6 +197,8 @@ class Chat:
     active_stream_id: str | None = None
     last_assistant_message_at: str | None = None
     messages: list[MessageRow] = field(default_factory=list)
+    #: When each account last marked the chat read (``POST …/read``), by account id.
+    reads: dict[str, str] = field(default_factory=dict)
 
     @property
     def account(self) -> Account:
@@ -163,13 +211,36 @@ class Chat:
             "createdAt": self.created_at, "updatedAt": self.updated_at,
         }
 
+    def has_unread(self, account: Account) -> bool:
+        """An assistant message came after the account's last read mark (or there is no mark)."""
+        last = self.last_assistant_message_at
+        read = self.reads.get(account.id)
+        return last is not None and (read is None or last > read)  # same ISO format: text order is time order
+
+    def summary(self, account: Account) -> dict[str, Any]:
+        """The ChatSummary of a session's chat list, for ``account``."""
+        return {**self.to_json(), "hasUnread": self.has_unread(account),
+                "isStreaming": self.active_stream_id is not None}
+
+    def sidebar_row(self) -> dict[str, Any]:
+        """The ChatRoom row of ``GET /api/chats`` and of the rooms' answers."""
+        return {"id": self.id, "title": self.title, "accountId": self.account.id, "sessionId": self.session.id,
+                "updatedAt": self.updated_at, "artistId": self.session.artist_id}
+
+
+#: What a PATCH of a session may change (the spec has checked the values).
+SESSION_FIELDS = {"title": "title", "status": "status", "linesAdded": "lines_added", "linesRemoved": "lines_removed"}
+
 
 class Store:
-    """The live state of one world, built from the fixture blueprint."""
+    """The live state of one world, built from the fixture blueprint. Every change of state is a
+    method here (or a `mockserver.state.lifecycle` transition these apply); handlers look things up,
+    check ownership and render."""
 
     def __init__(self, blueprint: Blueprint, seed: int) -> None:
         self.blueprint = blueprint
         self.ids = Ids(seed)
+        self.timers: Timers = blueprint.sandbox
         self.accounts_by_key: dict[str, Account] = {}
         self.sessions: dict[str, Session] = {}
         self.chats: dict[str, Chat] = {}
@@ -183,19 +254,81 @@ class Store:
         for c in blueprint.chats:
             self.add_chat(self.sessions[c.session], c.title, chat_id=c.id, scenario=c.scenario)
 
-    def add_session(self, account: Account, title: str, *, sandbox: bool, session_id: str | None = None
-                    ) -> Session:
+    # ------------------------------------------------------------------ sessions
+
+    def add_session(self, account: Account, title: str, *, sandbox: bool, session_id: str | None = None,
+                    artist_id: str | None = None, repo_name: str | None = None, ephemeral: bool = False) -> Session:
+        """A new session (``provisioning``); ``sandbox`` provisions it at once (fixtures, headless runs)."""
         now = self.ids.now_iso()
         session_id = session_id or self.ids.uuid()
-        session = Session(session_id, account, title, None, now, now)
+        session = Session(session_id, account, title, now, now, repo_name or account.id, artist_id,
+                          ephemeral=ephemeral)
         if sandbox:
-            self.provision_sandbox(session)
+            session.lifecycle = lifecycle.provisioned(session.lifecycle, self.ids.now_ms(), self.timers,
+                                                      sandbox_name(session))
         self.sessions[session.id] = session
         return session
 
-    def provision_sandbox(self, session: Session) -> None:
-        session.sandbox = {"sandboxName": f"sbx-{session.id[:8]}", "status": "ready"}
+    def create_session(self, account: Account, *, title: str | None, artist_id: str | None,
+                       organization_id: str | None) -> tuple[Session, Chat]:
+        """``POST /api/sessions``: a session (no sandbox yet) and its first chat, ``New chat``."""
+        session = self.add_session(account, title.strip() if title and title.strip() else "New session",
+                                   sandbox=False, artist_id=artist_id, repo_name=organization_id)
+        return session, self.add_chat(session, "New chat")
+
+    def lifecycle_of(self, session: Session) -> Lifecycle:
+        """The session's lifecycle after the transitions due by now (hibernation, expiry), which are
+        kept: reading is when they happen. Reads the clock without moving it."""
+        streaming = any(c.active_stream_id is not None for c in self.chats_of(session))
+        session.lifecycle = lifecycle.evaluate(session.lifecycle, self.ids.peek_ms(), streaming=streaming)
+        return session.lifecycle
+
+    def sandbox_ready(self, session: Session) -> bool:
+        """Whether ``POST /api/chat`` may stream in the session: its sandbox is active now."""
+        return lifecycle.is_active(self.lifecycle_of(session), self.ids.peek_ms())
+
+    def provisioning_wait_ms(self, session: Session) -> int:
+        """How long ``POST /api/sandbox`` waits (in world milliseconds) before the session's sandbox is
+        active: nothing for one that is active already."""
+        return 0 if self.sandbox_ready(session) else self.timers.provision_ms
+
+    def provision(self, session: Session, waited_ms: int) -> Lifecycle:
+        """``POST /api/sandbox`` after its wait: the world's clock moves on by the ``waited_ms`` the wait
+        stood for, and the sandbox is active (provisioned, or resumed from its snapshot). A sandbox that
+        became active meanwhile (another request's) is only touched, and the clock left alone."""
+        if not self.sandbox_ready(session):
+            self.ids.advance(waited_ms)
+        session.lifecycle = lifecycle.provisioned(session.lifecycle, self.ids.now_ms(), self.timers,
+                                                  sandbox_name(session))
+        session.updated_at = iso(self.ids.peek_ms())
+        return session.lifecycle
+
+    def record_activity(self, session: Session) -> None:
+        """A streamed turn in the session: its sandbox's idle deadline moves on."""
+        self.lifecycle_of(session)
+        session.lifecycle = lifecycle.touched(session.lifecycle, self.ids.now_ms(), self.timers)
+
+    def patch_session(self, session: Session, changes: Mapping[str, Any]) -> Session:
+        """``PATCH /api/sessions/{id}``: the fields given, if any differs. Archiving stops the sandbox;
+        unarchiving starts the lifecycle over (`mockserver.state.lifecycle.archived`, ``unarchived``)."""
+        # JSON Schema counts 3.0 as an integer: the line counts are stored as ints.
+        given = {attr: int(changes[key]) if attr.startswith("lines") else changes[key]
+                 for key, attr in SESSION_FIELDS.items() if key in changes}
+        updates = {attr: value for attr, value in given.items() if getattr(session, attr) != value}
+        if not updates:
+            return session  # nothing to write: the session as it is
+        self.lifecycle_of(session)
+        status = updates.get("status")
+        if status == "archived":
+            session.lifecycle = lifecycle.archived(session.lifecycle)
+        elif session.status == "archived" and status is not None:
+            session.lifecycle = lifecycle.unarchived(session.lifecycle)
+        for attr, value in updates.items():
+            setattr(session, attr, value)
         session.updated_at = self.ids.now_iso()
+        return session
+
+    # ------------------------------------------------------------------ chats
 
     def add_chat(self, session: Session, title: str, *, chat_id: str | None = None,
                  scenario: str | None = None) -> Chat:
@@ -205,12 +338,57 @@ class Store:
         session.chat_count += 1
         return chat
 
+    def chats_of(self, session: Session) -> list[Chat]:
+        """The session's chats, oldest first."""
+        return [c for c in self.chats.values() if c.session is session]
+
+    def create_session_chat(self, session: Session, chat_id: str | None) -> Chat:
+        """``POST /api/sessions/{id}/chats``: a ``New chat``; a client-chosen id that is already a chat of
+        this session gives that chat (nothing written), one of another session is a 409."""
+        if chat_id is not None and (existing := self.chats.get(chat_id)) is not None:
+            if existing.session is session:
+                return existing
+            raise ApiError(409, f"Chat ID conflict: a chat with id {chat_id} exists in another session")
+        return self.add_chat(session, "New chat", chat_id=chat_id)
+
+    def update_chat(self, chat: Chat, *, title: str | None = None, model_id: str | None = None) -> Chat:
+        """Rename a chat and/or change its model (trimmed). ``updatedAt`` is left alone, as the
+        deployed server does: a rename does not move a chat up the sidebar."""
+        if title is not None:
+            chat.title = title.strip()
+        if model_id is not None:
+            chat.model_id = model_id.strip()
+        return chat
+
+    def delete_chat(self, chat: Chat, *, keep_session: bool) -> None:
+        """Delete a chat with its messages and read marks. A session keeps at least one chat: deleting
+        its only one is a 400, unless the session was made for that chat and goes with it (a room's,
+        a headless run's) and ``keep_session`` is false."""
+        if chat.session.chat_count <= 1 and (keep_session or not chat.session.ephemeral):
+            raise ApiError(400, f"Cannot delete the only chat in a session: chat {chat.id} is the only chat of "
+                                f"session {chat.session.id}; create another one first")
+        self.forget_chat(chat)
+
     def forget_chat(self, chat: Chat) -> None:
         """Drop a chat, and its session if no other chat is left in it (a headless run's own)."""
         if self.chats.pop(chat.id, None) is not None:
             chat.session.chat_count -= 1
             if chat.session.chat_count == 0:
                 self.sessions.pop(chat.session.id, None)
+
+    def mark_read(self, chat: Chat, account: Account) -> None:
+        """``POST …/read``: the chat is read by ``account`` as of now (idempotent)."""
+        chat.reads[account.id] = self.ids.now_iso()
+
+    def sidebar(self, account: Account, artist_id: str | None) -> list[Chat]:
+        """``GET /api/chats``: the account's chats that have messages, outside archived sessions (and of
+        ``artist_id``'s sessions, if given), the most recently updated first."""
+        rows = [c for c in self.chats.values()
+                if c.account is account and c.messages and c.session.status != "archived"
+                and (artist_id is None or c.session.artist_id == artist_id)]
+        return sorted(rows, key=lambda c: (c.updated_at, c.created_at), reverse=True)
+
+    # ------------------------------------------------------------------ streams and messages
 
     def claim_slot(self, chat: Chat, run_id: str) -> bool:
         """Compare-and-set the chat's stream slot from empty to ``run_id``. No await: atomic."""
@@ -232,7 +410,29 @@ class Store:
         shared ids when a run happens to finish would make later ids depend on timing."""
         now = at or self.ids.now_iso()
         row_id = row_id or self.ids.uuid()
-        chat.messages.append(MessageRow(row_id, chat.id, message, now))
+        chat.messages.append(MessageRow(row_id, chat.id, message, now, role))
         chat.updated_at = now
         if role == "assistant":
             chat.last_assistant_message_at = now
+
+    def finished_at(self, started_ms: int) -> str:
+        """When a run that started at ``started_ms`` stores its answer: now on the world's clock, just
+        after anything already stamped (a read mark made while it streamed is older than the answer),
+        read without moving the clock."""
+        return iso(max(started_ms, self.ids.peek_ms() + 1))
+
+    def replace_messages(self, chat: Chat, rows: list[MessageRow]) -> None:
+        """The chat's messages become ``rows`` (copied in, or cut short); its times follow them."""
+        chat.messages = rows
+        chat.updated_at = self.ids.now_iso()
+        chat.last_assistant_message_at = max((m.updated_at for m in rows if m.role == "assistant"), default=None)
+
+    def copy_row(self, row: MessageRow, chat: Chat) -> MessageRow:
+        """``row`` as a new row of ``chat``: a new id, the same content and time."""
+        return MessageRow(self.ids.uuid(), chat.id, copy.deepcopy(row.content), row.updated_at, row.role)
+
+
+def sandbox_name(session: Session) -> str:
+    """The sandbox of a session is named after it (a resume finds it again)."""
+    return f"session-{session.id}"
+

@@ -23,10 +23,11 @@ from ..errors import ApiError, quote
 from ..profiles import Profile, profile_named
 from ..settings import Settings
 from ..streams.engine import Run
-from ..streams.scenarios import Scenario
+from ..streams.scenarios import Answers, Scenario
 from .catalog import Catalog
 from .events import EventBus
 from .journal import Journal
+from .rooms import Rooms, SharedRooms
 from .runs import RunManager
 from .store import Store
 
@@ -52,19 +53,53 @@ class World:
         self.journal = Journal(settings.journal_size)
         #: One-shot scenario choices for the next stream requests (admin `queueScenarios`).
         self.queued_scenarios: deque[str] = deque()
+        #: One-shot scenario choices for the next requests of one operation, by operationId (admin
+        #: `queueScenarios` with ``operation``): an http-status scenario for a rename, a sandbox create...
+        self.queued_for: dict[str, deque[str]] = {}
         #: Requests of this world being answered right now (a busy world is never dropped).
         self.in_flight = 0
         self._lock = asyncio.Lock()
-        self.store, self.runs = self._build()
+        self.store, self.runs, self.rooms = self._build()
 
-    def _build(self) -> tuple[Store, RunManager]:
+    def _build(self) -> tuple[Store, RunManager, Rooms]:
         blueprint = self.catalog.fixtures.blueprint
         store = Store(blueprint, self.settings.seed)
         runs = RunManager(store, self.catalog.scripts, self.settings, listener=self._run_event)
         for chat_def in blueprint.chats:
             if chat_def.pinned_run is not None:
                 runs.pin(store.chats[chat_def.id], chat_def)
-        return store, runs
+        # The rooms of the /api/chats family are the store's chats (mockserver.state.rooms): where a profile
+        # whose rooms are a store of their own (the deployed server's) would choose another view.
+        return store, runs, SharedRooms(store)
+
+    def take_queued(self, operation_id: str, answers: Answers | None) -> str | None:
+        """The next scenario queued for a request of ``operation_id``, taken off its queue: the first one
+        queued for that operation, else, given ``answers``, the first of the general queue that answers
+        such requests (``turn``: the ones that start a run; ``stop``); the others stay queued, in order,
+        for the requests they are for. A name no longer loaded (a reload removed it) is a turn's, which
+        then gets the 400 naming what exists."""
+        scoped = self.queued_for.get(operation_id)
+        if scoped:
+            name = scoped.popleft()
+            if not scoped:
+                del self.queued_for[operation_id]
+            return name
+        if answers is None:
+            return None
+        for index, name in enumerate(self.queued_scenarios):
+            scenario = self.scenarios.get(name)
+            if (scenario.answers if scenario is not None else "turn") == answers:
+                del self.queued_scenarios[index]
+                return name
+        return None
+
+    def advance_clock(self, ms: int) -> int:
+        """Move this world's clock ``ms`` milliseconds on (``POST /__mock/clock``); the sandbox timers
+        that fall due are applied when a session is next read. Tells watchers; returns the new time."""
+        now = self.store.ids.advance(ms)
+        if self.bus.watched:
+            self.bus.publish({"type": "clock", "world": self.name, "nowMs": now, "advancedMs": ms})
+        return now
 
     def _run_event(self, run: Run, index: int | None) -> None:
         """A run of this world began (its chunk 0), produced a chunk, or closed (None): tell watchers."""
@@ -106,11 +141,12 @@ class World:
         async with self._lock:
             runs = self.runs
             if rebuild:
-                self.store, self.runs = self._build()
+                if profile is not None:
+                    self.profile = profile  # first: the state is built for the world's profile
+                self.store, self.runs, self.rooms = self._build()
                 self.journal.clear()
                 self.queued_scenarios.clear()
-                if profile is not None:
-                    self.profile = profile
+                self.queued_for.clear()
             return await runs.shutdown()
 
     def counts(self) -> dict[str, Any]:
@@ -122,7 +158,8 @@ class World:
             "runsLive": runs.live_count(), "runsKept": len(runs.runs),
             "readers": sum(r.readers for r in runs.runs.values()),
             "chats": len(self.store.chats), "sessions": len(self.store.sessions),
-            "requests": len(self.journal.entries), "queued": len(self.queued_scenarios),
+            "requests": len(self.journal.entries),
+            "queued": len(self.queued_scenarios) + sum(len(q) for q in self.queued_for.values()),
         }
 
 

@@ -203,7 +203,9 @@ def test_session_flow(client: TestClient, scheme: Scheme) -> None:
     chosen = assert_json(client.post(f"/api/sessions/{sid}/chats", json={"id": CLIENT_CHAT_ID}, headers=alice))
     assert chosen["chat"]["id"] == CLIENT_CHAT_ID
     assert chosen["chat"]["sessionId"] == sid
-    assert_error(client.post(f"/api/sessions/{sid}/chats", json={"id": CLIENT_CHAT_ID}, headers=alice), 409)
+    # The same id again in the same session: that chat, nothing new (documented: idempotent).
+    again = client.post(f"/api/sessions/{sid}/chats", json={"id": CLIENT_CHAT_ID}, headers=alice)
+    assert assert_json(again) == chosen
     assert_error(client.post(f"/api/sessions/{sid}/chats", json={"id": CHAT_IDLE}, headers=alice), 409)
 
     chats = assert_json(client.get(f"/api/sessions/{sid}/chats", headers=alice))["chats"]

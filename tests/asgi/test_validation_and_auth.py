@@ -220,7 +220,7 @@ def test_stop_with_the_partial_assistant_message_is_accepted(client: TestClient)
 # ---------------------------------------------------------------- routing
 
 
-@pytest.mark.parametrize("path", ["/nope", "/api/chats", "/api/chat/runs/extra/segment", "/__mock/nope"])
+@pytest.mark.parametrize("path", ["/nope", "/api/chat-rooms", "/api/chat/runs/extra/segment", "/__mock/nope"])
 def test_unknown_path_is_404_with_the_error_body(client: TestClient, path: str) -> None:
     assert_error(client.get(path, headers=alice()), 404)
 

@@ -51,7 +51,8 @@ def wrong_upstream() -> Starlette:
         return StreamingResponse(body(), media_type="text/event-stream", headers={"x-workflow-run-id": RUN})
 
     async def session(request: Request) -> Response:
-        return JSONResponse({"status": "error", "message": "database unreachable"}, status_code=500)
+        # 507: a 5xx that no operation documents (500 and 502-504 are, for the fault scenarios).
+        return JSONResponse({"status": "error", "message": "database unreachable"}, status_code=507)
 
     return Starlette(routes=[Route("/api/chat", chat, methods=["POST"]),
                              Route("/api/sessions/{sessionId}", session)])
@@ -85,7 +86,7 @@ def test_a_wrong_upstream_is_reported_while_its_bytes_pass_unchanged(tmp_path: P
             answers[base] = (stream, failed)
         (direct_stream, direct_failed), (stream, failed) = answers[target], answers[proxy]
         assert stream.content == direct_stream.content == b"".join(WRONG_STREAM)
-        assert (failed.status_code, failed.content) == (500, direct_failed.content)
+        assert (failed.status_code, failed.content) == (507, direct_failed.content)
         assert "x-mock-violations" not in stream.headers and failed.headers["x-mock-violations"] == "1"
 
         listed = httpx.get(proxy + "/__mock/violations").json()["violations"]
@@ -94,7 +95,7 @@ def test_a_wrong_upstream_is_reported_while_its_bytes_pass_unchanged(tmp_path: P
                          ("/api/chat", "done-last", "end of stream"),
                          (f"/api/sessions/{SESSION_READY}", "response-status", "status")]
         assert "unknown chunk type 'message-delta'" in listed[0]["message"]
-        assert "500 is not documented for GET /api/sessions/{sessionId}" in listed[2]["message"]
+        assert "507 is not documented for GET /api/sessions/{sessionId}" in listed[2]["message"]
         journal = httpx.get(proxy + "/__mock/requests").json()["requests"]
         assert [len(e["violations"]) for e in journal] == [2, 1]
         assert httpx.get(proxy + "/__mock/violations", params={"rule": "done-last"}).json()["violations"] == [listed[1]]

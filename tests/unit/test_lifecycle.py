@@ -1,4 +1,4 @@
-"""The sandbox lifecycle machine (mockserver.lifecycle) on its own, and its timers in world.yaml."""
+"""The sandbox lifecycle machine (mockserver.state.lifecycle) on its own, and its timers in world.yaml."""
 
 from __future__ import annotations
 

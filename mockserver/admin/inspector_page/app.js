@@ -308,6 +308,10 @@ function handleEvent(event) {
         loadAll();
       }
       break;
+    case "clock":
+      // POST /__mock/clock moved this world's time on (the sandbox timers fall due as sessions are read).
+      if (ours) notify(`Clock moved on ${(event.advancedMs / 1000).toFixed(1)} s, to ${new Date(event.nowMs).toISOString()}`);
+      break;
     case "reload":
       showReloadError(event.error);
       if (!event.error) {

@@ -1,0 +1,96 @@
+"""The ``/api/chats`` family: the sidebar (``GET /api/chats``) and the legacy rooms (``POST``/``PATCH``/
+``DELETE /api/chats``, ``…/{id}/messages``, ``…/copy``, ``…/trailing``, ``/api/chats/compact``,
+``…/{id}/artist``), which work on the world's rooms view (`mockserver.state.rooms`)."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse, Response
+
+from ..errors import ApiError
+from ..pipeline import Call
+from ..state.rooms import compact, title_for
+from ..state.store import Chat
+from .chat import check_owner
+
+
+def owned_room(call: Call, room_id: str) -> Chat:
+    """The room ``room_id`` if the caller owns it (404 unknown, 403 another account's)."""
+    return check_owner(call, "chat", call.world.rooms.get(room_id), room_id)
+
+
+def room_json(room: Chat) -> dict[str, object]:
+    return {"status": "success", "chat": room.sidebar_row()}
+
+
+async def list_chats(call: Call) -> Response:
+    query = call.request.query_params
+    account_id = query.get("account_id")
+    if account_id is not None and account_id != call.account.id:
+        # The mock's accounts belong to no organisation: each sees only its own chats.
+        raise ApiError(403, f"Access denied to specified account_id {account_id}: the key's account is "
+                            f"{call.account.id}, which may list only its own chats")
+    chats = call.world.store.sidebar(call.account, query.get("artist_account_id"))
+    return JSONResponse({"status": "success", "chats": [c.sidebar_row() for c in chats]})
+
+
+async def create_chat(call: Call) -> Response:
+    body = call.body or {}
+    account_id = body.get("accountId")
+    if account_id is not None and account_id != call.account.id:
+        raise ApiError(403, f"Access denied to specified accountId {account_id}: the key's account is "
+                            f"{call.account.id}, which may create chats only for itself")
+    room = call.world.rooms.create(call.account, room_id=body.get("chatId"), artist_id=body.get("artistId"),
+                                   title=title_for(body.get("topic"), body.get("firstMessage")))
+    return JSONResponse(room_json(room))
+
+
+async def update_chat(call: Call) -> Response:
+    room = owned_room(call, call.body["chatId"])
+    return JSONResponse(room_json(call.world.rooms.rename(room, call.body["topic"])))
+
+
+async def delete_chat(call: Call) -> Response:
+    room = owned_room(call, call.body["id"])
+    call.world.rooms.delete(room)
+    return JSONResponse({"status": "success", "id": room.id, "message": "Chat deleted successfully"})
+
+
+async def get_chat_messages(call: Call) -> Response:
+    room = owned_room(call, call.request.path_params["id"])
+    return JSONResponse({"data": [m.to_json() for m in room.messages]})
+
+
+async def copy_chat_messages(call: Call) -> Response:
+    source_id, target_id = call.request.path_params["id"], call.body["targetChatId"]
+    if source_id == target_id:
+        raise ApiError(400, f"source and target chats must be different: both are {source_id}")
+    source, target = owned_room(call, source_id), owned_room(call, target_id)
+    clear = bool(call.body.get("clearExisting", True))
+    copied = call.world.rooms.copy_messages(source, target, clear=clear)
+    return JSONResponse({"status": "success", "source_chat_id": source.id, "target_chat_id": target.id,
+                         "copied_count": copied, "cleared_existing": clear})
+
+
+async def delete_trailing_chat_messages(call: Call) -> Response:
+    room = owned_room(call, call.request.path_params["id"])
+    message_id = call.request.query_params["from_message_id"]
+    call.world.rooms.delete_from(room, message_id)
+    return JSONResponse({"status": "success", "chat_id": room.id, "from_message_id": message_id})
+
+
+async def compact_chats(call: Call) -> Response:
+    rooms = call.world.rooms
+    found = [(room_id, rooms.get(room_id)) for room_id in call.body["chatId"]]
+    missing = [room_id for room_id, room in found if room is None or room.account is not call.account]
+    if missing:
+        raise ApiError(404, f"Chat(s) not found or not accessible: {', '.join(dict.fromkeys(missing))}")
+    return JSONResponse({"chats": [{"chatId": room_id, "compacted": compact(room)}
+                                   for room_id, room in found if room is not None]})
+
+
+async def get_chat_artist(call: Call) -> Response:
+    room = owned_room(call, call.request.path_params["id"])
+    artist = room.session.artist_id
+    # The mock keeps no table of artists: an artist id a session was given is one that exists.
+    return JSONResponse({"status": "success", "room_id": room.id, "artist_id": artist,
+                         "artist_exists": artist is not None})
