@@ -55,7 +55,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (default 4010; 0 picks a free one)")
     serve.add_argument("--spec", type=Path, help=f"OpenAPI document (default {DEFAULT_SPEC.name})")
     serve.add_argument("--fixtures", type=Path, help="fixtures directory (world.yaml, scenarios/)")
-    serve.add_argument("--speed", type=float, help="multiply every scripted delay (0 = no waits)")
+    serve.add_argument("--speed", type=float,
+                       help="multiply every scripted delay, POST /api/sandbox's provisioning wait included (0 = no "
+                            "waits); the sandbox's idle and expiry timers follow each world's clock, which "
+                            "POST /__mock/clock moves")
     serve.add_argument("--seed", type=int, help="seed for ids and jitter (default 0)")
     serve.add_argument("--no-admin", action="store_true", help="do not serve /__mock/*")
     serve.add_argument("--admin-token", help="require x-mock-admin-token on /__mock/*")
