@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 #: The documents' ``lifecycleState`` values (``null`` is None); ``hibernating``, ``restoring`` and
 #: ``failed`` are documented but never entered by the mock (its stops and restores take no time, and
@@ -79,10 +79,10 @@ class Lifecycle:
 NEW = Lifecycle()
 
 
-def _to(lc: Lifecycle, state: LifecycleState | None, **changes: object) -> Lifecycle:
+def _to(lc: Lifecycle, state: LifecycleState | None, **changes: Any) -> Lifecycle:
     """``lc`` in ``state`` with ``changes``; the version counts the change of state, if there is one."""
     version = lc.version + (1 if state != lc.state else 0)
-    return dataclasses.replace(lc, state=state, version=version, **changes)  # type: ignore[arg-type]
+    return dataclasses.replace(lc, state=state, version=version, **changes)
 
 
 def provisioned(lc: Lifecycle, now: int, timers: Timers, name: str) -> Lifecycle:

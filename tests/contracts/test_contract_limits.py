@@ -303,7 +303,7 @@ def test_exclude_keeps_an_operation_from_ever_being_called(capsys: pytest.Captur
     code, out = contract(capsys, front, "--exclude", "stopChat", "--flows", "resume_idle,foreign_chat,credentials",
                          "--phases", "fuzzing,stateful", "--max-examples", "5")
     assert code == 0, out
-    assert "14 of 15 operations" in out and "never called: stopChat" in out
+    assert "28 of 29 operations" in out and "never called: stopChat" in out
     stop = re.compile(r"/api/chat/[^/]+/stop")
     stops = [item.path for item in front.seen if item.method == "POST" and stop.fullmatch(item.path)]
     assert stops == []
@@ -318,8 +318,8 @@ def test_dry_run_prints_the_plan_and_sends_nothing(capsys: pytest.CaptureFixture
     assert front.seen == []
     for expected in ("at most 20 requests that could start an agent run (the default against --base-url",
                      "rate limit auto", "request timeout 10 s",
-                     "phases coverage on 14 of 15 operations; flows none (provisioning",
-                     "never called: legacyChat", "operations the phases test (14):",
+                     "phases coverage on 28 of 29 operations; flows none (provisioning",
+                     "never called: legacyChat", "operations the phases test (28):",
                      "postChat             POST /api/chat", "baseline: none", "x-bypass-token (value hidden",
                      "dry run, nothing was sent"):
         assert expected in out, expected

@@ -114,11 +114,11 @@ def test_variables_still_work_and_flags_win(capsys: pytest.CaptureFixture[str],
                         "RATE_LIMIT": "2/m", "BASELINE": "none"}.items():
         monkeypatch.setenv(f"RECOUP_CONTRACT_{name}", value)
     out = dry_run(capsys)
-    assert "scope: phases stateful on 2 of 15 operations; flows none" in out
+    assert "scope: phases stateful on 2 of 29 operations; flows none" in out
     assert "at most 2 requests a minute" in out and "baseline: none (--baseline none)" in out
     out = dry_run(capsys, "--phases", "coverage,examples", "--flows", "--include", "postChat", "--rate-limit", "5/s",
                   "--baseline", "production")
-    assert "scope: phases examples, coverage on 1 of 15 operations; flows chat_turn, resume_idle," in scope(out)
+    assert "scope: phases examples, coverage on 1 of 29 operations; flows chat_turn, resume_idle," in scope(out)
     assert "at most 5 requests a second" in out and f"baseline: {BUNDLED}" in out
     assert "flows none" in scope(dry_run(capsys, "--no-flows"))
 

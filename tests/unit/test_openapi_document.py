@@ -565,3 +565,36 @@ def test_path_parameters() -> None:
     assert unmarshal("get", f"/api/chat/{UUID}/stream") == []
     assert unmarshal("get", "/api/chat/not-a-uuid/stream")
     assert unmarshal("options", "/legacy/api/chat", headers={}) == []
+
+
+# ---------------------------------------------------------------- examples
+
+
+def media_examples(document: dict[str, Any]) -> list[tuple[str, dict[str, Any], Any]]:
+    """Every example of a JSON request or response body: (where, the media's schema, the value)."""
+    found = []
+    for (method, path), operation in operations(document).items():
+        media = []
+        body = resolve(document, operation.get("requestBody", {}))
+        media.append(("request", body.get("content", {}).get("application/json")))
+        for status, response in operation["responses"].items():
+            media.append((status, resolve(document, response).get("content", {}).get("application/json")))
+        for where, content in media:
+            for name, example in ((content or {}).get("examples") or {}).items():
+                found.append((f"{method.upper()} {path} {where} {name}", content["schema"],
+                              resolve(document, example)["value"]))
+    return found
+
+
+def test_every_example_is_valid_against_its_schema() -> None:
+    document = load(CHAT)
+    registry: Registry[Any] = Registry().with_resource(
+        "urn:recoup-mock:chat", Resource.from_contents(document, default_specification=DRAFT202012))
+    examples = media_examples(document)
+    assert len(examples) >= 30
+    for where, schema, value in examples:
+        ref = schema["$ref"].replace("#/", "urn:recoup-mock:chat#/") if "$ref" in schema else None
+        validator = Draft202012Validator({"$ref": ref} if ref else schema, registry=registry,
+                                         format_checker=Draft202012Validator.FORMAT_CHECKER)
+        problems = [e.message for e in validator.iter_errors(value)]
+        assert not problems, (where, problems)
