@@ -103,6 +103,12 @@ def touched(lc: Lifecycle, now: int, timers: Timers) -> Lifecycle:
     return dataclasses.replace(lc, last_activity_ms=now, hibernate_after_ms=now + timers.hibernate_after_ms)
 
 
+def due(lc: Lifecycle, now: int) -> bool:
+    """Whether a timed transition may apply by ``now`` (a deadline of an active sandbox has passed):
+    only then does `evaluate` need to know whether a chat streams."""
+    return lc.state == "active" and any(d is not None and now >= d for d in (lc.hibernate_after_ms, lc.expires_ms))
+
+
 def evaluate(lc: Lifecycle, now: int, *, streaming: bool) -> Lifecycle:
     """The timed transitions due by ``now``: an active sandbox hibernates once its idle deadline has
     passed and no chat of the session streams (keeping a snapshot), and is gone once its expiry has

@@ -279,8 +279,10 @@ class Store:
     def lifecycle_of(self, session: Session) -> Lifecycle:
         """The session's lifecycle after the transitions due by now (hibernation, expiry), which are
         kept: reading is when they happen. Reads the clock without moving it."""
-        streaming = any(c.active_stream_id is not None for c in self.chats_of(session))
-        session.lifecycle = lifecycle.evaluate(session.lifecycle, self.ids.peek_ms(), streaming=streaming)
+        now = self.ids.peek_ms()
+        if lifecycle.due(session.lifecycle, now):  # only then is a look at the chats needed
+            streaming = any(c.active_stream_id is not None for c in self.chats_of(session))
+            session.lifecycle = lifecycle.evaluate(session.lifecycle, now, streaming=streaming)
         return session.lifecycle
 
     def sandbox_ready(self, session: Session) -> bool:

@@ -17,6 +17,7 @@ from mockserver.state.lifecycle import NEW, Lifecycle, Timers
 
 T = Timers(provision_ms=300, hibernate_after_ms=5 * 60_000, expire_after_ms=30 * 60_000)
 START = 1_000_000
+EXPIRE = 30 * 60_000
 
 
 def active() -> Lifecycle:
@@ -143,3 +144,11 @@ def test_validate_reports_a_bad_timer(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["validate", "--fixtures", str(fixtures)]) == 1
     err = capsys.readouterr().err
     assert f"{fixtures / 'world.yaml'}: defaults.sandbox.hibernate_after_ms: -5; expected a whole number" in err
+
+
+def test_due_says_when_a_deadline_has_passed() -> None:
+    lc = active()
+    assert not lifecycle.due(lc, START + 299_999)
+    assert lifecycle.due(lc, START + 300_000)
+    assert not lifecycle.due(NEW, START + 10 * EXPIRE)
+    assert not lifecycle.due(lifecycle.evaluate(lc, START + 300_000, streaming=False), START + 10 * EXPIRE)
