@@ -281,7 +281,7 @@ def test_both_listings_select_exchanges_with_the_journals_filter() -> None:
         assert listed(limit="1") == [(3, "response-status")]
         assert listed(limit="1", rule="done-last") == [(2, "done-last")]
         assert listed(method="POST", limit="1") == [(2, r) for r in stream_rules]
-        assert listed(status="500") == [(3, "response-status")]
+        assert listed(status="507") == [(3, "response-status")]  # test_proxy_checks.wrong_upstream's session answer
         journal = httpx.get(proxy + "/__mock/requests", params={"limit": "1"}, timeout=10).json()["requests"]
         assert [e["seq"] for e in journal] == [3]
         assert httpx.get(proxy + "/__mock/status", timeout=10).json()["violations"] == 5 == len(state.violations)
