@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import re
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from .middleware import MockMiddleware
 from .pipeline import Authorizer, FaultPolicy, Handler, SpecFor, api_key_auth, endpoint
 from .profiles import derived_document, error_answer, profile_named
 from .settings import DEFAULT_ADMIN_SPEC, DEFAULT_SPEC, Settings
-from .spec import ApiSpec, Operation, load_document
+from .spec import ApiSpec, Operation, load_document, template_shape
 from .state.app_state import MockState
 from .state.catalog import Catalog, load_catalog
 
@@ -140,7 +139,7 @@ def bind(spec: ApiSpec, table: Mapping[str, Handling], bundled: Path) -> list[Bi
         name = op.operation_id if op.operation_id in table else None
         if name is None:
             routes = routes if routes is not None else bundled_routes(bundled)
-            name = routes.get((op.method, _template(op.path)))
+            name = routes.get((op.method, template_shape(op.path)))
         bindings.append(Binding(op, name if name in table else None))
     return bindings
 
@@ -164,17 +163,9 @@ def guard_spec(bundled: Path) -> ApiSpec:
 def bundled_routes(bundled: Path) -> dict[tuple[str, str], str]:
     """``(METHOD, template)`` -> operationId of the project's own contract (read once, when a spec needs it)."""
     spec = load_document(bundled)
-    return {(method.upper(), _template(path)): op["operationId"]
+    return {(method.upper(), template_shape(path)): op["operationId"]
             for path, item in spec["paths"].items() for method, op in item.items()
             if isinstance(op, dict) and "operationId" in op}
-
-
-def _template(path: str) -> str:
-    """A path template with its parameter names left out: ``/api/chat/{}/stream``."""
-    return _PARAMETER.sub("{}", path)
-
-
-_PARAMETER = re.compile(r"\{[^}/]*\}")
 
 
 def check_handlers(spec: ApiSpec, table: Mapping[str, Handling], bundled: Path) -> list[Binding]:

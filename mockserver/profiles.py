@@ -27,24 +27,11 @@ from starlette.responses import HTMLResponse, Response
 
 from .errors import DOCUMENTED_ERRORS, ApiError, ConfigError, ErrorStyle, SpecError, UnknownPath, error_response
 from .settings import DEFAULT_SPEC
-from .spec import ApiSpec, load_document
+from .spec import ApiSpec, load_document, template_regex
 from .types import PROFILE_NAMES, ProfileName
 from .yamlfile import read_yaml
 
 OVERLAY_FILE = "deployed.overlay.yaml"
-#: A parameter of an OpenAPI path template: ``{chatId}`` (its name captured).
-_TEMPLATE_PARAM = re.compile(r"\{([^/]+?)\}")
-
-
-def template_regex(template: str) -> tuple[str, list[str]]:
-    """The regex that matches the paths of an OpenAPI path template (for ``re.fullmatch``), one group per
-    parameter, and the parameters' names in order: ``/api/chat/{chatId}/stop`` -> ``/api/chat/([^/]+)/stop``,
-    ``["chatId"]``. The one reading of path templates: the proxy matches with it, `Specs.lacks` too."""
-    # split() with a group alternates literal text and parameter names: escape the one, capture the other.
-    parts = _TEMPLATE_PARAM.split(template)
-    return "".join(re.escape(part) if i % 2 == 0 else "([^/]+)" for i, part in enumerate(parts)), parts[1::2]
-
-
 @dataclass(frozen=True)
 class Behaviour:
     """What a profile changes in how requests are answered. Each field is one drift row (`DRIFT_ROWS`)."""

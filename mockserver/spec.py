@@ -32,7 +32,24 @@ from .yamlfile import read_yaml
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CHUNK_SCHEMA = "UIMessageChunk"
 MAX_MESSAGE = 240
-_TEMPLATE_NAME = re.compile(r"\{([^{}/]+)\}")
+#: A parameter of an OpenAPI path template (``{chatId}``): the one reading of templates (`template_regex`,
+#: `template_shape`, `Operation.template_names`).
+_TEMPLATE_PARAM = re.compile(r"\{([^{}/]+)\}")
+
+
+def template_regex(template: str) -> tuple[str, list[str]]:
+    """The regex that matches the paths of an OpenAPI path template (for ``re.fullmatch``), one group per
+    parameter, and the parameters' names in order: ``/api/chat/{chatId}/stop`` -> ``/api/chat/([^/]+)/stop``,
+    ``["chatId"]``. The proxy matches with it, `Specs.lacks` too."""
+    # split() with a group alternates literal text and parameter names: escape the one, capture the other.
+    parts = _TEMPLATE_PARAM.split(template)
+    return "".join(re.escape(part) if i % 2 == 0 else "([^/]+)" for i, part in enumerate(parts)), parts[1::2]
+
+
+def template_shape(template: str) -> str:
+    """A path template without its parameter names (``/api/chat/{}/stream``): two specs' operations at the
+    same place compare equal, whatever they call the parameters."""
+    return _TEMPLATE_PARAM.sub("{}", template)
 
 
 @dataclass(frozen=True)
@@ -66,7 +83,7 @@ class Operation:
     @property
     def template_names(self) -> list[str]:
         """The names in the path template (``chatId`` of ``/api/chat/{chatId}/stream``): routing fills these."""
-        return _TEMPLATE_NAME.findall(self.path)
+        return _TEMPLATE_PARAM.findall(self.path)
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,8 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from starlette.requests import Request
 
-from ..profiles import Behaviour, template_regex
-from ..spec import ApiSpec, ChunkSchemas, Operation
+from ..profiles import Behaviour
+from ..spec import ApiSpec, ChunkSchemas, Operation, template_regex
 from ..streams.rules import CLIENTS, DONE, RULE_UNCHECKED, TOO_DEEP, StreamRules
 from ..streams.sse import EventDecoder, SseEvent
 
