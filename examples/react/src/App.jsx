@@ -1,209 +1,156 @@
-// The page: one chat with Recoup (recoup-mock), through useChat and the transport picked in the header.
+// The page: a Recoup session (recoup-mock) with its chats, as Recoup's own front end runs one.
 //
-// The chat (its ids and messages) is kept in localStorage, so a reload shows the conversation again; and
-// useChat({ resume: true }) follows a response that is still streaming (Recoup replays the run from its first
-// chunk, with the same message id, so the answer completes in place, once).
+// Without ?session= it creates a session (POST /api/sessions: the session and its first chat) and puts
+// both ids in the URL, so a reload opens the same chat. The session's sandbox is prepared on entry (the
+// reconnect probe, POST /api/sandbox when there is none, the status read until it is active); the chat list
+// beside the conversation shows which chats are unread or streaming; a chat's messages are read back from
+// the server when it is opened.
 
-import { useChat } from "@ai-sdk/react";
-import { useEffect, useMemo, useRef, useState } from "react";
-import { createChat, defaultTransport, settings, stopRun, workflowTransport } from "./recoup.js";
+import { useCallback, useEffect, useState } from "react";
+import ChatList from "./ChatList.jsx";
+import Conversation from "./Conversation.jsx";
+import { note } from "./events.js";
+import { api } from "./recoup.js";
+import { useChatList, useSandbox } from "./session.js";
 
-const STORAGE_KEY = `recoup-react-chat:${settings.mock}:${settings.world ?? ""}`;
-const SCENARIOS = ["", "slow", "reasoning", "tool-call", "rich-parts", "error-mid-stream", "disconnect", "http-429",
-  "http-500"];
-
-// What happened, for the log line under the composer (and for tests: window.recoupChat.events).
-const events = [];
-function note(event, details = {}) {
-  events.push({ event, at: Math.round(performance.now()), ...details });
-  window.dispatchEvent(new Event("recoup-chat-event"));
+function readLocation() {
+  const params = new URLSearchParams(location.search);
+  return { sessionId: params.get("session"), chatId: params.get("chat") };
 }
 
-function load() {
-  try {
-    return JSON.parse(localStorage.getItem(STORAGE_KEY) ?? "null");
-  } catch {
-    return null;
-  }
+/** Put the session and chat in the URL (the other parameters stay); `replace` for a redirect. */
+function navigate({ sessionId, chatId }, { replace = false } = {}) {
+  const url = new URL(location.href);
+  url.searchParams.set("session", sessionId);
+  if (chatId) url.searchParams.set("chat", chatId);
+  else url.searchParams.delete("chat");
+  history[replace ? "replaceState" : "pushState"](null, "", url);
+  window.dispatchEvent(new Event("recoup-navigate"));
 }
 
 export default function App() {
-  const [saved, setSaved] = useState(load);
+  const [where, setWhere] = useState(readLocation);
+  const [session, setSession] = useState(null);
   const [setupError, setSetupError] = useState(null);
+
   useEffect(() => {
-    if (saved) return;
-    createChat().then((chat) => {
-      localStorage.setItem(STORAGE_KEY, JSON.stringify({ ...chat, messages: [] }));
-      setSaved({ ...chat, messages: [] });
-    }, (error) => setSetupError(String(error)));
-  }, [saved]);
+    const onChange = () => setWhere(readLocation());
+    window.addEventListener("popstate", onChange);
+    window.addEventListener("recoup-navigate", onChange);
+    return () => {
+      window.removeEventListener("popstate", onChange);
+      window.removeEventListener("recoup-navigate", onChange);
+    };
+  }, []);
+
+  useEffect(() => {
+    if (session?.id === where.sessionId) return;
+    if (!where.sessionId) {
+      api.createSession().then(({ session: created, chat }) => {
+        note("session-created", { sessionId: created.id, chatId: chat.id });
+        setSession(created);
+        navigate({ sessionId: created.id, chatId: chat.id }, { replace: true });
+      }, (error) => setSetupError(error.message));
+    } else {
+      api.getSession(where.sessionId).then(({ session: found }) => setSession(found),
+        (error) => setSetupError(error.message));
+    }
+  }, [where.sessionId, session]);
+
   if (setupError) return <main><p id="error-banner" role="alert">{setupError}</p></main>;
-  if (!saved) return <main><p className="muted">Setting up a chat…</p></main>;
-  return <Chat saved={saved} />;
+  if (!session || session.id !== where.sessionId) return <main><p className="muted">Setting up a session…</p></main>;
+  return <Workspace key={session.id} session={session} chatId={where.chatId} />;
 }
 
-function Chat({ saved }) {
-  const { chatId, sessionId } = saved;
-  const [scenario, setScenario] = useState("");
-  const scenarioRef = useRef(scenario);
-  scenarioRef.current = scenario;
-  const [text, setText] = useState("");
-  const [runs, setRuns] = useState([]);
-  const [stopping, setStopping] = useState(false);
-  const [lastStop, setLastStop] = useState(null);
-  const [resumed, setResumed] = useState(null);
+function Workspace({ session, chatId }) {
+  const sandbox = useSandbox(session);
+  const [busy, setBusy] = useState(false);
+  const list = useChatList(session.id, busy);
+  const [actionError, setActionError] = useState(null);
+  const chats = list.chats;
 
-  const transport = useMemo(() => {
-    const options = {
-      sessionId,
-      getScenario: () => scenarioRef.current,
-      onResume: (outcome) => {
-        note("resume", { outcome });
-        setResumed(outcome);
-      },
-      onRunStarted: (runId) => {
-        note("run", { runId });
-        setRuns((known) => [...known, runId]);
-      },
-      onRunEnded: (chunkIndex) => note("run-end", { chunkIndex }),
-    };
-    return settings.transport === "default" ? defaultTransport(options) : workflowTransport(options);
-  }, [sessionId]);
+  const open = useCallback((id, options) => navigate({ sessionId: session.id, chatId: id }, options), [session.id]);
 
-  const { messages, sendMessage, status, error, stop, clearError } = useChat({
-    id: chatId,
-    messages: saved.messages,
-    transport,
-    resume: true,
-    experimental_throttle: 50,
-    onError: (err) => note("error", { message: err.message }),
-    onFinish: ({ message, isAbort, isDisconnect, isError }) =>
-      note("finish", { messageId: message.id, isAbort, isDisconnect, isError }),
+  // No chat in the URL (or one that is gone): the most recently updated one.
+  useEffect(() => {
+    if (!chats?.length || (chatId && chats.some((chat) => chat.id === chatId))) return;
+    if (chatId && chats.some((chat) => chat.pending)) return;
+    const latest = chats.reduce((a, b) => (b.updatedAt > a.updatedAt ? b : a));
+    open(latest.id, { replace: true });
+  }, [chatId, chats, open]);
+
+  const { markRead, refresh } = list;
+  const { sync } = sandbox;
+  const onEnter = useCallback(() => markRead(chatId), [markRead, chatId]);
+  const onTurnEnd = useCallback(() => {
+    sync({ force: true });
+    markRead(chatId);
+    refresh();
+  }, [sync, markRead, refresh, chatId]);
+
+  const act = (action) => action().catch((error) => setActionError(error.message));
+  const onNew = () => act(async () => open(await list.create()));
+  const onRename = (id, title) => act(() => list.rename(id, title));
+  // Deleting the open chat opens the first one left.
+  const onDelete = (id) => act(async () => {
+    await list.remove(id);
+    if (id === chatId) open(chats.find((chat) => chat.id !== id).id, { replace: true });
   });
 
-  useEffect(() => {
-    localStorage.setItem(STORAGE_KEY, JSON.stringify({ chatId, sessionId, messages }));
-  }, [chatId, sessionId, messages]);
-  useEffect(() => {
-    window.recoupChat = { chatId, sessionId, transport: settings.transport, events, runs };
-  }, [chatId, sessionId, runs]);
-
-  const busy = status === "submitted" || status === "streaming";
-
-  const onSubmit = (event) => {
-    event.preventDefault();
-    const value = text.trim();
-    if (!value || busy) return;
-    setText("");
-    note("send", { text: value, scenario: scenario || "default" });
-    sendMessage({ text: value });
-  };
-
-  // Stop: end the local read (the transport does not reconnect after an abort), then cancel the run on the
-  // server, which useChat's stop() alone does not do.
-  const onStop = async () => {
-    setStopping(true);
-    try {
-      await stop();
-      const result = await stopRun(chatId);
-      note("stop", result);
-      setLastStop(result);
-    } catch (err) {
-      note("stop-failed", { message: String(err) });
-      setLastStop({ success: false, error: String(err) });
-    } finally {
-      setStopping(false);
-    }
-  };
-
-  const switchTransport = (name) => {
-    const next = new URL(location.href);
-    next.searchParams.set("transport", name);
-    location.assign(next);
-  };
-
-  const newChat = () => {
-    localStorage.removeItem(STORAGE_KEY);
-    location.reload();
-  };
-
   return (
-    <main data-chat-id={chatId} data-resumed={resumed ?? ""}>
-      <header>
-        <h1>Recoup chat</h1>
-        <label className="transport">
-          transport{" "}
-          <select name="transport" value={settings.transport} onChange={(e) => switchTransport(e.target.value)}>
-            <option value="workflow">WorkflowChatTransport</option>
-            <option value="default">DefaultChatTransport</option>
-          </select>
-        </label>
-        <span id="status" data-status={status}>{status}</span>
-      </header>
-
-      <ol id="messages">
-        {messages.map((message) => <Message key={message.id} message={message} />)}
-      </ol>
-
-      {error && (
-        <div id="error-banner" role="alert">
-          <strong>Something went wrong.</strong>
-          <p className="error-message">{error.message}</p>
-          <button type="button" onClick={clearError}>Dismiss</button>
+    <div id="app" data-session-id={session.id}>
+      <aside>
+        <div className="session-head">
+          <strong id="session-title">{session.title}</strong>
+          <span id="sandbox" data-phase={sandbox.phase} title={sandbox.error ?? undefined}>{sandbox.label}</span>
+          {sandbox.phase === "hibernated" && (
+            <button type="button" id="sandbox-action" onClick={sandbox.create}>Resume</button>
+          )}
+          {["none", "expired", "failed"].includes(sandbox.phase) && (
+            <button type="button" id="sandbox-action" onClick={sandbox.create}>Start a sandbox</button>
+          )}
         </div>
+        {chats && <ChatList chats={chats} activeId={chatId} busyId={busy ? chatId : null} onOpen={(id) => open(id)}
+          onNew={onNew} onRename={onRename} onDelete={onDelete} />}
+        {(actionError || list.error) && (
+          <p id="list-error" role="alert">{actionError ?? list.error}
+            <button type="button" onClick={() => setActionError(null)}>Dismiss</button></p>
+        )}
+        <p className="muted new-session"><a href={newSessionUrl()}>New session</a></p>
+      </aside>
+      {chatId && (chats ?? []).some((chat) => chat.id === chatId && !chat.pending) && (
+        <ChatView key={chatId} sessionId={session.id} chatId={chatId} sandboxReady={sandbox.ready}
+          onEnter={onEnter} onBusy={setBusy} onTurnEnd={onTurnEnd} />
       )}
-
-      <form id="composer" onSubmit={onSubmit}>
-        <input name="text" autoComplete="off" placeholder="Ask Recoup something" value={text}
-          onChange={(e) => setText(e.target.value)} />
-        <select name="scenario" title="Sent as Prefer: scenario=NAME" value={scenario}
-          onChange={(e) => setScenario(e.target.value)}>
-          {SCENARIOS.map((name) => <option key={name} value={name}>{name || "default"}</option>)}
-        </select>
-        <button type="submit" id="send" disabled={busy}>Send</button>
-        <button type="button" id="stop" disabled={!busy || stopping} onClick={onStop}>Stop</button>
-        <button type="button" id="new-chat" onClick={newChat}>New chat</button>
-      </form>
-
-      <footer>
-        <span>mock <code>{settings.mock}</code></span>
-        {settings.world && <span>world <code>{settings.world}</code></span>}
-        <span>chat <code id="chat-id">{chatId}</code></span>
-        {runs.length > 0 && <span>run <code id="run-id">{runs.at(-1)}</code></span>}
-        {lastStop && <span id="stop-result" data-stopped={String(lastStop.stopped)}>
-          stop: {lastStop.stopped ? "run cancelled" : "nothing was running"}</span>}
-      </footer>
-    </main>
+    </div>
   );
 }
 
-function Message({ message }) {
-  return (
-    <li className="message" data-role={message.role} data-id={message.id}>
-      <div className="role">{message.role === "user" ? "you" : "recoup"}</div>
-      {message.parts.map((part, index) => <Part key={index} part={part} />)}
-    </li>
-  );
+/** The chat's stored messages, read back on entry, then the conversation on them. */
+function ChatView({ sessionId, chatId, sandboxReady, onEnter, onBusy, onTurnEnd }) {
+  const [loaded, setLoaded] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    let live = true;
+    api.getChat(sessionId, chatId).then((answer) => {
+      if (!live) return;
+      note("read-back", { chatId, messages: answer.messages.length, isStreaming: answer.isStreaming });
+      setLoaded(answer);
+      onEnter();
+    }, (err) => live && setError(err.message));
+    return () => { live = false; };
+    // Once per chat: the component is keyed by the chat's id.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, []);
+  if (error) return <main><p id="error-banner" role="alert">{error}</p></main>;
+  if (!loaded) return <main><p className="muted">Loading the chat…</p></main>;
+  return <Conversation chatId={chatId} sessionId={sessionId} initialMessages={loaded.messages}
+    sandboxReady={sandboxReady} onBusy={onBusy} onTurnEnd={onTurnEnd} />;
 }
 
-function Part({ part }) {
-  if (part.type === "text") return <p className="part-text">{part.text}</p>;
-  if (part.type === "reasoning") return <p className="part-reasoning">{part.text}</p>;
-  if (part.type.startsWith("tool-") || part.type === "dynamic-tool") {
-    return (
-      <div className="part-tool" data-state={part.state}>
-        <code>{part.type === "dynamic-tool" ? part.toolName : part.type.slice(5)}</code> <em>{part.state}</em>
-        {part.output !== undefined && <pre>{JSON.stringify(part.output)}</pre>}
-      </div>
-    );
-  }
-  if (part.type.startsWith("data-")) {
-    return <div className="part-data"><code>{part.type}</code> {JSON.stringify(part.data)}</div>;
-  }
-  if (part.type === "source-url") {
-    return <div className="part-source"><a href={part.url} target="_blank" rel="noreferrer">{part.title ?? part.url}</a></div>;
-  }
-  if (part.type === "source-document") return <div className="part-source">document: {part.title}</div>;
-  if (part.type === "file") return <div className="part-source">file: <a href={part.url}>{part.mediaType}</a></div>;
-  return null;
+function newSessionUrl() {
+  const url = new URL(location.href);
+  url.searchParams.delete("session");
+  url.searchParams.delete("chat");
+  return url.href;
 }

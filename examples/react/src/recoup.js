@@ -1,8 +1,10 @@
-// Talking to Recoup (here: recoup-mock) from the browser: the page's settings, the set-up calls a front end
-// makes before its first message, stop, and the two chat transports.
+// Talking to Recoup (here: recoup-mock) from the browser: the page's settings, the calls of the session
+// surface a front end makes (sessions, session chats, read marks, the sandbox), stop, and the two chat
+// transports.
 //
 // Query parameters: ?mock=http://127.0.0.1:4010 (the API's base URL), ?key=recoup_sk_test_alice,
 // ?transport=workflow|default, ?world=NAME (sent as x-mock-world: the mock's isolated worlds; optional),
+// ?session=ID&chat=ID (the session and chat to open; without them the page creates a session),
 // ?raw204=1 (WorkflowChatTransport without the 204 fix below, to see what it does then: don't).
 
 import { WorkflowChatTransport } from "@workflow/ai";
@@ -24,23 +26,64 @@ export const auth = {
   ...(settings.world ? { "x-mock-world": settings.world } : {}),
 };
 
+/** A non-2xx answer: its status, and the body's `error` or `message` when it has one. */
+export class ApiError extends Error {
+  constructor(method, path, status, text) {
+    let detail = text;
+    try {
+      const body = JSON.parse(text);
+      detail = body.error ?? body.message ?? text;
+    } catch {
+      // not JSON: the text as it came
+    }
+    super(`${method} ${path}: ${status} ${detail}`);
+    this.status = status;
+  }
+}
+
 async function call(method, path, body) {
   const response = await fetch(settings.mock + path, {
     method,
+    cache: "no-store",
     headers: { ...auth, ...(body ? { "content-type": "application/json" } : {}) },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status} ${text}`);
+  if (!response.ok) throw new ApiError(method, path, response.status, text);
   return text ? JSON.parse(text) : null;
 }
 
-/** A session with a sandbox, and its chat: what a front end sets up before the first message. */
-export async function createChat() {
-  const { session, chat } = await call("POST", "/api/sessions", { title: "React chat" });
-  await call("POST", "/api/sandbox", { repoUrl: "https://github.com/recoupable/example", sessionId: session.id });
-  return { chatId: chat.id, sessionId: session.id };
-}
+const q = encodeURIComponent;
+
+/** The session surface, one function per call (recoup-surface.md §8 says when a front end makes each). */
+export const api = {
+  /** {session, chat}: a session and its first chat. */
+  createSession: (title) => call("POST", "/api/sessions", title ? { title } : {}),
+  /** {session} */
+  getSession: (sessionId) => call("GET", `/api/sessions/${q(sessionId)}`),
+  /** {chats: [chat + hasUnread, isStreaming], defaultModelId}, oldest first. */
+  listChats: (sessionId) => call("GET", `/api/sessions/${q(sessionId)}/chats`),
+  /** {chat}: the id is the client's (crypto.randomUUID()), so the page can show the chat at once. */
+  createChat: (sessionId, id) => call("POST", `/api/sessions/${q(sessionId)}/chats`, { id }),
+  /** {chat, isStreaming, messages}: the stored UI messages, oldest first. */
+  getChat: (sessionId, chatId) => call("GET", `/api/sessions/${q(sessionId)}/chats/${q(chatId)}`),
+  /** {chat} */
+  renameChat: (sessionId, chatId, title) =>
+    call("PATCH", `/api/sessions/${q(sessionId)}/chats/${q(chatId)}`, { title }),
+  /** {success: true}; the only chat of a session cannot be deleted (400). */
+  deleteChat: (sessionId, chatId) => call("DELETE", `/api/sessions/${q(sessionId)}/chats/${q(chatId)}`),
+  /** {success: true}: hasUnread is false until the assistant writes again. */
+  markRead: (sessionId, chatId) => call("POST", `/api/sessions/${q(sessionId)}/chats/${q(chatId)}/read`),
+  /** {status: connected|no_sandbox|expired, hasSnapshot, expiresAt?, lifecycle} */
+  reconnectSandbox: (sessionId) => call("GET", `/api/sandbox/reconnect?sessionId=${q(sessionId)}`),
+  /** {createdAt, timeout, currentBranch, mode}, once the sandbox is up (Recoup answers when it is). */
+  createSandbox: (session) => call("POST", "/api/sandbox", {
+    repoUrl: session.cloneUrl, branch: session.branch ?? "main", isNewBranch: false, sessionId: session.id,
+    sandboxType: "vercel",
+  }),
+  /** {status: active|no_sandbox, hasSnapshot, lifecycleVersion, lifecycle} */
+  sandboxStatus: (sessionId) => call("GET", `/api/sandbox/status?sessionId=${q(sessionId)}`),
+};
 
 /** Cancel the chat's run on the server: {success, stopped}. useChat's stop() only aborts the local read. */
 export function stopRun(chatId) {
