@@ -200,9 +200,11 @@ try {
   await loaded(firstChat);
   result.session.deleted = { beforeDelete, after: await sessionView() };
 
-  // 9. The same chat on DefaultChatTransport (the switch in the header is this query parameter).
+  // 9. The same session on DefaultChatTransport (the switch in the header is this query parameter), opened
+  // from a URL that names only the session: the page opens its most recently updated chat.
   const other = new URL(page.url());
   other.searchParams.set("transport", "default");
+  other.searchParams.delete("chat");
   await page.goto(other.href);
   await sandboxIs("ready");
   await loaded(firstChat);

@@ -145,6 +145,13 @@ def polls(mock: LiveServer, drive: dict[str, Any]) -> dict[str, set[int]]:
     return found
 
 
+def failed_loads(requests: list[dict[str, Any]], mock: LiveServer) -> list[tuple[str, str, str]]:
+    """The failed requests but a GET cut by leaving the page (a poll of the chat list or of the sandbox's
+    status may be on its way at a reload or a navigation)."""
+    return [(r["method"], r["url"].removeprefix(mock.base_url), r["failure"]) for r in requests
+            if not (r["method"] == "GET" and r["failure"] == "net::ERR_ABORTED")]
+
+
 def test_the_page_is_cross_origin_and_quiet(drive: dict[str, Any], page_server: str, mock: LiveServer) -> None:
     assert drive["origin"] == page_server != mock.base_url
     assert drive["pageErrors"] == []
@@ -153,8 +160,7 @@ def test_the_page_is_cross_origin_and_quiet(drive: dict[str, Any], page_server: 
     # chat mid-answer for another one.
     assert len(drive["consoleErrors"]) == 1
     assert "429" in drive["consoleErrors"][0]
-    assert [(r["method"], r["url"].removeprefix(mock.base_url), r["failure"]) for r in drive["failedRequests"]] == [
-        ("POST", "/api/chat", "net::ERR_ABORTED")] * 3
+    assert failed_loads(drive["failedRequests"], mock) == [("POST", "/api/chat", "net::ERR_ABORTED")] * 3
     assert drive["initial"]["status"] == "ready"
     assert drive["initial"]["messages"] == []
     assert drive["initial"]["transport"] == "workflow"
@@ -293,7 +299,7 @@ def test_the_open_chat_deleted_the_list_shrinks(drive: dict[str, Any]) -> None:
     assert after["listError"] is None
 
 
-def test_default_chat_transport_on_the_same_chat(drive: dict[str, Any]) -> None:
+def test_default_chat_transport_on_the_same_session(drive: dict[str, Any]) -> None:
     turn = drive["turns"]["defaultTransport"]
     assert turn["transport"] == "default"
     assert turn["status"] == "ready"
@@ -302,6 +308,8 @@ def test_default_chat_transport_on_the_same_chat(drive: dict[str, Any]) -> None:
     assert assistants(turn)[-1]["text"] == scenario_text("default")
     assert turn["runs"] == []  # DefaultChatTransport has no onChatSendMessage
     assert turn["session"]["sandboxLabels"] == ["checking the sandbox", "sandbox ready"]
+    # Opened from ?session= alone: the page put the chat it opened in the URL.
+    assert turn["session"]["url"] == {"session": drive["session"]["id"], "chat": drive["session"]["firstChat"]}
 
 
 def test_the_sandbox_hibernates_and_the_page_resumes_it(drive: dict[str, Any]) -> None:
@@ -363,39 +371,58 @@ def test_the_mock_saw_each_call_once(drive: dict[str, Any], mock: LiveServer) ->
     ]
 
 
+Call = tuple[str, str, int]
+
+
+def interleaves(calls: list[Call], *sequences: list[Call]) -> bool:
+    """``calls`` is the calls of ``sequences`` (each with no call in common with another), each sequence's
+    own order kept: requests that go out side by side, each after the answer to the one before it."""
+    positions = [0] * len(sequences)
+    for call in calls:
+        for n, sequence in enumerate(sequences):
+            if positions[n] < len(sequence) and sequence[positions[n]] == call:
+                positions[n] += 1
+                break
+        else:
+            return False
+    return all(position == len(sequence) for position, sequence in zip(positions, sequences, strict=True))
+
+
 def test_the_session_calls_in_order(drive: dict[str, Any], mock: LiveServer) -> None:
     """Every call to the session surface but the polled ones, as Recoup's front end makes them: the reconnect
     probe on each load, POST /api/sandbox when there is none (and to resume, and after the expiry); each
     chat read back when it is opened, and marked read then and at the end of each finished turn (a turn
-    stopped by the button ends too; one left for another chat does not, here)."""
-    enter1 = [("GET", "/api/sessions/S/chats/C1", 200), ("POST", "/api/sessions/S/chats/C1/read", 200)]
-    enter2 = [("GET", "/api/sessions/S/chats/C2", 200), ("POST", "/api/sessions/S/chats/C2/read", 200)]
-    turn_end = [("POST", "/api/sessions/S/chats/C1/read", 200)]
-    load = ("GET", "/api/sessions/S", 200)
-    probe = ("GET", "/api/sandbox/reconnect", 200)
-    calls = session_calls(drive, mock)
-    # On a reload the probe and the chat's read-back go out side by side: they are compared as a set.
-    reload_at = [i for i, call in enumerate(calls) if call == load]
-    assert len(reload_at) == 2, calls
-    for i in reversed(reload_at):
-        assert sorted(calls[i + 1:i + 4]) == sorted([probe, *enter1]), calls[i:i + 4]
-        calls[i + 1:i + 4] = [("load", "", 0)]
-    assert calls == [
-        ("POST", "/api/sessions", 200), probe, ("POST", "/api/sandbox", 200),  # a new session, its sandbox
-        *enter1,
-        *turn_end, *turn_end,  # the default answer, the stopped one
-        load, ("load", "", 0),  # the reload mid-answer
-        *turn_end,  # the resumed answer
-        ("POST", "/api/sessions/S/chats", 200), *enter2,  # the new chat
-        ("PATCH", "/api/sessions/S/chats/C2", 200),
-        *enter1,  # a turn, left mid-answer
-        *enter2, *enter1,  # the first seen unread from the second, then opened
-        *enter2, ("DELETE", "/api/sessions/S/chats/C2", 200), *enter1,  # the open chat deleted
-        load, ("load", "", 0), *turn_end,  # DefaultChatTransport
-        ("POST", "/api/sandbox", 200),  # Resume, once hibernated
-        *turn_end,  # the turn under which the sandbox expired
-        ("POST", "/api/sandbox", 200),  # a new sandbox
+    stopped by the button ends too; one left for another chat does not, here). On a load the sandbox's
+    calls and the chat's go out side by side: either may come first."""
+    enter1: list[Call] = [("GET", "/api/sessions/S/chats/C1", 200), ("POST", "/api/sessions/S/chats/C1/read", 200)]
+    enter2: list[Call] = [("GET", "/api/sessions/S/chats/C2", 200), ("POST", "/api/sessions/S/chats/C2/read", 200)]
+    turn_end: list[Call] = [("POST", "/api/sessions/S/chats/C1/read", 200)]
+    load: Call = ("GET", "/api/sessions/S", 200)
+    probe: Call = ("GET", "/api/sandbox/reconnect", 200)
+    create: Call = ("POST", "/api/sandbox", 200)
+    expected: list[list[list[Call]]] = [
+        [[("POST", "/api/sessions", 200)]],  # a new session
+        [[probe, create], enter1],  # its sandbox, its chat
+        [turn_end * 2],  # the default answer, the stopped one
+        [[load]], [[probe], enter1],  # the reload mid-answer
+        [turn_end],  # the resumed answer
+        [[("POST", "/api/sessions/S/chats", 200), *enter2]],  # the new chat
+        [[("PATCH", "/api/sessions/S/chats/C2", 200)]],
+        [enter1],  # a turn, left mid-answer
+        [enter2 + enter1],  # the first seen unread from the second, then opened
+        [[*enter2, ("DELETE", "/api/sessions/S/chats/C2", 200), *enter1]],  # the open chat deleted
+        [[load]], [[probe], enter1], [turn_end],  # DefaultChatTransport
+        [[create]],  # Resume, once hibernated
+        [turn_end],  # the turn under which the sandbox expired
+        [[create]],  # a new sandbox
     ]
+    calls = session_calls(drive, mock)
+    assert len(calls) == sum(len(sequence) for segment in expected for sequence in segment), calls
+    at = 0
+    for segment in expected:
+        size = sum(len(sequence) for sequence in segment)
+        assert interleaves(calls[at:at + size], *segment), (at, calls[at:at + size], segment)
+        at += size
     # The chat list and the status were polled as well, and never failed.
     assert polls(mock, drive) == {"list": {200}, "status": {200}}
 
@@ -410,8 +437,7 @@ def test_deployed_a_dropped_connection_ends_in_the_banner(drive: dict[str, Any],
     assert answer["text"] == scenario_text("disconnect").removesuffix("and completes only for a client that resumes.")
     assert turn["consoleErrors"] == ["Failed to load resource: net::ERR_INCOMPLETE_CHUNKED_ENCODING",
                                      "Error in chat POST stream TypeError: network error"]
-    assert [(r["method"], r["url"].removeprefix(mock.base_url), r["failure"]) for r in turn["failed"]] == [
-        ("POST", "/api/chat", "net::ERR_INCOMPLETE_CHUNKED_ENCODING")]
+    assert failed_loads(turn["failed"], mock) == [("POST", "/api/chat", "net::ERR_INCOMPLETE_CHUNKED_ENCODING")]
     [run_id] = turn["runs"]
     assert run_status(mock, DEPLOYED_WORLD, run_id) == "cancelled"
     stream = f"/api/chat/{turn['chatId']}/stream"
