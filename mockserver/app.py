@@ -114,6 +114,7 @@ ADMIN_HANDLERS: dict[str, Handling] = {
     "listRuns": Handling(inspector.list_runs),
     "getRun": Handling(inspector.get_run, path=("runId",)),
     "stopRun": Handling(inspector.stop_run, path=("runId",)),
+    "getRunScenario": Handling(inspector.run_scenario, path=("runId",)),
 }
 
 

@@ -21,8 +21,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from ..auth import mask
 from ..errors import ApiError
 from ..pipeline import Call
+from ..proxy.recorder import count_chunks, scenario_text, stream_body, timed_steps
 from ..state.events import BYE
 from ..state.journal import unpack_headers
+from ..state.store import iso, ulid_ms
 from ..streams import sse
 from ..streams.engine import Run
 
@@ -122,6 +124,71 @@ async def get_run(call: Call) -> Response:
     if run is None:
         raise ApiError(404, f"No run {call.request.path_params['runId']!r} in world {call.world.name!r}")
     return JSONResponse(run_view(run))
+
+
+async def run_scenario(call: Call) -> Response:
+    """The run as it was served, as a scenario file (``application/yaml``, to save in ``fixtures/scenarios/``).
+
+    Each chunk of the run's log is a ``chunk:`` step whose ``delay_ms`` is the gap the run measured
+    before it (the first one's from the run's start); the transport faults the live connection got
+    (``raw``, ``disconnect``) are steps where they came, with no delay of their own (a run keeps no time
+    for them). A pinned run was never served and a live one has not ended: both are a 409.
+    """
+    world = call.world
+    run = world.runs.get(call.request.path_params["runId"])
+    if run is None:
+        raise ApiError(404, f"No run {call.request.path_params['runId']!r} in world {world.name!r}; "
+                            f"GET /__mock/runs lists the runs it keeps")
+    source = run.scenario
+    if run.pinned:
+        raise ApiError(409, f"Run {run.id} is the pinned run of chat {run.chat_id} in world.yaml: it was never "
+                            f"served, it holds scenario {source.name!r} as written ({source.file})")
+    if not run.closed:
+        raise ApiError(409, f"Run {run.id} is still running ({len(run.chunks)} chunks so far): its scenario is "
+                            f"written when it ends (POST /__mock/runs/{run.id}/stop ends it now)")
+    steps = timed_steps(_served_steps(run), run.started_at, None, done=True)
+    name = _served_name(source.name, run.id)
+    when = iso(ulid_ms(run.id))
+    span = (run.times[-1] - run.started_at) if run.times else 0.0
+    speed = world.settings.speed
+    origin = (f"Served by recoup-mock in world {world.name!r}, chat {run.chat_id}"
+              f"{' (headless)' if run.headless else ''}, run {run.id}, from scenario {source.name!r}, "
+              f"at {when} (the world's clock), --speed {speed:g}")
+    summary = f"{count_chunks(steps)} chunks in {span:.2f} s, {run.status}"
+    header = [f"{origin}: {summary}.",
+              "Saved by GET /__mock/runs/{runId}/scenario. Each delay_ms is the gap the run measured before its "
+              "chunk" + (", at that speed" if speed not in (0, 1) else "") + "; raw and disconnect steps are "
+              "what the connection that started the run got.",
+              "Save it as fixtures/scenarios/" + name + ".yaml; `recoup-mock validate` checks it."]
+    body = {**stream_body(steps, source.timing.write_sizes), "outcome": run.status}
+    try:
+        text = scenario_text(name, f"{origin}: {summary}.", body, header, call.state.catalog.specs.of_documented()
+                             .chunk_schemas(), where=f"run {run.id}", clients=source.clients)
+    except ValueError as exc:
+        raise ApiError(409, f"Run {run.id} cannot be written as a scenario: {exc}") from exc
+    return Response(text, media_type="application/yaml",
+                    headers={"content-disposition": f'attachment; filename="{name}.yaml"',
+                             "cache-control": "no-store"})
+
+
+def _served_steps(run: Run) -> list[tuple[float, dict[str, Any]]]:
+    """``(time, step)`` of every chunk of the run's log and every transport item filed before one (at the
+    time of the chunk before it: that is when it was due at the latest)."""
+    steps: list[tuple[float, dict[str, Any]]] = []
+    for index in range(len(run.chunks) + 1):
+        before = run.times[index - 1] if index else run.started_at
+        for item in run.live_items.get(index, ()):
+            steps.append((before, {"disconnect": True} if item.kind == "disconnect" else
+                          {"raw": item.raw.decode("utf-8", errors="replace")}))
+        if index < len(run.chunks):
+            steps.append((run.times[index], {"chunk": dict(run.chunks[index])}))
+    return steps
+
+
+def _served_name(scenario: str, run_id: str) -> str:
+    """``served-<scenario>-<run's ULID>``, lowercase, within a scenario name's 64 characters."""
+    tail = run_id.removeprefix("wrun_").lower()
+    return f"served-{scenario[:64 - len(tail) - 8]}".rstrip("-") + f"-{tail}"
 
 
 async def stop_run(call: Call) -> Response:

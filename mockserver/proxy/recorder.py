@@ -21,7 +21,7 @@ import json
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,25 +121,13 @@ class Recorder:
     def write_stream(self, recording: StreamRecording) -> Path:
         """Write a streamed response as a scenario; returns its file."""
         exchange = recording.exchange
-        steps: list[dict[str, Any]] = []
-        last = exchange.sent_at
         scrub = _Scrubber(exchange.secrets)
-        for at, event in recording.items:
-            chunk = _json_object(event.data or "")
-            # An event that is not a JSON object goes out again as the bytes it was.
-            step: dict[str, Any] = {"chunk": scrub(chunk)} if chunk is not None else {
-                "raw": scrub(f"data: {event.data}\n\n")}
-            step["delay_ms"] = _ms(at - last)
-            last = at
-            steps.append(step)
-        if not recording.done:
-            steps.append({"disconnect": True, "delay_ms": _ms((recording.ended_at or last) - last)})
+        steps = timed_steps(((at, event_step(event.data or "", scrub)) for at, event in recording.items),
+                            exchange.sent_at, recording.ended_at, done=recording.done)
+        last = recording.items[-1][0] if recording.items else exchange.sent_at
         span = (recording.ended_at or last) - exchange.sent_at
-        chunk_count = sum(1 for s in steps if "chunk" in s)
-        summary = f"{chunk_count} chunks in {span:.2f} s" + ("" if recording.done else ", no [DONE]")
-        doc: dict[str, Any] = {"framing": "manual", "timing": {"first_chunk_ms": 0, "chunk_delay_ms": 0},
-                               "steps": steps}
-        return self._write(exchange, doc, summary, scrub)
+        summary = f"{count_chunks(steps)} chunks in {span:.2f} s" + ("" if recording.done else ", no [DONE]")
+        return self._write(exchange, stream_body(steps), summary, scrub)
 
     def write_http(self, exchange: Exchange, message: str, retry_after: str | None) -> Path:
         """Write a 429 or 5xx answer as an http-status scenario; returns its file."""
@@ -151,46 +139,90 @@ class Recorder:
         return self._write(exchange, {"response": response}, f"HTTP {exchange.status}", scrub)
 
     def _write(self, exchange: Exchange, body: dict[str, Any], summary: str, scrub: _Scrubber) -> Path:
-        stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        stamp = now_stamp()
         where = f"{exchange.method} {self.origin}{exchange.path}"
         with self._lock:
             number = self._next_number()
             name = f"recorded-{number}-{_slug(exchange.method, exchange.path)}"[:64].rstrip("-")
-            doc = {"name": name, "description": f"Recorded from {exchange.method} {exchange.path} "
-                                                 f"({exchange.status}) at {stamp}: {summary}.", **body}
-            kinds, problems = self._problems(doc, name)
-            if kinds:
-                doc["violates"] = kinds
             header = [f"Recorded by `recoup-mock proxy` from {where} ({exchange.status}) at {stamp}: {summary}."]
             if exchange.had_query:
                 header.append("The query string is left out (it may carry credentials).")
             if "steps" in body:
                 header.append("Each delay_ms is a measured gap between writes; the first one is from the request "
                               "to the first byte.")
-            header.append("Credentials are never written" + (f"; {scrub.count} value(s) were replaced with "
-                                                             f"{REDACTED}." if scrub.count else "."))
-            if kinds:
-                header.append(f"It breaks rules the fixtures keep, so it says violates: [{', '.join(kinds)}]:")
-                header += [f"  - {where_}: {what}" for where_, what in problems[:8]]
-                if len(problems) > 8:
-                    header.append(f"  ... and {len(problems) - 8} more")
-            text = "".join(f"# {line}\n" for line in header) + _dump(doc)
-            if yaml.load(text, Loader=SAFE_LOADER) != doc:  # what replays must be what was received
-                raise ValueError(f"the recording of {where} does not read back as written; not saved")
+            header.append(scrub.note())
             path = self.scenarios / f"{name}.yaml"
+            text = scenario_text(name, f"Recorded from {exchange.method} {exchange.path} ({exchange.status}) at "
+                                       f"{stamp}: {summary}.", body, header, self.chunks, where=where)
             with path.open("x", encoding="utf-8") as out:  # never over another recording
                 out.write(text)
         return path
 
-    def _problems(self, doc: dict[str, Any], name: str) -> tuple[list[str], list[tuple[str, str]]]:
-        scenario = parse_scenario(doc, str(self.scenarios / f"{name}.yaml"))
-        found = kinds_of_problems(scenario, self.chunks)
-        kinds = sorted({kind for kind, _, _ in found})
-        return kinds, [(where, what) for _, where, what in found]
-
     def _next_number(self) -> int:
         numbers = [int(m.group(1)) for p in self.scenarios.glob("recorded-*.yaml") if (m := _RECORDED.match(p.stem))]
         return max(numbers, default=0) + 1
+
+
+def now_stamp() -> str:
+    """The time now as the headers say it: ``2026-01-01T12:00:00Z``."""
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def event_step(data: str, scrub: Callable[[Any], Any]) -> dict[str, Any]:
+    """The step of one received event: its chunk, or (not a JSON object, or too deep) ``raw:`` bytes."""
+    chunk = _json_object(data)
+    # An event that is not a JSON object goes out again as the bytes it was.
+    return {"chunk": scrub(chunk)} if chunk is not None else {"raw": scrub(f"data: {data}\n\n")}
+
+
+def timed_steps(events: Iterable[tuple[float, dict[str, Any]]], start: float, end: float | None, *,
+                done: bool) -> list[dict[str, Any]]:
+    """Each ``(time, step)`` with its ``delay_ms``: the gap since the previous one (the first one's since
+    ``start``); then, when the stream ended without ``[DONE]`` (``done`` false), a ``disconnect`` step
+    at ``end``. Times in seconds, on one clock."""
+    steps: list[dict[str, Any]] = []
+    last = start
+    for at, step in events:
+        steps.append({**step, "delay_ms": _ms(at - last)})
+        last = at
+    if not done:
+        steps.append({"disconnect": True, "delay_ms": _ms((end or last) - last)})
+    return steps
+
+
+def count_chunks(steps: Iterable[Mapping[str, Any]]) -> int:
+    """How many of ``steps`` are chunks (not transport)."""
+    return sum(1 for step in steps if "chunk" in step)
+
+
+def stream_body(steps: list[dict[str, Any]], write_sizes: tuple[int, ...] = ()) -> dict[str, Any]:
+    """The body of a scenario that replays ``steps`` exactly: manual framing, no pacing but the steps' own."""
+    timing: dict[str, Any] = {"first_chunk_ms": 0, "chunk_delay_ms": 0}
+    if write_sizes:
+        timing["write_sizes"] = list(write_sizes)
+    return {"framing": "manual", "timing": timing, "steps": steps}
+
+
+def scenario_text(name: str, description: str, body: dict[str, Any], header: list[str], chunks: ChunkSchemas, *,
+                  where: str, clients: Mapping[str, str] | None = None) -> str:
+    """A scenario file: the ``header`` lines as comments, then ``name``, ``description``, ``clients`` (when
+    given) and ``body``, with the ``violates:`` it needs to validate (its problems listed in the header).
+    Raises ValueError when the text would not read back as written (what replays must be what came)."""
+    doc: dict[str, Any] = {"name": name, "description": description,
+                           **({"clients": dict(clients)} if clients else {}), **body}
+    found = kinds_of_problems(parse_scenario(doc, f"{name}.yaml"), chunks)
+    kinds = sorted({kind for kind, _, _ in found})
+    lines = list(header)
+    if kinds:
+        doc["violates"] = kinds
+        lines.append(f"It breaks rules the fixtures keep, so it says violates: [{', '.join(kinds)}]:")
+        lines += [f"  - {step}: {what}" for _, step, what in found[:8]]
+        if len(found) > 8:
+            lines.append(f"  ... and {len(found) - 8} more")
+    text = "".join(f"# {line}\n" for line in lines) + _dump(doc)
+    if yaml.load(text, Loader=SAFE_LOADER) != doc:
+        raise ValueError(f"the scenario of {where} does not read back as written; not saved")
+    return text
 
 
 class _Scrubber:
@@ -214,6 +246,11 @@ class _Scrubber:
         if isinstance(value, list):
             return [self(v) for v in value]
         return value
+
+    def note(self) -> str:
+        """The header line that says what was replaced."""
+        return "Credentials are never written" + (f"; {self.count} value(s) were replaced with {REDACTED}."
+                                                  if self.count else ".")
 
 
 def _dump(doc: dict[str, Any]) -> str:

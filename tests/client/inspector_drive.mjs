@@ -7,7 +7,9 @@
 // It prints {"ready": true, ...} once the browser is up, then reads one JSON command per line on stdin
 // and answers each with one JSON line on stdout: {id, ok: true, value} or {id, ok: false, error}.
 //   goto {url} | reload | waitFor {fn, arg, timeout} | evaluate {fn, arg} | click {selector}
-//   fill {selector, value} | select {selector, value} | screenshot {path} | log | close
+//   fill {selector, value} | select {selector, value} | screenshot {path} | download {selector, path} | log | close
+// `download` clicks `selector`, waits for the download it starts, saves it to `path` and answers with the
+// file name the page suggested.
 // `fn` is the source of a function run in the page; waitFor answers with its first truthy result.
 // `log` answers with the console errors, page errors, failed requests and main-frame navigations so far.
 // Every step is bounded by its `timeout` (ms, default 10000); end of input closes the browser.
@@ -56,6 +58,11 @@ const OPS = {
   fill: ({ selector, value, timeout }) => page.fill(selector, value, { timeout }).then(() => null),
   select: ({ selector, value, timeout }) => page.selectOption(selector, value, { timeout }).then(() => null),
   screenshot: ({ path, timeout }) => page.screenshot({ path, timeout }).then(() => null),
+  download: async ({ selector, path, timeout }) => {
+    const [download] = await Promise.all([page.waitForEvent("download", { timeout }), page.click(selector, { timeout })]);
+    await download.saveAs(path);
+    return download.suggestedFilename();
+  },
   log: async () => log,
 };
 

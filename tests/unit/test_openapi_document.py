@@ -74,6 +74,7 @@ ADMIN_OPERATIONS = {
     ("get", "/__mock/runs"): "listRuns",
     ("get", "/__mock/runs/{runId}"): "getRun",
     ("post", "/__mock/runs/{runId}/stop"): "stopRun",
+    ("get", "/__mock/runs/{runId}/scenario"): "getRunScenario",
 }
 BOTH_SCHEMES: list[dict[str, list[str]]] = [{"apiKeyAuth": []}, {"bearerAuth": []}]
 

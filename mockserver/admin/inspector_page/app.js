@@ -139,7 +139,7 @@ function headersFor(world) {
 
 /** Call the admin API in `world` (the selected one by default; null: no world header). A 401 asks for the
  * token and tries again. Resolves to the JSON body; rejects with HttpError on any other failure. */
-async function api(path, { method = "GET", body, world = state.world } = {}) {
+async function api(path, { method = "GET", body, world = state.world, file = false } = {}) {
   for (;;) {
     const headers = headersFor(world);
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -149,6 +149,11 @@ async function api(path, { method = "GET", body, world = state.world } = {}) {
     if (response.status === 401) {
       await askToken(token() ? "The mock refused that token." : "");
       continue;
+    }
+    if (file && response.ok) {
+      // A file to save: its text and the name its content-disposition gives it.
+      const name = /filename="([^"]+)"/.exec(response.headers.get("content-disposition") ?? "")?.[1];
+      return { text: await response.text(), name, type: response.headers.get("content-type") ?? "text/plain" };
     }
     const data = await response.json().catch(() => null);
     if (!response.ok) {
@@ -673,12 +678,13 @@ function runRow(run) {
     const cells = {
       status: h("span"), chunks: h("td", { class: "num chunks" }), readers: h("td", { class: "num readers" }),
       stop: h("button", { type: "button", class: "stop", text: "Stop" }),
+      save: h("button", { type: "button", class: "save-scenario", text: "Scenario" }),
     };
     const tr = h("tr", { tabindex: "0", dataset: { runId: run.runId } },
       h("td", { class: "id", text: shortId(run.runId), title: run.runId }),
       h("td", { class: "chat id", text: run.chatId ? shortId(run.chatId) : run.headless ? "headless" : "", title: run.chatId ?? undefined }),
       h("td", { class: "scenario", text: run.scenario }),
-      h("td", {}, cells.status), cells.chunks, cells.readers, h("td", { class: "actions" }, cells.stop));
+      h("td", {}, cells.status), cells.chunks, cells.readers, h("td", { class: "actions" }, cells.stop, cells.save));
     held = { run: null, tr, cells };
     runRows.set(run.runId, held);
   }
@@ -694,6 +700,11 @@ function runRow(run) {
       cells.status.textContent = run.pinned ? `${run.status} (pinned)` : run.status;
       cells.stop.disabled = !run.live;
       cells.stop.title = run.live ? `POST /__mock/runs/${run.runId}/stop: cancel the run` : "The run is over";
+      // A pinned run was never served (its scenario is in the fixtures); a live one has not ended yet.
+      cells.save.disabled = run.pinned || run.live;
+      cells.save.title = run.pinned ? "A pinned run was never served: its scenario is the fixture's own"
+        : run.live ? "The run is still going: its scenario can be saved when it ends"
+          : `GET /__mock/runs/${run.runId}/scenario: download the run as a scenario file`;
     }
     setText(cells.chunks, run.chunks);
     setText(cells.readers, run.readers);
@@ -980,6 +991,25 @@ async function stopRun(runId, button) {
   }
 }
 
+/** Download the run as it was served, as a scenario file for fixtures/scenarios/. */
+async function saveScenario(runId, button) {
+  button.disabled = true;
+  try {
+    const { text, name, type } = await api(`runs/${encodeURIComponent(runId)}/scenario`, { file: true });
+    const url = URL.createObjectURL(new Blob([text], { type }));
+    const link = h("a", { href: url, download: name ?? `${runId}.yaml` });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 0); // after the click has started the download
+    notify(`Saved ${name}: put it in fixtures/scenarios/`);
+  } catch (error) {
+    notify(`Could not save ${runId} as a scenario: ${error.message}`, "error");
+  } finally {
+    button.disabled = false;
+  }
+}
+
 // ------------------------------------------------------------------------------------------- actions
 
 async function useNext(name, button) {
@@ -1034,7 +1064,9 @@ function wire() {
     const tr = event.target.closest("tr[data-run-id]");
     if (!tr) return;
     const stop = event.target.closest("button.stop");
+    const save = event.target.closest("button.save-scenario");
     if (stop) stopRun(tr.dataset.runId, stop);
+    else if (save) saveScenario(tr.dataset.runId, save);
     else selectRun(tr.dataset.runId);
   });
   $("#run-rows").addEventListener("keydown", (event) => {
