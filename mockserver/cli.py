@@ -20,6 +20,8 @@ from .types import PROFILE_NAMES
 CONTRACT_EXTRA_MODULES = frozenset({"schemathesis", "hypothesis"})
 #: Where ``recoup-mock init`` writes when no directory is given (relative to the working directory).
 DEFAULT_INIT_DIR = Path("recoup-fixtures")
+#: Where ``recoup-mock import-har`` writes without ``--out``.
+DEFAULT_HAR_DIR = Path("har-fixtures")
 
 
 def version() -> str:
@@ -125,6 +127,28 @@ def _parser() -> argparse.ArgumentParser:
                        help="the contract to check against: documented (default) or deployed (chat.yaml with "
                             "deployed.overlay.yaml applied)")
 
+    har = sub.add_parser(
+        "import-har", help="write the Recoup API exchanges of a browser's HAR file as scenarios",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Read a HAR 1.2 file (Chrome or Firefox: DevTools > Network > \"Save all as HAR with content\";\n"
+                    "Playwright: recordHar) and write each exchange with the Recoup API as a scenario in\n"
+                    "DIR/scenarios/har-<n>-<slug>.yaml: a text/event-stream answer as a stream scenario of its\n"
+                    "chunks as they came, a 4xx/5xx JSON answer as an http-status scenario. A HAR keeps no time\n"
+                    "per chunk: the first chunk waits the entry's timings.wait and its timings.receive is spread\n"
+                    "over the others. Other hosts, non-API paths, preflights and 2xx JSON answers are skipped and\n"
+                    "listed. No header (but Retry-After) and no query is written, and every credential value of\n"
+                    "the file (authorization, API keys, cookies) is replaced with REDACTED wherever it appears.\n"
+                    "A stream that breaks the contract is kept and declares the violates: it needs.",
+        epilog="DIR becomes a fixtures directory (world.yaml and the default scenario are copied in when missing;\n"
+               "nothing is overwritten). A file that is not HAR, or an exchange without its body, writes nothing\n"
+               "and exits 2. Then: recoup-mock validate --fixtures DIR; recoup-mock serve --fixtures DIR and\n"
+               "Prefer: scenario=har-<n>-<slug>.")
+    har.add_argument("file", metavar="FILE", type=Path, help="the HAR file")
+    har.add_argument("--out", type=Path, metavar="DIR", default=DEFAULT_HAR_DIR,
+                     help=f"the fixtures directory to write into (default ./{DEFAULT_HAR_DIR}; created if missing)")
+    har.add_argument("--spec", type=Path,
+                     help=f"OpenAPI document whose paths are the API's (default {DEFAULT_SPEC.name})")
+
     # The flags come from the suite's one table of options, which `pytest contracts` is built from too
     # (importing it loads neither Schemathesis nor the rest of the suite).
     from .contracts.options import DEFAULT_MAX_STREAMS, argument_specs
@@ -150,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _contract(args)
         if args.command == "proxy":
             return _proxy(args)
+        if args.command == "import-har":
+            return _import_har(args)
         if args.command == "init":
             return _init(args.dir if args.dir is not None else _init_dir())
         return _validate(env_settings(spec=args.spec, fixtures=args.fixtures, profile=args.profile))
@@ -281,6 +307,27 @@ def _init(target: Path) -> int:
     print("\nEdit them, then check them and serve them:\n"
           f"  recoup-mock validate --fixtures {quoted}\n"
           f"  recoup-mock serve --fixtures {quoted}")
+    return 0
+
+
+def _import_har(args: argparse.Namespace) -> int:
+    from .proxy.har import import_har
+    from .spec import ApiSpec
+
+    result = import_har(args.file, args.out, ApiSpec(env_settings(spec=args.spec).spec))
+    for path in result.copied:
+        print(f"copied {path} (every fixtures directory needs it)")
+    for path in result.written:
+        print(f"wrote {path}")
+    if result.skipped:
+        print(f"skipped {len(result.skipped)} entr{'y' if len(result.skipped) == 1 else 'ies'}:")
+        for skipped in result.skipped:
+            print(f"  {skipped}")
+    if not result.written:
+        print(f"No exchange with the Recoup API to import in {args.file}.", file=sys.stderr)
+        return 1
+    print(f"\nCheck them and serve them:\n  recoup-mock validate --fixtures {args.out}\n"
+          f"  recoup-mock serve --fixtures {args.out}")
     return 0
 
 
