@@ -38,12 +38,12 @@ from ..spec import ApiSpec, ChunkSchemas, template_regex
 from ..streams.sse import parse_events
 from .recorder import (
     Recorder,
-    _Scrubber,
-    _slug,
+    Scrubber,
     count_chunks,
     event_step,
     scenario_text,
     secrets_of,
+    slug,
     stream_body,
 )
 
@@ -116,7 +116,7 @@ def import_har(file: Path, out: Path, spec: ApiSpec) -> HarImport:
             result.skipped.append(Skipped(entry.index, entry.method, entry.url, why))
             continue
         body = _body(entry)
-        scrub = _Scrubber(secrets)
+        scrub = Scrubber(secrets)
         if _is_stream(entry):
             doc, summary, notes = _stream(entry, body, scrub)
         else:
@@ -143,7 +143,7 @@ def _texts(planned: list[tuple[_Entry, dict[str, Any], str, list[str]]], scenari
     texts = []
     for entry, doc, summary, notes in planned:
         number += 1
-        name = f"har-{number}-{_slug(entry.method, entry.path)}"[:64].rstrip("-")
+        name = f"har-{number}-{slug(entry.method, entry.path)}"[:64].rstrip("-")
         started = str(entry.raw.get("startedDateTime", "")) or "an unknown time"
         where = f"{entry.method} {entry.origin}{entry.path}"
         header = [f"Imported by `recoup-mock import-har` from {source}, entries[{entry.index}]: {where} "
@@ -279,7 +279,7 @@ def _timing(entry: _Entry, key: str) -> float:
     return float(value) if isinstance(value, int | float) and value > 0 else 0.0
 
 
-def _stream(entry: _Entry, body: str, scrub: _Scrubber) -> tuple[dict[str, Any], str, list[str]]:
+def _stream(entry: _Entry, body: str, scrub: Scrubber) -> tuple[dict[str, Any], str, list[str]]:
     events = [e for e in parse_events(body.encode()) if e.data is not None]  # comments are transport
     done = any(e.data == "[DONE]" for e in events)
     items = [event_step(e.data or "", scrub) for e in events if e.data != "[DONE]"]
@@ -295,7 +295,7 @@ def _stream(entry: _Entry, body: str, scrub: _Scrubber) -> tuple[dict[str, Any],
     return stream_body(steps), summary, notes
 
 
-def _http(entry: _Entry, body: str, scrub: _Scrubber) -> tuple[dict[str, Any], str, list[str]]:
+def _http(entry: _Entry, body: str, scrub: Scrubber) -> tuple[dict[str, Any], str, list[str]]:
     try:
         parsed: Any = json.loads(body)
     except ValueError:

@@ -121,7 +121,7 @@ class Recorder:
     def write_stream(self, recording: StreamRecording) -> Path:
         """Write a streamed response as a scenario; returns its file."""
         exchange = recording.exchange
-        scrub = _Scrubber(exchange.secrets)
+        scrub = Scrubber(exchange.secrets)
         steps = timed_steps(((at, event_step(event.data or "", scrub)) for at, event in recording.items),
                             exchange.sent_at, recording.ended_at, done=recording.done)
         last = recording.items[-1][0] if recording.items else exchange.sent_at
@@ -131,19 +131,19 @@ class Recorder:
 
     def write_http(self, exchange: Exchange, message: str, retry_after: str | None) -> Path:
         """Write a 429 or 5xx answer as an http-status scenario; returns its file."""
-        scrub = _Scrubber(exchange.secrets)
+        scrub = Scrubber(exchange.secrets)
         response: dict[str, Any] = {"status": exchange.status}
         if retry_after is not None:
             response["headers"] = {"Retry-After": retry_after}
         response["message"] = scrub(message) or f"HTTP {exchange.status}"
         return self._write(exchange, {"response": response}, f"HTTP {exchange.status}", scrub)
 
-    def _write(self, exchange: Exchange, body: dict[str, Any], summary: str, scrub: _Scrubber) -> Path:
+    def _write(self, exchange: Exchange, body: dict[str, Any], summary: str, scrub: Scrubber) -> Path:
         stamp = now_stamp()
         where = f"{exchange.method} {self.origin}{exchange.path}"
         with self._lock:
             number = self._next_number()
-            name = f"recorded-{number}-{_slug(exchange.method, exchange.path)}"[:64].rstrip("-")
+            name = f"recorded-{number}-{slug(exchange.method, exchange.path)}"[:64].rstrip("-")
             header = [f"Recorded by `recoup-mock proxy` from {where} ({exchange.status}) at {stamp}: {summary}."]
             if exchange.had_query:
                 header.append("The query string is left out (it may carry credentials).")
@@ -225,7 +225,7 @@ def scenario_text(name: str, description: str, body: dict[str, Any], header: lis
     return text
 
 
-class _Scrubber:
+class Scrubber:
     """Replaces credentials in strings (recursively in chunks), counting what it replaced."""
 
     def __init__(self, secrets: list[str]) -> None:
@@ -298,7 +298,7 @@ def _ms(seconds: float) -> float:
     return round(max(seconds, 0.0) * 1000, 1)
 
 
-def _slug(method: str, path: str) -> str:
+def slug(method: str, path: str) -> str:
     """``POST /api/chat/<uuid>/stream`` -> ``post-api-chat-stream``: the path without its ids."""
     words = [method.lower(), *(s for s in path.split("/") if s and not _ID_SEGMENT.match(s))]
     return re.sub(r"[^a-z0-9]+", "-", "-".join(words).lower()).strip("-") or "request"
