@@ -71,6 +71,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--profile", choices=PROFILE_NAMES,
                        help="documented (default: the contract as written) or deployed (what the deployed server "
                             "does, docs/drift.md); per world: POST /__mock/worlds/NAME")
+    serve.add_argument("--chaos", type=float, metavar="RATE",
+                       help="seeded chaos: serve this share (0 to 1) of chat requests (POST /api/chat, /workflow, "
+                            "/runs, and resumes) one of the fault scenarios instead of their default, drawn from "
+                            "the seed and each request's place in its world (the same after a reset); the journal "
+                            "marks each with chaos: true and its scenario's name, to replay with Prefer: "
+                            "scenario=NAME; per world: POST /__mock/worlds/NAME {\"chaos\": RATE}")
+    serve.add_argument("--chaos-scenarios", metavar="A,B,C",
+                       help="the fault scenarios chaos picks from (default: every loaded fault scenario: an "
+                            "http-status answer, or a stream with a disconnect, raw frame, stall, error, abort or "
+                            "split writes)")
     serve.add_argument("--max-worlds", type=int, metavar="N",
                        help="most worlds alive at once, counting the default world (so at least 2; default 256); "
                             "past it the least recently used idle x-mock-world world is dropped, or a new one gets "
@@ -197,7 +207,8 @@ def _serve(args: argparse.Namespace) -> int:
     settings = env_settings(host=args.host, port=args.port, spec=args.spec, fixtures=args.fixtures,
                             speed=args.speed, seed=args.seed, admin_token=args.admin_token,
                             admin=False if args.no_admin else None, access_log=False if args.quiet else None,
-                            max_worlds=args.max_worlds, profile=args.profile, watch=True if args.watch else None)
+                            max_worlds=args.max_worlds, profile=args.profile, watch=True if args.watch else None,
+                            chaos=args.chaos, chaos_scenarios=args.chaos_scenarios)
     logging.basicConfig(level=logging.INFO if settings.access_log else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     app = create_app(settings)

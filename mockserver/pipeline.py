@@ -50,12 +50,19 @@ class Call:
     #: The operation's name: the project's operationId of the handler (the key of a generic operation).
     operation_id: str = ""
 
-    def note(self, *, scenario: str | None = None, run_id: str | None = None) -> None:
-        """Put the scenario and run id on this request's journal entry."""
+    def note(self, *, scenario: str | None = None, run_id: str | None = None, chaos: bool = False) -> None:
+        """Put the scenario and run id on this request's journal entry (and that chaos chose the scenario)."""
         entry = self.request.scope.get("recoup.entry")
         if entry is not None:
             entry.scenario = scenario or entry.scenario
             entry.run_id = run_id or entry.run_id
+            entry.chaos = entry.chaos or chaos
+
+    @property
+    def seq(self) -> int | None:
+        """This request's place in its world's journal (None outside the journal)."""
+        entry = self.request.scope.get("recoup.entry")
+        return entry.seq if entry is not None else None
 
 
 Handler = Callable[[Call], Awaitable[Response]]
@@ -145,6 +152,33 @@ def preferred_scenario(request: Request) -> str | None:
     return prefer.group(1) if prefer else None
 
 
+def chosen_scenario(call: Call, explicit: str | None, answers: Answers | None) -> str | None:
+    """The one order in which a request's scenario is chosen, before its operation's own default:
+    ``explicit`` (``Prefer: scenario=NAME``, or a chat turn's ``[scenario:NAME]`` marker), else the next
+    scenario queued for the request (`World.take_queued`), else, for a chat request, the fault seeded
+    chaos draws for it (`mockserver.state.chaos`), else None. Each chat request draws its place in the
+    world's chaos sequence whichever of them wins, so the picks of the others do not move. Taking a
+    queued scenario and a chaos pick are told to the inspector (events ``queued`` and ``chaos``); a
+    chaos pick is marked on the journal entry (``chaos: true``)."""
+    world = call.world
+    pick = world.draw_chaos(call.operation_id)
+    if explicit is not None:
+        return explicit
+    queued = world.take_queued(call.operation_id, answers)
+    if queued is not None:
+        if world.bus.watched:
+            world.bus.publish({"type": "queued", "world": world.name, "seq": call.seq, "scenario": queued,
+                               "operation": call.operation_id})
+        return queued
+    if pick is not None:
+        call.note(scenario=pick, chaos=True)
+        if world.bus.watched:
+            world.bus.publish({"type": "chaos", "world": world.name, "seq": call.seq, "scenario": pick,
+                               "operation": call.operation_id, "draw": world.chaos.count,
+                               "rate": world.chaos.rate})
+    return pick
+
+
 def http_answer(scenario: Scenario) -> ApiError:
     """The HTTP error an http-status scenario answers with."""
     assert scenario.http is not None
@@ -160,13 +194,14 @@ def answer_fault(call: Call, *, streams: Literal["refuse", "ignore"], answers: A
     """The one way an operation that plays no stream meets a fault scenario: the scenario its
     ``Prefer: scenario=NAME`` names, else the next one queued for the operation (admin
     ``queueScenarios`` with ``operation``; then, given ``answers``, the general queue's first for those
-    requests: ``stop``'s), if it is an http-status scenario, answers instead of the operation (raised
-    as its `ApiError`), so that nothing changes. An unknown name is a 400 listing the names; a stream
-    scenario is a 400 (the operation plays none), unless ``streams`` is ``ignore`` and ``Prefer``
-    named it, which is then left alone. The pipeline calls this before the handler (`FaultPolicy`)."""
+    requests: ``stop``'s), else a resume's chaos pick (`chosen_scenario`), if it is an http-status
+    scenario, answers instead of the operation (raised as its `ApiError`): nothing changes. An
+    unknown name is a 400 listing the names; a stream scenario is a 400 (the operation plays none),
+    unless ``streams`` is ``ignore`` and ``Prefer`` named it, which is then left alone. The pipeline
+    calls this before the handler (`FaultPolicy`)."""
     world = call.world
     named = preferred_scenario(call.request)
-    name = named if named is not None else world.take_queued(call.operation_id, answers)
+    name = chosen_scenario(call, named, answers)
     if name is None:
         return
     scenario = find_scenario(world.scenarios, name)

@@ -69,6 +69,11 @@ class Settings:
     access_log: bool = True
     #: Reload the fixtures and the spec as they are saved (``serve --watch``).
     watch: bool = False
+    #: Seeded chaos: the share (0 to 1) of chat requests served a fault scenario instead of their default
+    #: (`mockserver.state.chaos`); each world's own with ``POST /__mock/worlds/{name}``.
+    chaos: float = 0.0
+    #: The fault scenarios chaos picks from, comma-separated (None: every fault scenario loaded).
+    chaos_scenarios: str | None = None
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Any, bool, str]] = [
@@ -79,6 +84,8 @@ class Settings:
             ("body_timeout_seconds", self.body_timeout_seconds, self.body_timeout_seconds > 0, "a number > 0"),
             ("run_ttl_seconds", self.run_ttl_seconds, self.run_ttl_seconds >= 0, "a number >= 0"),
             ("max_finished_runs", self.max_finished_runs, self.max_finished_runs >= 0, "an integer >= 0"),
+            ("chaos", self.chaos, 0 <= self.chaos <= 1,
+             "a number from 0 to 1 (the share of chat requests served a fault scenario; 0 = none)"),
             ("journal_size", self.journal_size, self.journal_size > 0, "a positive integer"),
             ("max_worlds", self.max_worlds, self.max_worlds >= 2,
              "an integer >= 2 (the limit counts the default world, which is always there, so 1 leaves no room "

@@ -125,10 +125,13 @@ async def get_status(call: Call) -> Response:
 
 
 async def configure_world(call: Call) -> Response:
-    """Create or reset the world in the path with the profile in the body (default: the server's)."""
-    # The admin spec has checked the name's pattern and the profile's name.
-    chosen = (call.body or {}).get("profile", call.state.settings.profile)
-    world = await call.state.worlds.configure(call.request.path_params["name"], profile_named(chosen))
+    """Create or reset the world in the path with the profile and chaos rate in the body (default: the
+    server's)."""
+    # The admin spec has checked the name's pattern, the profile's name and the rate's range.
+    body = call.body or {}
+    chosen = body.get("profile", call.state.settings.profile)
+    chaos = float(body.get("chaos", call.state.settings.chaos))
+    world = await call.state.worlds.configure(call.request.path_params["name"], profile_named(chosen), chaos)
     return JSONResponse({"name": world.name, **world.counts()})
 
 

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from ..errors import ApiError, quote
-from ..pipeline import Call, answer_fault, http_answer, preferred_scenario
+from ..pipeline import Call, answer_fault, chosen_scenario, http_answer, preferred_scenario
 from ..state.store import Chat, Session
 from ..streams import sse
 from ..streams.engine import Run, follow, replay_now
@@ -35,13 +35,13 @@ READ_A_STREAM = frozenset({"resumeChatStream"})
 def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> Scenario:
     """``Prefer: scenario=NAME``, else ``[scenario:NAME]`` in the last user message, else the next
     queued one (admin API: one queued for this operation, then the general queue's first for turns),
-    else the chat's default, else ``default``. Never sticky. Unknown: 400. The operations that play no
+    else seeded chaos's pick (`mockserver.state.chaos`), else the chat's default, else ``default``
+    (`mockserver.pipeline.chosen_scenario`). Never sticky. Unknown: 400. The operations that play no
     stream meet the same header and queue in the pipeline (`mockserver.pipeline.answer_fault`)."""
     name = preferred_scenario(call.request)
     if name is None and (marker := _MARKER.search(last_user_text(messages))):
         name = marker.group(1)
-    if name is None:
-        name = call.world.take_queued(call.operation_id, "turn")
+    name = chosen_scenario(call, name, "turn")  # the queue, then seeded chaos
     if name is None and chat is not None:
         name = chat.scenario
     scenario = find_scenario(call.world.scenarios, name or "default")

@@ -15,6 +15,7 @@ from ..profiles import Specs, profile_named
 from ..settings import Settings
 from ..spec import ApiSpec
 from ..streams.engine import Script
+from .chaos import chaos_names
 from .fixtures import Fixtures, load_fixtures
 from .runs import compile_scripts
 
@@ -28,13 +29,17 @@ class Catalog:
     admin_spec: ApiSpec | None
     fixtures: Fixtures
     scripts: Mapping[str, Script]
+    #: The fault scenarios seeded chaos picks from (`mockserver.state.chaos`), sorted.
+    chaos: tuple[str, ...] = ()
 
 
 def load_catalog(settings: Settings) -> Catalog:
-    """Load and check everything the settings name; raises `SpecError`/`FixtureError` naming the file."""
+    """Load and check everything the settings name; raises `SpecError`/`FixtureError` naming the file, and
+    `ConfigError` for a ``chaos_scenarios`` name that is not a loaded fault scenario."""
     spec = ApiSpec(settings.spec)
     specs = Specs(settings.spec, spec)
     specs.of(profile_named(settings.profile))  # a broken overlay stops here, not at a request
     admin_spec = ApiSpec(settings.admin_spec) if settings.admin else None
     fixtures = load_fixtures(settings.fixtures, spec.chunk_schemas())
-    return Catalog(specs, admin_spec, fixtures, compile_scripts(fixtures.scenarios))
+    chaos = chaos_names(fixtures.scenarios, settings.chaos_scenarios)
+    return Catalog(specs, admin_spec, fixtures, compile_scripts(fixtures.scenarios), chaos)

@@ -32,6 +32,8 @@ class JournalEntry:
     path: str
     status: int
     scenario: str | None = None
+    #: The scenario was seeded chaos's pick (`mockserver.state.chaos`), not the request's own choice.
+    chaos: bool = False
     run_id: str | None = None
     account: str | None = None
     duration_ms: float = 0.0
@@ -50,7 +52,7 @@ class JournalEntry:
     def to_json(self) -> dict[str, Any]:
         stamp = datetime.fromtimestamp(self.time, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         out = {"seq": self.seq, "time": stamp, "method": self.method, "path": self.path,
-               "status": self.status, "scenario": self.scenario, "runId": self.run_id,
+               "status": self.status, "scenario": self.scenario, "chaos": self.chaos, "runId": self.run_id,
                "account": self.account, "durationMs": round(self.duration_ms, 3), "done": self.done}
         if self.violations is not None:
             out["violations"] = list(self.violations)

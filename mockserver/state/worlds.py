@@ -25,6 +25,7 @@ from ..settings import Settings
 from ..streams.engine import Run
 from ..streams.scenarios import Answers, Scenario
 from .catalog import Catalog
+from .chaos import READ_OPERATIONS, STREAM_OPERATIONS, Chaos
 from .events import EventBus
 from .journal import Journal
 from .rooms import Rooms, SharedRooms
@@ -59,6 +60,9 @@ class World:
         #: Requests of this world being answered right now (a busy world is never dropped).
         self.in_flight = 0
         self._lock = asyncio.Lock()
+        #: Seeded chaos (`mockserver.state.chaos`): the world's rate, and its place in the sequence of chat
+        #: requests, which a reset starts again.
+        self.chaos = Chaos(settings.seed, settings.chaos)
         self.store, self.runs, self.rooms = self._build()
 
     def _build(self) -> tuple[Store, RunManager, Rooms]:
@@ -93,6 +97,16 @@ class World:
                 return name
         return None
 
+    def draw_chaos(self, operation_id: str) -> str | None:
+        """The fault seeded chaos serves this request of ``operation_id``, if any; each chat request
+        (`STREAM_OPERATIONS`, `READ_OPERATIONS`) takes its place in the world's sequence, others draw nothing."""
+        if operation_id in STREAM_OPERATIONS:
+            return self.chaos.draw(self.catalog.chaos)
+        if operation_id in READ_OPERATIONS:
+            scenarios = self.scenarios
+            return self.chaos.draw([n for n in self.catalog.chaos if n in scenarios and scenarios[n].http is not None])
+        return None
+
     def advance_clock(self, ms: int) -> int:
         """Move this world's clock ``ms`` milliseconds on (``POST /__mock/clock``); the sandbox timers
         that fall due are applied when a session is next read. Tells watchers; returns the new time."""
@@ -120,10 +134,10 @@ class World:
     def idle(self) -> bool:
         return self.in_flight == 0 and self.runs.live_count() == 0
 
-    async def reset(self, profile: Profile | None = None) -> int:
-        """Back to the blueprint; the world keeps its profile unless given another (`Worlds.configure`).
-        Returns how many live runs were cancelled."""
-        cancelled = await self._cancel_runs(rebuild=True, profile=profile)
+    async def reset(self, profile: Profile | None = None, chaos: float | None = None) -> int:
+        """Back to the blueprint; the world keeps its profile and chaos rate unless given others
+        (`Worlds.configure`), and its chaos sequence starts again. Returns how many live runs were cancelled."""
+        cancelled = await self._cancel_runs(rebuild=True, profile=profile, chaos=chaos)
         self.bus.publish({"type": "reset", "world": self.name})
         return cancelled
 
@@ -132,7 +146,7 @@ class World:
         Returns how many were cancelled."""
         return await self._cancel_runs(rebuild=False)
 
-    async def _cancel_runs(self, *, rebuild: bool, profile: Profile | None = None) -> int:
+    async def _cancel_runs(self, *, rebuild: bool, profile: Profile | None = None, chaos: float | None = None) -> int:
         """Cancel the live runs and count them, under the world's lock: the one way a world's runs
         end all at once (reset, drop, shutdown). With ``rebuild``, a fresh store and runs (and
         ``profile``, if given) are put in place before anything is awaited: a request that arrives
@@ -144,6 +158,7 @@ class World:
                 if profile is not None:
                     self.profile = profile  # first: the state is built for the world's profile
                 self.store, self.runs, self.rooms = self._build()
+                self.chaos = Chaos(self.settings.seed, self.chaos.rate if chaos is None else chaos)
                 self.journal.clear()
                 self.queued_scenarios.clear()
                 self.queued_for.clear()
@@ -154,7 +169,7 @@ class World:
         runs = self.runs
         runs.expire()  # a world listed without being used reports no expired run either
         return {
-            "profile": self.profile.name,
+            "profile": self.profile.name, "chaos": self.chaos.rate,
             "runsLive": runs.live_count(), "runsKept": len(runs.runs),
             "readers": sum(r.readers for r in runs.runs.values()),
             "chats": len(self.store.chats), "sessions": len(self.store.sessions),
@@ -186,11 +201,11 @@ class Worlds:
         self._worlds[name] = world
         return world
 
-    async def configure(self, name: str, profile: Profile) -> World:
-        """Give the world ``name`` this profile, from a fresh state (a reset, cancelling its runs);
-        created if it does not exist yet."""
+    async def configure(self, name: str, profile: Profile, chaos: float) -> World:
+        """Give the world ``name`` this profile and chaos rate, from a fresh state (a reset, cancelling its
+        runs); created if it does not exist yet."""
         world = self.get(name)
-        await world.reset(profile)
+        await world.reset(profile, chaos)
         return world
 
     def get(self, name: str | None) -> World:
