@@ -101,7 +101,7 @@ def test_journal_records_each_request(client: TestClient) -> None:
     assert seqs == sorted(seqs)
     assert len(set(seqs)) == len(seqs)
     for entry in entries:
-        assert set(entry) == {"seq", "time", "method", "path", "status", "scenario", "runId", "account",
+        assert set(entry) == {"seq", "time", "method", "path", "status", "scenario", "chaos", "runId", "account",
                               "durationMs", "done"}
         assert entry["durationMs"] >= 0 and entry["done"] is True
     assert [e["scenario"] for e in entries] == ["default", None, "http-429", None, "default", None, None]

@@ -50,6 +50,25 @@ def test_both_strictnesses_share_what_clients_enforce(chunks: list[dict[str, Any
     assert rule in keys(chunks, rules.CLIENTS)
 
 
+@pytest.mark.parametrize("family", ["text", "reasoning"])
+@pytest.mark.parametrize("after", ["delta", "end"])
+def test_a_part_delta_or_end_after_finish_step_is_flagged_under_clients_too(family: str, after: str) -> None:
+    # ai 5.x/6.x forget the open text/reasoning parts at 'finish-step' (ui-message-stream.md section 4): a
+    # delta or end for one of them afterwards throws "Received text-delta for missing text part".
+    late = {"type": f"{family}-{after}", "id": "p", **({"delta": "x"} if after == "delta" else {})}
+    chunks = [START, {"type": "start-step"}, {"type": f"{family}-start", "id": "p"},
+              {"type": f"{family}-delta", "id": "p", "delta": "a"}, {"type": "finish-step"}, late, FINISH]
+    found = rules.check_chunks(chunks, rules.CLIENTS)
+    assert [(v.rule, v.index) for v in found] == [(rules.RULE_PART_ORDER, 5)]
+    assert "'finish-step'" in found[0].message
+    # The part's own open-at-finish-step is a fixtures matter; the late chunk is flagged under both.
+    assert (rules.RULE_PART_ORDER, 5) in [(v.rule, v.index) for v in rules.check_chunks(chunks, rules.FIXTURES)]
+    # A part started again in the next step is fine for clients.
+    again = [START, {"type": "start-step"}, {"type": "text-start", "id": "p"}, {"type": "finish-step"},
+             {"type": "start-step"}, *[{**c, "id": "p"} for c in TEXT], {"type": "finish-step"}, FINISH]
+    assert keys(again, rules.CLIENTS) == []
+
+
 def test_events_judge_json_and_done_as_they_come() -> None:
     checker = rules.StreamRules(rules.CLIENTS)
     assert checker.event(json.dumps(START)) == []
