@@ -420,3 +420,35 @@ def test_a_refused_edit_shows_in_a_banner_until_it_is_fixed(page: Page, tmp_path
     assert hidden_at_first is True
     assert "default.yaml" in banner, banner
     assert log["pageErrors"] == [] and log["consoleErrors"] == [], log
+
+
+#: The journal rows that say seeded chaos chose their scenario: seq and scenario name.
+CHAOS_ROWS = """() => [...document.querySelectorAll('#journal-rows tr[data-chaos="true"]')].map((tr) => ({
+  seq: Number(tr.dataset.seq), scenario: tr.querySelector('.scenario span').textContent,
+  badge: tr.querySelector('.scenario .chaos')?.textContent ?? null, title: tr.querySelector('.scenario').title }))"""
+
+
+def test_chaos_picks_and_queued_scenarios_taken_show_as_they_happen(page: Page) -> None:
+    with live_server(speed=0, seed=2, chaos=1.0) as mock:
+        url = mock.base_url
+        page.step("goto", url=url + "/__mock/")
+        page.wait_loaded()
+        httpx.post(url + "/__mock/scenarios/next", json={"name": "reasoning"}).raise_for_status()
+        httpx.post(url + "/api/chat", json=chat_body(), headers=ALICE_H, timeout=10)
+        took = page.wait("([s]) => { const t = (" + SHOWN_TEXT + ")([s]); return t && t.includes('queued') && t; }",
+                         "#notice")
+        picked = httpx.post(url + "/api/chat", json=chat_body(), headers=ALICE_H, timeout=10)
+        said = page.wait("([s]) => { const t = (" + SHOWN_TEXT + ")([s]); return t && t.includes('Chaos') && t; }",
+                         "#notice")
+        rows = page.wait(f"() => {{ const r = ({CHAOS_ROWS})(); return r.length === 1 && r; }}")
+        plain = page.evaluate(JOURNAL)
+        log = page.leave()
+        entries = httpx.get(url + "/__mock/requests").json()["requests"]
+    chaotic = [e for e in entries if e["chaos"]]
+    assert len(chaotic) == 1 and chaotic[0]["path"] == "/api/chat" and picked.status_code in {200, 429, 500, 502, 503}
+    name = chaotic[0]["scenario"]
+    assert "took the queued scenario reasoning" in took and f"gets {name}" in said
+    assert rows == [{"seq": chaotic[0]["seq"], "scenario": name, "badge": "chaos",
+                     "title": f"Seeded chaos served {name}; replay it with Prefer: scenario={name}"}]
+    assert [r["scenario"] for r in plain if r["seq"] != chaotic[0]["seq"] and r["path"] == "/api/chat"] == ["reasoning"]
+    assert log["pageErrors"] == []

@@ -313,6 +313,20 @@ function handleEvent(event) {
         loadAll();
       }
       break;
+    case "chaos": {
+      // Seeded chaos picked a fault for a request of this world: its row says so as soon as it is known.
+      if (!ours) break;
+      const entry = state.entries.get(event.seq);
+      if (entry && !entry.chaos) upsertEntry({ ...entry, chaos: true, scenario: event.scenario });
+      notify(`Chaos: request ${event.seq} gets ${event.scenario} (draw ${event.draw} at rate ${event.rate})`);
+      break;
+    }
+    case "queued":
+      // A request took a queued scenario: the queue shown is one shorter.
+      if (!ours) break;
+      refreshQueue();
+      notify(`Request ${event.seq} took the queued scenario ${event.scenario}`);
+      break;
     case "clock":
       // POST /__mock/clock moved this world's time on (the sandbox timers fall due as sessions are read).
       if (ours) notify(`Clock moved on ${(event.advancedMs / 1000).toFixed(1)} s, to ${new Date(event.nowMs).toISOString()}`);
@@ -621,11 +635,14 @@ function journalRow(entry) {
       path: h("td", { class: "path", text: entry.path, title: entry.path }),
       status: h("span"),
       scenario: h("td", { class: "scenario" }),
+      name: h("span"),
+      chaos: h("span", { class: "chaos", text: "chaos" }),
       run: h("td", { class: "run id" }),
       duration: h("td"),
     };
     const tr = h("tr", { tabindex: "0", dataset: { seq: entry.seq } }, cells.time, cells.method, cells.path,
       h("td", {}, cells.status), cells.scenario, cells.run, cells.duration);
+    cells.scenario.append(cells.name);
     held = { entry: null, tr, cells };
     journalRows.set(entry.seq, held);
   }
@@ -636,7 +653,13 @@ function journalRow(entry) {
     tr.dataset.done = entry.done;
     cells.status.className = statusClass(entry.status);
     setText(cells.status, entry.status || "…");
-    setText(cells.scenario, entry.scenario);
+    setText(cells.name, entry.scenario);
+    // Seeded chaos chose this request's fault (--chaos): said in the row, with how to replay it.
+    if (entry.chaos) cells.scenario.append(cells.chaos);
+    else cells.chaos.remove();
+    tr.dataset.chaos = Boolean(entry.chaos);
+    cells.scenario.title = entry.chaos
+      ? `Seeded chaos served ${entry.scenario}; replay it with Prefer: scenario=${entry.scenario}` : "";
     setText(cells.run, shortId(entry.runId));
     cells.run.title = entry.runId ?? "";
     cells.duration.className = `num duration${entry.done ? "" : " pending"}`;
