@@ -230,3 +230,14 @@ def test_the_environment_sets_chaos_like_every_flag_and_serve_help_says_it() -> 
     done = subprocess.run([sys.executable, "-m", "mockserver", "serve", "--help"], capture_output=True, text=True,
                           timeout=30)
     assert "--chaos RATE" in done.stdout and "--chaos-scenarios" in done.stdout
+
+
+def test_a_faulted_run_is_saved_as_a_scenario_that_replays_its_chunks() -> None:
+    with live_server(speed=0, seed=4, chaos=1.0, chaos_scenarios="error-mid-stream") as server:
+        url = server.base_url
+        status, body, run_id = soak(url, 1)[0]
+        entry = journal(url)[0]
+        saved = httpx.get(f"{url}/__mock/runs/{run_id}/scenario")
+    assert status == 200 and entry == {**entry, "scenario": "error-mid-stream", "chaos": True, "runId": run_id}
+    assert saved.status_code == 200 and "name: served-error-mid-stream-" in saved.text
+    assert b'"type":"error"' in body and "The model provider returned an error" in saved.text
