@@ -241,3 +241,21 @@ def test_a_faulted_run_is_saved_as_a_scenario_that_replays_its_chunks() -> None:
     assert status == 200 and entry == {**entry, "scenario": "error-mid-stream", "chaos": True, "runId": run_id}
     assert saved.status_code == 200 and "name: served-error-mid-stream-" in saved.text
     assert b'"type":"error"' in body and "The model provider returned an error" in saved.text
+
+
+def test_each_world_has_its_own_chaos_sequence() -> None:
+    def picks(url: str, world: str) -> list[tuple[str, bool]]:
+        found = httpx.get(url + "/__mock/requests", params={"method": "POST", "path": "/api/chat"},
+                          headers={"x-mock-world": world}).json()["requests"]
+        return [(e["scenario"], e["chaos"]) for e in found]
+
+    with live_server(speed=0, seed=9, chaos=0.5) as server, httpx.Client(base_url=server.base_url, timeout=10) as c:
+        for index in range(12):
+            turn(c, chat_body(text=f"a {index}"), {**H, "x-mock-world": "a"})
+        alone = picks(server.base_url, "a")
+        httpx.post(server.base_url + "/__mock/reset", headers={"x-mock-world": "a"}).raise_for_status()
+        for index in range(12):  # the same requests to a, with b's between them
+            turn(c, chat_body(text=f"a {index}"), {**H, "x-mock-world": "a"})
+            turn(c, chat_body(text=f"b {index}"), {**H, "x-mock-world": "b"})
+        interleaved = picks(server.base_url, "a")
+    assert interleaved == alone and any(chaos for _, chaos in alone)
