@@ -121,7 +121,8 @@ async def advance_clock(call: Call) -> Response:
 async def get_status(call: Call) -> Response:
     return JSONResponse({**call.world.counts(), "world": call.world.name, "tasks": len(asyncio.all_tasks()),
                          "reloads": call.state.reloads, "reloadError": call.state.reload_error,
-                         "genericOperations": call.state.generic_operations})
+                         "genericOperations": call.state.generic_operations,
+                         "chaosScenarios": list(call.world.catalog.chaos)})
 
 
 async def configure_world(call: Call) -> Response:

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -259,3 +262,38 @@ def test_each_world_has_its_own_chaos_sequence() -> None:
             turn(c, chat_body(text=f"b {index}"), {**H, "x-mock-world": "b"})
         interleaved = picks(server.base_url, "a")
     assert interleaved == alone and any(chaos for _, chaos in alone)
+
+
+MY_FAULT = """name: my-fault
+description: A fault of our own, known by its content.
+steps:
+  - text: "Half an answer"
+  - error: "Our own failure"
+"""
+
+
+def test_a_fault_scenario_added_under_watch_counts_and_a_narrowed_one_cannot_be_removed(tmp_path: Path) -> None:
+    fixtures = tmp_path / "fixtures"
+    shutil.copytree(DEFAULT_FIXTURES, fixtures)
+
+    def reloaded(server_url: str, before: int) -> dict[str, Any]:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # each poll a real request, bounded
+            now: dict[str, Any] = httpx.get(server_url + "/__mock/status").json()
+            if now["reloads"] != before or now["reloadError"]:
+                return now
+        pytest.fail("no reload within 10 s")
+
+    with live_server(speed=0, chaos=1.0, watch=True, fixtures=fixtures) as server:
+        url = server.base_url
+        assert httpx.get(url + "/__mock/status").json()["chaosScenarios"] == FAULTS
+        (fixtures / "scenarios" / "my-fault.yaml").write_text(MY_FAULT)
+        assert reloaded(url, 0)["chaosScenarios"] == sorted([*FAULTS, "my-fault"])
+    with live_server(speed=0, chaos=1.0, chaos_scenarios="stall", watch=True, fixtures=fixtures) as server:
+        url = server.base_url
+        (fixtures / "scenarios" / "stall.yaml").unlink()
+        refused = reloaded(url, 0)
+        assert "--chaos-scenarios names 'stall', which is not a loaded scenario" in str(refused["reloadError"])
+        assert refused["chaosScenarios"] == ["stall"]  # the last good set is still served
+        assert httpx.post(url + "/api/chat", json=chat_body(), headers=H).status_code == 200
+        assert journal(url)[-1]["scenario"] == "stall"
