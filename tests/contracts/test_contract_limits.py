@@ -402,3 +402,17 @@ def test_a_429_is_the_answer_without_a_rate_limit_or_past_the_deadline() -> None
     started = time.monotonic()
     assert waited.send(case, "flows", case.call).status_code == 200  # type: ignore[arg-type]
     assert case.calls == 3 and time.monotonic() - started >= 1.0  # no Retry-After: a second
+
+
+def test_a_generated_framing_header_never_reaches_the_target() -> None:
+    # Fuzzing once generated `transfer-encoding: ]`: uvicorn refused the bytes with a text/plain 400 before
+    # the API could answer, and content_type_conformance failed on a server's HTTP parser, not on the API.
+    from mockserver.contracts.limits import LimitedTransport
+
+    sent: list[dict[str, str]] = []
+    inner = SimpleNamespace(send=lambda case, **kwargs: sent.append(dict(case.headers)) or SimpleNamespace())
+    limits = SimpleNamespace(send=lambda case, part, call: call())
+    case = SimpleNamespace(headers={"Transfer-Encoding": "]", "content-length": "3", "Connection": "x",
+                                    "x-api-key": "k", "a": "b"})
+    LimitedTransport(inner, limits, lambda case: "phases").send(case)  # type: ignore[arg-type]
+    assert sent == [{"x-api-key": "k", "a": "b"}]
