@@ -69,6 +69,16 @@ class Problem:
         return f"{self.where}: {self.rule}"
 
     @property
+    def sentence(self) -> str:
+        """The problem on its own, as a one-issue error text: the rule, with the field named when the
+        rule does not name it (``'chatId' is a required property``, ``chatId: 'x' is not a 'uuid'``,
+        ``sessionId is required``)."""
+        name = self.field
+        if self.missing is not None and self.rule == "is required":
+            return f"{self.missing} is required"
+        return self.rule if not name or name in self.rule else f"{name}: {self.rule}"
+
+    @property
     def field(self) -> str:
         """The top-level field the problem is about (``chatId``, ``messages``, ``startIndex``), as the
         deployed server's ``missing_fields`` lists it; empty for the body as a whole."""
@@ -85,17 +95,29 @@ class ApiError(MockServerError):
     (validation failures) and any extra headers (``Retry-After``, ``Allow``)."""
 
     def __init__(self, status: int, message: str, details: Sequence[Problem] = (), *,
-                 headers: Mapping[str, str] | None = None) -> None:
+                 headers: Mapping[str, str] | None = None, terse: str | None = None) -> None:
         self.status = status
         self.message = message
         self.details = tuple(details)
         self.headers = dict(headers or {})
+        self._terse = terse
         super().__init__(self.text)
 
     @property
     def text(self) -> str:
         """The message, followed by each problem: what the documented body's ``message`` says."""
         return self.message + (": " + "; ".join(map(str, self.details)) if self.details else "")
+
+    @property
+    def terse(self) -> str:
+        """The short fixed text a real server answers with instead (``Chat not found``, ``Forbidden``):
+        the one given, else, for a validation failure, its first problem (what zod's first issue
+        says), else the whole `text`. A profile's error style chooses it (`ErrorStyle.terse`)."""
+        if self._terse is not None:
+            return self._terse
+        if self.details:
+            return self.details[0].sentence
+        return self.text
 
 
 #: How much of a value a client sent an error message quotes.
@@ -129,6 +151,9 @@ class ErrorStyle:
     message_statuses: frozenset[int] = frozenset()
     #: Add ``missing_fields`` (the fields of the structured problems) to a validation failure.
     missing_fields: bool = False
+    #: The key ``missing_fields`` goes under; ``path`` holds the first problem's path only (the
+    #: deployed ``PATCH /api/sessions/{id}``'s zod body: ``{"status":"error","path":[...],"error":...}``).
+    fields_key: str = "missing_fields"
     #: Whether the body has ``"status": "error"``.
     status_field: bool = True
     #: A key that carries the HTTP status as an integer (``{"error": 404, "message": ...}``).
@@ -136,16 +161,23 @@ class ErrorStyle:
     #: The only texts the schema allows (its ``const`` or ``enum``): the error's own text when it is
     #: one of them, else the first (``{"error": "Invalid chat id"}`` is all that operation may say).
     texts: tuple[str, ...] = ()
+    #: Say the error's terse text (`ApiError.terse`: the deployed server's own words) instead of its
+    #: whole explanation.
+    terse: bool = False
 
     @classmethod
     def of_schema(cls, schema: Mapping[str, Any]) -> ErrorStyle | None:
         """The shape an error schema documents (``properties`` and ``required``, references resolved):
-        ``{status, message}``, ``{status, error}``, a bare ``{error}``, or ``{error: <int>, message}``.
-        None when it names neither ``message`` nor ``error`` (nothing to put the text in)."""
+        ``{status, message}``, ``{status, error}``, a bare ``{error}``, or ``{error: <int>, message}``;
+        with ``missing_fields`` (or an array ``path``) for the fields of a validation failure. None when
+        it names neither ``message`` nor ``error`` (nothing to put the text in)."""
         properties = schema.get("properties", {})
         required = set(schema.get("required", []))
         status_field = "status" in properties or "status" in required
-        missing = "missing_fields" in properties
+        path = properties.get("path")
+        zod_path = isinstance(path, Mapping) and path.get("type") == "array"  # an issue path, not a URL's
+        missing = "missing_fields" in properties or zod_path
+        fields_key = "missing_fields" if "missing_fields" in properties or not zod_path else "path"
         error = properties.get("error", {}) if isinstance(properties.get("error"), Mapping) else {}
         if error.get("type") in ("integer", "number") and ("message" in properties or "message" in required):
             key, code_key = "message", "error"
@@ -157,7 +189,7 @@ class ErrorStyle:
             return None
         text = properties.get(key, {}) if isinstance(properties.get(key), Mapping) else {}
         texts = (text["const"],) if "const" in text else tuple(text.get("enum") or ())
-        return cls(key, status_field=status_field, code_key=code_key, missing_fields=missing,
+        return cls(key, status_field=status_field, code_key=code_key, missing_fields=missing, fields_key=fields_key,
                    texts=tuple(t for t in texts if isinstance(t, str)))
 
 
@@ -171,8 +203,10 @@ def error_body(exc: ApiError, style: ErrorStyle = DOCUMENTED_ERRORS) -> dict[str
     if style.code_key is not None:
         body[style.code_key] = exc.status
     if style.missing_fields and exc.details:
-        body["missing_fields"] = list(dict.fromkeys(p.field for p in exc.details if p.field))
-    body[key] = exc.text if not style.texts or exc.text in style.texts else style.texts[0]
+        fields = [p.field for p in exc.details[:1 if style.fields_key == "path" else None] if p.field]
+        body[style.fields_key] = list(dict.fromkeys(fields))
+    text = exc.terse if style.terse else exc.text
+    body[key] = text if not style.texts or text in style.texts else style.texts[0]
     return body
 
 

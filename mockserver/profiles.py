@@ -17,6 +17,7 @@ column saying, per row, whether and how ``deployed`` reproduces it.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -57,7 +58,7 @@ class Behaviour:
 
 #: Which row of docs/drift.md each switch implements (a test checks every name is a row there).
 DRIFT_ROWS: dict[str, tuple[str, ...]] = {
-    "errors": ("Error body field", "Validation-error body"),
+    "errors": ("Error body field", "Validation-error body", "Error texts"),
     "post_replays_live_run": ("POST on a chat whose run is live", "When 409 happens"),
     "disconnect_cancels_run": ("Client disconnect",),
     "body_before_auth": ("Body validation vs auth order",),
@@ -83,7 +84,7 @@ class Profile:
 PROFILES: dict[ProfileName, Profile] = {
     "documented": Profile("documented", overlaid=False, behaviour=Behaviour()),
     "deployed": Profile("deployed", overlaid=True, behaviour=Behaviour(
-        errors=ErrorStyle(key="error", message_statuses=frozenset({401}), missing_fields=True),
+        errors=ErrorStyle(key="error", message_statuses=frozenset({401}), missing_fields=True, terse=True),
         post_replays_live_run=True,
         disconnect_cancels_run=True,
         body_before_auth=frozenset({"postChat", "startChatRun"}),
@@ -173,4 +174,7 @@ def error_answer(exc: ApiError, behaviour: Behaviour, style: ErrorStyle | None =
     answer through here."""
     if isinstance(exc, UnknownPath) and behaviour.not_found_page is not None:
         return HTMLResponse(behaviour.not_found_page, status_code=404)
-    return error_response(exc, style or behaviour.errors)
+    chosen = style or behaviour.errors
+    if behaviour.errors.terse and not chosen.terse:  # the profile's words, in the operation's shape
+        chosen = dataclasses.replace(chosen, terse=True)
+    return error_response(exc, chosen)

@@ -95,6 +95,8 @@ class Param:
     required: bool
     type: str
     validator: Checker
+    #: What a request without it is told (the parameter's ``x-error-message``), else "is required".
+    missing_rule: str = "is required"
 
 
 class Checker:
@@ -213,10 +215,11 @@ class ApiSpec:
                 for param in level / "parameters":
                     found[((param / "name").read_str(), (param / "in").read_str())] = param
         for (name, location), param in found.items():
-            raw = self.deref(self._param_doc(param)).get("schema", {})
+            doc = self.deref(self._param_doc(param))
+            raw = doc.get("schema", {})
             kind = self.deref(raw).get("type", "string")
             yield Param(name, location, (param / "required").read_bool(default=False), str(kind),
-                        self._checker(param / "schema", raw))
+                        self._checker(param / "schema", raw), str(doc.get("x-error-message", "is required")))
 
     @staticmethod
     def _param_doc(param: SchemaPath) -> Any:
@@ -235,7 +238,7 @@ class ApiSpec:
             raw = _raw_param(request, param)
             if raw is None:
                 if param.required:
-                    problems.append(Problem(where, "is required", missing=param.name))
+                    problems.append(Problem(where, param.missing_rule, missing=param.name))
                 continue
             try:
                 value = _cast(raw, param.type)

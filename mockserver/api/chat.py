@@ -69,11 +69,11 @@ def owned(call: Call, kind: str, table: Mapping[str, Owned], key: str) -> Owned:
 
 def check_owner(call: Call, kind: str, found: Owned | None, key: str) -> Owned:
     """``found`` (what ``key`` names) if the caller owns it: 404 when it is None, 403 when it is another
-    account's."""
+    account's (tersely, as the deployed server says them: ``Chat not found``, ``Forbidden``)."""
     if found is None:
-        raise ApiError(404, f"{kind.capitalize()} not found: {key}")
+        raise ApiError(404, f"{kind.capitalize()} not found: {key}", terse=f"{kind.capitalize()} not found")
     if found.account is not call.account:
-        raise ApiError(403, f"Forbidden: {kind} {key} belongs to another account")
+        raise ApiError(403, f"Forbidden: {kind} {key} belongs to another account", terse="Forbidden")
     return found
 
 
@@ -140,13 +140,13 @@ async def post_chat(call: Call) -> Response:
     session = owned_session(call, body["sessionId"])
     chat = call.world.store.chats.get(body["chatId"])
     if chat is not None and chat.account is not call.account:
-        raise ApiError(403, f"Forbidden: chat {chat.id} belongs to another account")
+        raise ApiError(403, f"Forbidden: chat {chat.id} belongs to another account", terse="Forbidden")
     if not call.world.store.sandbox_ready(session):
         state = call.world.store.lifecycle_of(session).state
         raise ApiError(400, f"Sandbox not initialized for session {session.id} (lifecycle {state or 'null'}, no "
-                            f"active sandbox); call POST /api/sandbox first")
+                            f"active sandbox); call POST /api/sandbox first", terse="Sandbox not initialized")
     if chat is None or chat.session is not session:
-        raise ApiError(404, f"Chat not found: {body['chatId']} in session {session.id}")
+        raise ApiError(404, f"Chat not found: {body['chatId']} in session {session.id}", terse="Chat not found")
     # The deployed server's POST resumes: a chat whose run is live gets that run, from chunk 0.
     live = call.world.runs.get(chat.active_stream_id)
     if live is not None and (live.pinned or not live.closed) and call.world.profile.behaviour.post_replays_live_run:
@@ -170,7 +170,8 @@ async def resume_chat_stream(call: Call) -> Response:
 def _start_index(raw: str) -> int:
     """``startIndex``, which the spec in service checks when it declares it (an upstream one may not)."""
     if not (raw.isascii() and raw.isdigit()):
-        raise ApiError(400, f"Query parameter 'startIndex' is {quote(raw)}; expected an integer >= 0")
+        raise ApiError(400, f"Query parameter 'startIndex' is {quote(raw)}; expected an integer >= 0",
+                       terse="startIndex must be a non-negative integer")
     return int(raw)
 
 
@@ -212,7 +213,7 @@ async def get_chat_run_status(call: Call) -> Response:
     run = call.world.runs.get(run_id)
     anyone = call.world.profile.behaviour.any_account_reads_runs  # the deployed server checks no owner
     if run is None or (run.account_id != call.account.id and not anyone):
-        raise ApiError(404, f"Run not found: {run_id}")
+        raise ApiError(404, f"Run not found: {run_id}", terse="Run not found")
     return JSONResponse({"runId": run.id, "status": run.status})
 
 

@@ -28,7 +28,8 @@ async def list_chats(call: Call) -> Response:
     if account_id is not None and account_id != call.account.id:
         # The mock's accounts belong to no organisation: each sees only its own chats.
         raise ApiError(403, f"Access denied to specified account_id {account_id}: the key's account is "
-                            f"{call.account.id}, which may list only its own chats")
+                            f"{call.account.id}, which may list only its own chats",
+                       terse="Access denied to specified account_id")
     chats = call.world.store.sidebar(call.account, query.get("artist_account_id"))
     return JSONResponse({"status": "success", "chats": [c.sidebar_row() for c in chats]})
 
@@ -38,7 +39,8 @@ async def create_chat(call: Call) -> Response:
     account_id = body.get("accountId")
     if account_id is not None and account_id != call.account.id:
         raise ApiError(403, f"Access denied to specified accountId {account_id}: the key's account is "
-                            f"{call.account.id}, which may create chats only for itself")
+                            f"{call.account.id}, which may create chats only for itself",
+                       terse="Access denied to specified account_id")
     room = call.world.rooms.create(call.account, room_id=body.get("chatId"), artist_id=body.get("artistId"),
                                    title=title_for(body.get("topic"), body.get("firstMessage")))
     return JSONResponse(room_json(room))
@@ -63,7 +65,8 @@ async def get_chat_messages(call: Call) -> Response:
 async def copy_chat_messages(call: Call) -> Response:
     source_id, target_id = call.request.path_params["id"], call.body["targetChatId"]
     if source_id == target_id:
-        raise ApiError(400, f"source and target chats must be different: both are {source_id}")
+        raise ApiError(400, f"source and target chats must be different: both are {source_id}",
+                       terse="source and target chats must be different")
     source, target = owned_room(call, source_id), owned_room(call, target_id)
     clear = bool(call.body.get("clearExisting", True))
     copied = call.world.rooms.copy_messages(source, target, clear=clear)

@@ -17,7 +17,7 @@ def session_chat(call: Call) -> tuple[Session, Chat]:
     chat_id = call.request.path_params["chatId"]
     chat = call.world.store.chats.get(chat_id)
     if chat is None or chat.session is not session:
-        raise ApiError(404, f"Chat not found: {chat_id} in session {session.id}")
+        raise ApiError(404, f"Chat not found: {chat_id} in session {session.id}", terse="Chat not found")
     return session, chat
 
 

@@ -85,7 +85,8 @@ class SharedRooms:
     def delete_from(self, room: Chat, message_id: str) -> None:
         chosen = next((m for m in room.messages if m.id == message_id), None)
         if chosen is None:
-            raise ApiError(404, f"Message not found: {message_id} is not a message of chat {room.id}")
+            raise ApiError(404, f"Message not found: {message_id} is not a message of chat {room.id}",
+                           terse="Message not found")
         self.store.replace_messages(room, [m for m in room.messages if m.updated_at < chosen.updated_at])
 
 

@@ -350,7 +350,8 @@ class Store:
         if chat_id is not None and (existing := self.chats.get(chat_id)) is not None:
             if existing.session is session:
                 return existing
-            raise ApiError(409, f"Chat ID conflict: a chat with id {chat_id} exists in another session")
+            raise ApiError(409, f"Chat ID conflict: a chat with id {chat_id} exists in another session",
+                           terse="Chat ID conflict")
         return self.add_chat(session, "New chat", chat_id=chat_id)
 
     def update_chat(self, chat: Chat, *, title: str | None = None, model_id: str | None = None) -> Chat:
@@ -368,7 +369,8 @@ class Store:
         a headless run's) and ``keep_session`` is false."""
         if chat.session.chat_count <= 1 and (keep_session or not chat.session.ephemeral):
             raise ApiError(400, f"Cannot delete the only chat in a session: chat {chat.id} is the only chat of "
-                                f"session {chat.session.id}; create another one first")
+                                f"session {chat.session.id}; create another one first",
+                           terse="Cannot delete the only chat in a session")
         self.forget_chat(chat)
 
     def forget_chat(self, chat: Chat) -> None:

@@ -1,0 +1,136 @@
+"""The `deployed` profile on the front end's surface (sessions, session chats, read marks, /api/chats, the
+sandbox), in process: each row of docs/drift.md it reproduces, over HTTP, in both profiles
+(recoup-surface.md sections 1 and 3 to 6)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.testclient import TestClient
+from support import (
+    CHAT_IDLE,
+    CHAT_NO_SANDBOX,
+    SESSION_BOB,
+    SESSION_READY,
+    UNKNOWN_SESSION,
+    assert_cors,
+    assert_error,
+    assert_json,
+)
+from surface import (
+    ALICE_H,
+    new_session,
+)
+
+from mockserver import Settings, create_app
+
+ROOM_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
+OTHER_ROOM_ID = "0c11e470-0000-4000-8000-00000000c11e"
+UNKNOWN_UUID = "9b0e7d63-4b40-4e53-9f44-1d5d3f0c0b11"
+SERVER_MODEL = "moonshotai/kimi-k3"
+JSON = {"content-type": "application/json"}
+
+
+@pytest.fixture(scope="module")
+def app() -> Iterator[TestClient]:
+    with TestClient(create_app(Settings(speed=0, access_log=False, profile="deployed"))) as client:
+        yield client
+
+
+@pytest.fixture
+def deployed(app: TestClient) -> TestClient:
+    assert_json(app.post("/__mock/reset?all=true"))
+    return app
+
+
+def server_says(response: httpx.Response, status: int, body: dict[str, Any]) -> None:
+    """The deployed server's answer, exactly: this status and this JSON body (with CORS)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].split(";")[0] == "application/json"
+    assert_cors(response)
+    assert response.json() == body
+
+
+def e(text: str) -> dict[str, str]:
+    """E(msg) of recoup-surface.md: ``{"status":"error","error":msg}``."""
+    return {"status": "error", "error": text}
+
+
+def v(response: httpx.Response, fields: list[str]) -> str:
+    """V of recoup-surface.md: a 400 ``{"status":"error","missing_fields":[...],"error":...}``; its text."""
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert set(body) == {"status", "missing_fields", "error"} and body["status"] == "error", body
+    assert body["missing_fields"] == fields
+    assert isinstance(body["error"], str) and body["error"]
+    return str(body["error"])
+
+
+def make_room(client: TestClient, headers: dict[str, str] = ALICE_H, **body: Any) -> dict[str, Any]:
+    made = assert_json(client.post("/api/chats", json=body, headers=headers))
+    assert made["status"] == "success"
+    room: dict[str, Any] = made["chat"]
+    return room
+
+
+# ---------------------------------------------------------------- rows: Error texts, the surface's bodies
+
+
+def test_sessions_answer_in_the_servers_words(deployed: TestClient, client: TestClient) -> None:
+    server_says(deployed.get(f"/api/sessions/{UNKNOWN_SESSION}", headers=ALICE_H), 404, e("Session not found"))
+    server_says(deployed.get(f"/api/sessions/{SESSION_BOB}", headers=ALICE_H), 403, e("Forbidden"))
+    # A chat of another session (the caller's own) is a 404, never a 403, in both.
+    server_says(deployed.get(f"/api/sessions/{SESSION_READY}/chats/{CHAT_NO_SANDBOX}", headers=ALICE_H), 404,
+                e("Chat not found"))
+    assert_error(client.get(f"/api/sessions/{UNKNOWN_SESSION}", headers=ALICE_H), 404, contains=UNKNOWN_SESSION)
+    assert_error(client.get(f"/api/sessions/{SESSION_READY}/chats/{CHAT_NO_SANDBOX}", headers=ALICE_H), 404,
+                 contains=CHAT_NO_SANDBOX)
+    session, only = new_session(deployed)
+    server_says(deployed.request("DELETE", f"/api/sessions/{session['id']}/chats/{only['id']}", headers=ALICE_H),
+                400, e("Cannot delete the only chat in a session"))
+    session, only = new_session(client)
+    assert_error(client.request("DELETE", f"/api/sessions/{session['id']}/chats/{only['id']}", headers=ALICE_H),
+                 400, contains=f"chat {only['id']} is the only chat of session {session['id']}")
+
+
+def test_patch_session_says_path(deployed: TestClient, client: TestClient) -> None:
+    url = f"/api/sessions/{SESSION_READY}"
+    bad = deployed.patch(url, json={"status": "paused"}, headers=ALICE_H)
+    assert bad.status_code == 400
+    assert set(bad.json()) == {"status", "path", "error"} and bad.json()["path"] == ["status"]
+    assert_error(client.patch(url, json={"status": "paused"}, headers=ALICE_H), 400, contains="status")
+
+
+def test_patch_session_chat_says_the_first_message(deployed: TestClient, client: TestClient) -> None:
+    url = f"/api/sessions/{SESSION_READY}/chats/{CHAT_IDLE}"
+    server_says(deployed.patch(url, json={"title": "  "}, headers=ALICE_H), 400, e("title cannot be empty"))
+    server_says(deployed.patch(url, json={"modelId": ""}, headers=ALICE_H), 400, e("modelId cannot be empty"))
+    assert_error(client.patch(url, json={"title": "  "}, headers=ALICE_H), 400, contains="title cannot be empty")
+    renamed = assert_json(deployed.patch(url, json={"title": " Tour "}, headers=ALICE_H))
+    assert renamed["chat"]["title"] == "Tour"
+
+
+def test_creating_a_session_chat(deployed: TestClient, client: TestClient) -> None:
+    url = f"/api/sessions/{SESSION_READY}/chats"
+    for bad in ({"id": ""}, {"id": 5}, {"id": None}):
+        server_says(deployed.post(url, json=bad, headers=ALICE_H), 400, {"error": "Invalid chat id"})
+    server_says(deployed.post(url, json={"id": CHAT_NO_SANDBOX}, headers=ALICE_H), 409, {"error": "Chat ID conflict"})
+    assert_error(client.post(url, json={"id": CHAT_NO_SANDBOX}, headers=ALICE_H), 409, contains="Chat ID conflict")
+    # Any non-empty id (chats.id is TEXT), and the chat answers under it on the session routes.
+    chat = assert_json(deployed.post(url, json={"id": "tab-1"}, headers=ALICE_H))["chat"]
+    assert chat["id"] == "tab-1"
+    assert assert_json(deployed.get(f"{url}/tab-1", headers=ALICE_H))["chat"]["id"] == "tab-1"
+    assert_json(deployed.post(f"{url}/tab-1/read", headers=ALICE_H))
+    assert_error(client.post(url, json={"id": "tab-1"}, headers=ALICE_H), 400, contains="id")
+
+
+def test_the_sandbox_routes_say_missing_session_id(deployed: TestClient, client: TestClient) -> None:
+    for path in ("/api/sandbox/status", "/api/sandbox/reconnect"):
+        server_says(deployed.get(path, headers=ALICE_H), 400, e("Missing sessionId"))
+        # Not format-checked: an id that is no session is a 404.
+        server_says(deployed.get(path, params={"sessionId": "s-1"}, headers=ALICE_H), 404, e("Session not found"))
+        assert_error(client.get(path, params={"sessionId": "s-1"}, headers=ALICE_H), 400, contains="sessionId")
+        assert deployed.get(path).status_code == 401  # the credentials first
