@@ -5,6 +5,10 @@ parameter and body rules via openapi-core (400) -> the HTTP fault scenario the r
 (`answer_fault`). Only then is the handler called, so nothing invalid ever reaches a handler or the
 first byte of a stream, and a fault changes nothing. Every failure is raised as an `ApiError`
 (validation problems kept structured) and rendered by the app's one error handler.
+
+A profile may move the checks (`mockserver.profiles.Behaviour`): some or all of them before the
+credentials, or after the handler's lookups (the handler calls `Call.checked` once it has found what
+the path names); and it may read an unparseable body as ``{}``.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from starlette.responses import Response
 
 from .auth import authenticate
 from .errors import ApiError, UnknownPath
-from .spec import ApiSpec, Operation
+from .profiles import LenientJson
+from .spec import ALL_PARTS, ApiSpec, Operation
 from .state.app_state import MockState
 from .state.store import Account
 from .state.worlds import World
@@ -49,6 +54,17 @@ class Call:
     body: Any
     #: The operation's name: the project's operationId of the handler (the key of a generic operation).
     operation_id: str = ""
+    #: The checks the world's profile holds back until the handler's lookups (reading the body
+    #: included), if any: `checked` runs them.
+    pending: Callable[[], Any] | None = None
+
+    def checked(self) -> None:
+        """Where a handler has found what the path names (its 404s and 403s are behind it): the request
+        checks a profile holds back until then run here (400), and ``body`` is set. Nothing to do when
+        the pipeline has checked everything already (the documented order)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            self.body = pending()
 
     def note(self, *, scenario: str | None = None, run_id: str | None = None, chaos: bool = False) -> None:
         """Put the scenario and run id on this request's journal entry (and that chaos chose the scenario)."""
@@ -111,19 +127,37 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+#: What the deployed server says of a body that is not JSON.
+INVALID_JSON = "Invalid JSON body"
+
+
 def parse_json(body: bytes) -> Any:
     """Parse a JSON body strictly (RFC 8259: no NaN/Infinity, finite numbers); failures are 400s."""
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ApiError(400, f"Request body is not valid UTF-8 (byte {exc.start})") from None
+        raise ApiError(400, f"Request body is not valid UTF-8 (byte {exc.start})", terse=INVALID_JSON) from None
     try:
         return json.loads(text, parse_float=_finite, parse_constant=_no_constants)
     except RecursionError:
-        raise ApiError(400, "Request body JSON is nested too deeply") from None
+        raise ApiError(400, "Request body JSON is nested too deeply", terse=INVALID_JSON) from None
     except ValueError as exc:  # JSONDecodeError, our number checks, ints past Python's digit limit
         reason = "a number has too many digits" if "integer string conversion" in str(exc) else str(exc)
-        raise ApiError(400, f"Request body is not valid JSON: {reason}") from None
+        raise ApiError(400, f"Request body is not valid JSON: {reason}", terse=INVALID_JSON) from None
+
+
+def read_json(body: bytes, lenient: LenientJson | None) -> tuple[Any, bool]:
+    """The parsed body and whether there is one, as the operation reads it: strictly (`parse_json`; an
+    empty body is none), or as a profile's `LenientJson` says, where what does not parse is ``{}``."""
+    if lenient == "blank" and not body.strip():
+        return {}, True
+    if lenient in ("malformed", "not-an-object"):
+        try:
+            parsed = parse_json(body) if body else {}
+        except ApiError:
+            return {}, True
+        return ({} if lenient == "not-an-object" and not isinstance(parsed, dict) else parsed), True
+    return (parse_json(body) if body else None), bool(body)
 
 
 def check_content_type(request: Request, op: Operation) -> None:
@@ -133,6 +167,8 @@ def check_content_type(request: Request, op: Operation) -> None:
                             f"send {', '.join(op.media_types)}")
 
 
+#: The checks of a request's path alone (`mockserver.profiles.CheckedFirst` ``path``).
+PATH_ONLY = frozenset({"path"})
 #: How much of a request body the journal keeps for the inspector.
 JOURNAL_BODY_BYTES = 16 * 1024
 #: The spec a world's requests are routed and validated by (its profile's, for the chat API).
@@ -215,6 +251,34 @@ def answer_fault(call: Call, *, streams: Literal["refuse", "ignore"], answers: A
     raise http_answer(scenario)
 
 
+@dataclass(slots=True)
+class Checks:
+    """The spec's checks of one request (and the reading of its body), run when its profile says."""
+
+    request: Request
+    spec: ApiSpec
+    op: Operation
+    guard: tuple[ApiSpec, Operation] | None
+    body: bytes
+    any_content_type: bool
+    lenient: LenientJson | None
+
+    def run(self, parts: frozenset[str] = ALL_PARTS) -> Any:
+        """Check ``parts`` of the request (the body read first when they include it): 415, 400 for the
+        JSON, 400 for the spec's rules (and the guard's). Returns the parsed body."""
+        parsed, has_body = None, False
+        if "body" in parts:
+            if self.body and not self.any_content_type:
+                check_content_type(self.request, self.op)
+            parsed, has_body = read_json(self.body, self.lenient)
+        problems = self.spec.validate_request(self.op, self.request, parsed, has_body, parts)
+        if not problems and self.guard is not None:
+            problems = self.guard[0].validate_request(self.guard[1], self.request, parsed, has_body, parts)
+        if problems:
+            raise ApiError(400, "Invalid request", problems)
+        return parsed
+
+
 def endpoint(key: str, spec_for: SpecFor, handler: Handler, authorize: Authorizer = api_key_auth, *,
              handles: str | None = None, guard: tuple[ApiSpec, Operation] | None = None,
              faults: FaultPolicy = "handler") -> Callable[[Request], Awaitable[Response]]:
@@ -224,10 +288,11 @@ def endpoint(key: str, spec_for: SpecFor, handler: Handler, authorize: Authorize
     in the project's contract, for a spec of another origin: a request this spec admits but the
     handler's own contract does not (an upstream spec that leaves ``prompt`` optional) is a 400 too.
 
-    The order is 413 -> 401 -> 415 -> JSON -> spec -> fault, except for the operations the world's
-    profile checks before the credentials (the deployed server's ``POST /api/chat`` and ``/runs``),
-    where it is 413 -> 415 -> JSON -> spec -> 401. ``faults`` says how the operation meets the scenario
-    a request asks for (`FaultPolicy`)."""
+    The order is 413 -> 401 -> 415 -> JSON -> spec -> fault, except where the world's profile moves the
+    checks: before the credentials (the deployed server's ``POST /api/chat`` and ``/runs``: 413 -> 415
+    -> JSON -> spec -> 401; or the path's ids only, then the rest after them), or after the handler's
+    lookups (`Call.checked`). ``faults`` says how the operation meets the scenario a request asks for
+    (`FaultPolicy`)."""
 
     async def run(request: Request) -> Response:
         state: MockState = request.app.state.mock
@@ -245,21 +310,23 @@ def endpoint(key: str, spec_for: SpecFor, handler: Handler, authorize: Authorize
             entry = request.scope.get("recoup.entry")
             if entry is not None:
                 entry.request_body = body[:JOURNAL_BODY_BYTES]
-        body_first = handles in world.profile.behaviour.body_before_auth
-        account = ANONYMOUS if body_first else _authorize(request, world, op, authorize)
+        behaviour = world.profile.behaviour
+        name = handles or key
+        first = behaviour.checked_before_auth.get(name)
+        checks = Checks(request, spec, op, guard, body, behaviour.json_whatever_content_type,
+                        behaviour.lenient_json.get(name))
         parsed = None
-        if body:
-            if not world.profile.behaviour.json_whatever_content_type:
-                check_content_type(request, op)
-            parsed = parse_json(body)
-        problems = spec.validate_request(op, request, parsed, has_body=bool(body))
-        if not problems and guard is not None:
-            problems = guard[0].validate_request(guard[1], request, parsed, has_body=bool(body))
-        if problems:
-            raise ApiError(400, "Invalid request", problems)
-        if body_first:
-            account = _authorize(request, world, op, authorize)
-        call = Call(request, world, state, account, parsed, handles or key)
+        if first == "request":
+            parsed = checks.run()
+        elif first == "path":
+            checks.run(PATH_ONLY)
+        account = _authorize(request, world, op, authorize)
+        call = Call(request, world, state, account, parsed, name)
+        if first != "request":
+            if name in behaviour.checked_after_lookup:
+                call.pending = checks.run
+            else:
+                call.body = checks.run()
         if faults != "handler":
             answer_fault(call, streams="ignore" if faults == "answer-http" else "refuse")
         return await handler(call)

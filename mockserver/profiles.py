@@ -22,7 +22,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from starlette.responses import HTMLResponse, Response
 
@@ -33,6 +33,16 @@ from .types import PROFILE_NAMES, ProfileName
 from .yamlfile import read_yaml
 
 OVERLAY_FILE = "deployed.overlay.yaml"
+
+#: What of a request the spec checks before the credentials: ``request``, all of it (the body and
+#: every parameter); ``path``, its path parameters (the rest after the credentials).
+CheckedFirst = Literal["request", "path"]
+#: How a body that is not a JSON object is read: ``malformed``, any body that does not parse (an
+#: empty one included) is ``{}``; ``not-an-object``, that or a JSON value that is not an object is
+#: ``{}``; ``blank``, only an empty or blank body is ``{}``, anything else unparseable is a 400.
+LenientJson = Literal["malformed", "not-an-object", "blank"]
+
+
 @dataclass(frozen=True)
 class Behaviour:
     """What a profile changes in how requests are answered. Each field is one drift row (`DRIFT_ROWS`)."""
@@ -44,8 +54,15 @@ class Behaviour:
     post_replays_live_run: bool = False
     #: A client dropping the stream of ``POST /api/chat`` or of a resume cancels the run.
     disconnect_cancels_run: bool = False
-    #: Operations whose body is checked (400) before the credentials (401).
-    body_before_auth: frozenset[str] = frozenset()
+    #: Operations (by the project's operationId) whose request, or its path, is checked (400) before the
+    #: credentials (401): `CheckedFirst`.
+    checked_before_auth: Mapping[str, CheckedFirst] = field(default_factory=dict)
+    #: Operations whose remaining checks (reading the body included) wait until the handler has found
+    #: what the path names, so that an unknown or foreign id is a 404/403 whatever the body: the
+    #: handler says where (`mockserver.pipeline.Call.checked`).
+    checked_after_lookup: frozenset[str] = frozenset()
+    #: Operations that read a body that is not a JSON object as ``{}`` (`LenientJson`).
+    lenient_json: Mapping[str, LenientJson] = field(default_factory=dict)
     #: Read a body as JSON whatever its ``Content-Type`` (no 415): the deployed server calls ``request.json()``.
     json_whatever_content_type: bool = False
     #: ``GET /api/chat/runs/{runId}`` answers any account, not only the run's owner.
@@ -61,7 +78,9 @@ DRIFT_ROWS: dict[str, tuple[str, ...]] = {
     "errors": ("Error body field", "Validation-error body", "Error texts"),
     "post_replays_live_run": ("POST on a chat whose run is live", "When 409 happens"),
     "disconnect_cancels_run": ("Client disconnect",),
-    "body_before_auth": ("Body validation vs auth order",),
+    "checked_before_auth": ("Body validation vs auth order", "Validation order on the surface"),
+    "checked_after_lookup": ("Validation order on the surface",),
+    "lenient_json": ("Malformed JSON bodies",),
     "json_whatever_content_type": ("Request content type",),
     "any_account_reads_runs": ("`GET /api/chat/runs/{runId}` responses",),
     "preflight_statuses": ("`OPTIONS /api/sandbox`",),
@@ -87,7 +106,18 @@ PROFILES: dict[ProfileName, Profile] = {
         errors=ErrorStyle(key="error", message_statuses=frozenset({401}), missing_fields=True, terse=True),
         post_replays_live_run=True,
         disconnect_cancels_run=True,
-        body_before_auth=frozenset({"postChat", "startChatRun"}),
+        checked_before_auth={
+            # zod before validateAuthContext (RSB section 4, 7; recoup-surface.md sections 3, 4).
+            "postChat": "request", "startChatRun": "request", "createSession": "request", "listChats": "request",
+            "createChat": "request", "updateChat": "request", "deleteChat": "request", "compactChats": "request",
+            "copyChatMessages": "request",
+            # validateChatAccess: the id's UUID check, then auth.
+            "getChatMessages": "path", "getChatArtist": "path", "deleteTrailingChatMessages": "path",
+        },
+        checked_after_lookup=frozenset({"createSessionChat", "patchSessionChat", "deleteTrailingChatMessages"}),
+        lenient_json={"createSession": "malformed", "createChat": "malformed", "updateChat": "malformed",
+                      "deleteChat": "malformed", "compactChats": "malformed", "createSessionChat": "not-an-object",
+                      "patchSession": "blank"},
         json_whatever_content_type=True,
         any_account_reads_runs=True,
         preflight_statuses={"/api/sandbox": 204},

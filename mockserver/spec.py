@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,8 @@ from starlette.requests import Request
 from .errors import ErrorStyle, Problem, SpecError
 from .yamlfile import read_yaml
 
+#: The parts of a request `ApiSpec.validate_request` checks: the parameter locations and the body.
+ALL_PARTS = frozenset({"path", "query", "header", "cookie", "body"})
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 CHUNK_SCHEMA = "UIMessageChunk"
 MAX_MESSAGE = 240
@@ -230,10 +232,14 @@ class ApiSpec:
         """``node`` with its local ``$ref`` followed (`resolve_ref`)."""
         return resolve_ref(self.document, node)
 
-    def validate_request(self, op: Operation, request: Request, body: Any, has_body: bool) -> list[Problem]:
-        """What is wrong with the request's parameters and (parsed JSON) body, one problem each."""
+    def validate_request(self, op: Operation, request: Request, body: Any, has_body: bool,
+                         parts: Collection[str] = ALL_PARTS) -> list[Problem]:
+        """What is wrong with the request's parameters and (parsed JSON) body, one problem each; only
+        the ``parts`` named (parameter locations, ``body``): a profile checks some before the others."""
         problems: list[Problem] = []
         for param in op.params:
+            if param.location not in parts:
+                continue
             where = f"{param.location} parameter '{param.name}'"
             raw = _raw_param(request, param)
             if raw is None:
@@ -246,6 +252,8 @@ class ApiSpec:
                 problems.append(Problem(where, _cap(f"{raw!r} is not of type '{param.type}'")))
                 continue
             problems += param.validator.problems(value, where)
+        if "body" not in parts:
+            return problems
         if has_body and op.body_validator is not None:
             problems += op.body_validator.problems(body, "body")
         elif op.body_required and not has_body:

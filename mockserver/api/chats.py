@@ -76,6 +76,7 @@ async def copy_chat_messages(call: Call) -> Response:
 
 async def delete_trailing_chat_messages(call: Call) -> Response:
     room = owned_room(call, call.request.path_params["id"])
+    call.checked()  # the deployed server reads the query once the room is found and is the caller's
     message_id = call.request.query_params["from_message_id"]
     call.world.rooms.delete_from(room, message_id)
     return JSONResponse({"status": "success", "chat_id": room.id, "from_message_id": message_id})

@@ -30,6 +30,7 @@ async def list_session_chats(call: Call) -> Response:
 
 async def create_session_chat(call: Call) -> Response:
     session = owned_session(call, call.request.path_params["sessionId"])
+    call.checked()  # the body, once the session is found (a profile may hold its checks back till here)
     chat = call.world.store.create_session_chat(session, (call.body or {}).get("id"))
     return JSONResponse({"chat": chat.to_json()})
 
@@ -42,6 +43,7 @@ async def get_session_chat(call: Call) -> Response:
 
 async def patch_session_chat(call: Call) -> Response:
     _, chat = session_chat(call)
+    call.checked()
     call.world.store.update_chat(chat, title=call.body.get("title"), model_id=call.body.get("modelId"))
     return JSONResponse({"chat": chat.to_json()})
 

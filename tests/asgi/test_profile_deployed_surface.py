@@ -11,6 +11,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 from support import (
+    ALICE_ACCOUNT,
     CHAT_IDLE,
     CHAT_NO_SANDBOX,
     SESSION_BOB,
@@ -23,9 +24,11 @@ from support import (
 from surface import (
     ALICE_H,
     new_session,
+    session_of,
 )
 
 from mockserver import Settings, create_app
+from mockserver.state.fixture_ids import BOB_ACCOUNT
 
 ROOM_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
 OTHER_ROOM_ID = "0c11e470-0000-4000-8000-00000000c11e"
@@ -134,3 +137,65 @@ def test_the_sandbox_routes_say_missing_session_id(deployed: TestClient, client:
         server_says(deployed.get(path, params={"sessionId": "s-1"}, headers=ALICE_H), 404, e("Session not found"))
         assert_error(client.get(path, params={"sessionId": "s-1"}, headers=ALICE_H), 400, contains="sessionId")
         assert deployed.get(path).status_code == 401  # the credentials first
+
+
+# ---------------------------------------------------------------- rows: Validation order on the surface, Malformed JSON
+
+
+def test_patch_session_checks_the_credentials_first_and_reads_a_blank_body_as_empty(
+        deployed: TestClient, client: TestClient) -> None:
+    url = f"/api/sessions/{SESSION_READY}"
+    for profile in (deployed, client):
+        assert profile.patch(url, json={"status": "paused"}).status_code == 401
+    before = session_of(deployed, SESSION_READY)
+    blank = assert_json(deployed.patch(url, content=b"  \n", headers={**ALICE_H, **JSON}))
+    assert blank["session"] == before
+    server_says(deployed.patch(url, content=b"{", headers={**ALICE_H, **JSON}), 400, e("Invalid JSON body"))
+    assert_error(client.patch(url, content=b"  \n", headers={**ALICE_H, **JSON}), 400, contains="JSON")
+
+
+def test_the_session_chat_routes_find_the_chat_before_reading_the_body(deployed: TestClient,
+                                                                        client: TestClient) -> None:
+    url = f"/api/sessions/{SESSION_READY}/chats"
+    unknown = f"{url}/{CHAT_NO_SANDBOX}"
+    server_says(deployed.patch(unknown, json={"title": "  "}, headers=ALICE_H), 404, e("Chat not found"))
+    assert_error(client.patch(unknown, json={"title": "  "}, headers=ALICE_H), 400, contains="title")
+    server_says(deployed.patch(f"{url}/{CHAT_IDLE}", content=b"{", headers={**ALICE_H, **JSON}), 400,
+                e("Invalid JSON body"))
+    server_says(deployed.post(f"/api/sessions/{UNKNOWN_SESSION}/chats", json={"id": ""}, headers=ALICE_H), 404,
+                e("Session not found"))
+    assert_error(client.post(f"/api/sessions/{UNKNOWN_SESSION}/chats", json={"id": ""}, headers=ALICE_H), 400)
+    # Malformed JSON, an array: read as {} (a new chat); the documented server refuses them.
+    for body in (b"{nope", b"[1]"):
+        made = assert_json(deployed.post(url, content=body, headers={**ALICE_H, **JSON}))["chat"]
+        assert made["title"] == "New chat"
+        assert_error(client.post(url, content=body, headers={**ALICE_H, **JSON}), 400)
+
+
+def test_create_session_checks_the_body_before_the_credentials(deployed: TestClient, client: TestClient) -> None:
+    assert v(deployed.post("/api/sessions", json={"title": 5}), ["title"])
+    assert_error(client.post("/api/sessions", json={"title": 5}), 401)
+    # Malformed JSON is {}: a personal session.
+    made = assert_json(deployed.post("/api/sessions", content=b"{title:", headers={**ALICE_H, **JSON}))
+    assert made["session"]["userId"] == ALICE_ACCOUNT
+    assert_error(client.post("/api/sessions", content=b"{title:", headers={**ALICE_H, **JSON}), 400, contains="JSON")
+
+
+def test_the_sidebar_checks_its_query_first(deployed: TestClient, client: TestClient) -> None:
+    server_says(deployed.get("/api/chats", params={"account_id": "nope"}), 400,
+                e("account_id must be a valid UUID"))
+    server_says(deployed.get("/api/chats", params={"artist_account_id": "x"}, headers=ALICE_H), 400,
+                e("artist_account_id must be a valid UUID"))
+    assert_error(client.get("/api/chats", params={"account_id": "nope"}), 401)
+    server_says(deployed.get("/api/chats", params={"account_id": BOB_ACCOUNT}, headers=ALICE_H), 403,
+                e("Access denied to specified account_id"))
+
+
+@pytest.mark.parametrize("path", ["/api/chats/not-a-uuid/messages", "/api/chats/not-a-uuid/artist",
+                                  f"/api/chats/not-a-uuid/messages/trailing?from_message_id={UNKNOWN_UUID}"])
+def test_a_room_id_that_is_no_uuid_is_400_before_the_credentials(deployed: TestClient, client: TestClient,
+                                                                   path: str) -> None:
+    method = "DELETE" if "trailing" in path else "GET"
+    answer = deployed.request(method, path)
+    assert answer.status_code == 400 and answer.json()["error"] == "id must be a valid UUID", answer.text
+    assert_error(client.request(method, path), 401)
