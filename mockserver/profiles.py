@@ -71,6 +71,9 @@ class Behaviour:
     preflight_statuses: Mapping[str, int] = field(default_factory=dict)
     #: The page a path the profile lacks answers with (404, HTML), instead of the JSON error body.
     not_found_page: str | None = None
+    #: The rooms of ``/api/chats`` are a store of their own (`mockserver.state.rooms.SeparateRooms`),
+    #: not the session chats.
+    separate_rooms: bool = False
 
 
 #: Which row of docs/drift.md each switch implements (a test checks every name is a row there).
@@ -85,6 +88,7 @@ DRIFT_ROWS: dict[str, tuple[str, ...]] = {
     "any_account_reads_runs": ("`GET /api/chat/runs/{runId}` responses",),
     "preflight_statuses": ("`OPTIONS /api/sandbox`",),
     "not_found_page": ("`POST /api/chat/workflow`", "Legacy path"),
+    "separate_rooms": ("Two chat stores", "`POST /api/chats` answer"),
 }
 #: Next.js's default 404 page, what the deployed server answers on a path it has no route for.
 NEXT_NOT_FOUND = ("<!DOCTYPE html><html><head><title>404: This page could not be found.</title></head>"
@@ -122,6 +126,7 @@ PROFILES: dict[ProfileName, Profile] = {
         any_account_reads_runs=True,
         preflight_statuses={"/api/sandbox": 204},
         not_found_page=NEXT_NOT_FOUND,
+        separate_rooms=True,
     )),
 }
 

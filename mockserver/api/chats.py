@@ -1,6 +1,7 @@
 """The ``/api/chats`` family: the sidebar (``GET /api/chats``) and the legacy rooms (``POST``/``PATCH``/
 ``DELETE /api/chats``, ``…/{id}/messages``, ``…/copy``, ``…/trailing``, ``/api/chats/compact``,
-``…/{id}/artist``), which work on the world's rooms view (`mockserver.state.rooms`)."""
+``…/{id}/artist``), which work on the world's rooms view (`mockserver.state.rooms`): the session chats,
+or rooms of their own (the deployed server's)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,22 @@ from starlette.responses import JSONResponse, Response
 
 from ..errors import ApiError
 from ..pipeline import Call
-from ..state.rooms import compact, title_for
-from ..state.store import Chat
-from .chat import check_owner
+from ..state.rooms import Room, compact
 
 
-def owned_room(call: Call, room_id: str) -> Chat:
-    """The room ``room_id`` if the caller owns it (404 unknown, 403 another account's)."""
-    return check_owner(call, "chat", call.world.rooms.get(room_id), room_id)
+def owned_room(call: Call, room_id: str) -> Room:
+    """The room ``room_id`` if the caller owns it (404 unknown, 403 another account's), in the words of
+    the deployed server's access check (``validateChatAccess``) where it answers tersely."""
+    room: Room | None = call.world.rooms.get(room_id)
+    if room is None:
+        raise ApiError(404, f"Chat not found: {room_id}", terse="Chat room not found")
+    if room.account is not call.account:
+        raise ApiError(403, f"Forbidden: chat {room_id} belongs to another account", terse="Access denied to this chat")
+    return room
 
 
-def room_json(room: Chat) -> dict[str, object]:
-    return {"status": "success", "chat": room.sidebar_row()}
+def room_json(call: Call, room: Room) -> dict[str, object]:
+    return {"status": "success", "chat": call.world.rooms.render(room)}
 
 
 async def list_chats(call: Call) -> Response:
@@ -42,13 +47,13 @@ async def create_chat(call: Call) -> Response:
                             f"{call.account.id}, which may create chats only for itself",
                        terse="Access denied to specified account_id")
     room = call.world.rooms.create(call.account, room_id=body.get("chatId"), artist_id=body.get("artistId"),
-                                   title=title_for(body.get("topic"), body.get("firstMessage")))
-    return JSONResponse(room_json(room))
+                                   topic=body.get("topic"), first_message=body.get("firstMessage"))
+    return JSONResponse(room_json(call, room))
 
 
 async def update_chat(call: Call) -> Response:
     room = owned_room(call, call.body["chatId"])
-    return JSONResponse(room_json(call.world.rooms.rename(room, call.body["topic"])))
+    return JSONResponse(room_json(call, call.world.rooms.rename(room, call.body["topic"])))
 
 
 async def delete_chat(call: Call) -> Response:
@@ -94,7 +99,7 @@ async def compact_chats(call: Call) -> Response:
 
 async def get_chat_artist(call: Call) -> Response:
     room = owned_room(call, call.request.path_params["id"])
-    artist = room.session.artist_id
+    artist = room.artist_id
     # The mock keeps no table of artists: an artist id a session was given is one that exists.
     return JSONResponse({"status": "success", "room_id": room.id, "artist_id": artist,
                          "artist_exists": artist is not None})

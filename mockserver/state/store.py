@@ -204,6 +204,11 @@ class Chat:
     def account(self) -> Account:
         return self.session.account
 
+    @property
+    def artist_id(self) -> str | None:
+        """The artist the chat's session was made for (a room's artist)."""
+        return self.session.artist_id
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id, "sessionId": self.session.id, "title": self.title, "modelId": self.model_id,

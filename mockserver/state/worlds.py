@@ -28,7 +28,7 @@ from .catalog import Catalog
 from .chaos import READ_OPERATIONS, STREAM_OPERATIONS, Chaos
 from .events import EventBus
 from .journal import Journal
-from .rooms import Rooms, SharedRooms
+from .rooms import Rooms, SeparateRooms, SharedRooms
 from .runs import RunManager
 from .store import Store
 
@@ -65,16 +65,18 @@ class World:
         self.chaos = Chaos(settings.seed, settings.chaos)
         self.store, self.runs, self.rooms = self._build()
 
-    def _build(self) -> tuple[Store, RunManager, Rooms]:
+    def _build(self) -> tuple[Store, RunManager, Rooms[Any]]:
         blueprint = self.catalog.fixtures.blueprint
+        behaviour = self.profile.behaviour
         store = Store(blueprint, self.settings.seed)
         runs = RunManager(store, self.catalog.scripts, self.settings, listener=self._run_event)
         for chat_def in blueprint.chats:
             if chat_def.pinned_run is not None:
                 runs.pin(store.chats[chat_def.id], chat_def)
-        # The rooms of the /api/chats family are the store's chats (mockserver.state.rooms): where a profile
-        # whose rooms are a store of their own (the deployed server's) would choose another view.
-        return store, runs, SharedRooms(store)
+        # The rooms of the /api/chats family (mockserver.state.rooms): the store's chats, or a store of their
+        # own (the deployed server's rooms and memories), as the profile says.
+        rooms: Rooms[Any] = SeparateRooms(store) if behaviour.separate_rooms else SharedRooms(store)
+        return store, runs, rooms
 
     def take_queued(self, operation_id: str, answers: Answers | None) -> str | None:
         """The next scenario queued for a request of ``operation_id``, taken off its queue: the first one

@@ -23,8 +23,14 @@ from support import (
 )
 from surface import (
     ALICE_H,
+    ARTIST,
+    BOB_H,
     new_session,
+    ready_chat,
+    session_chats,
     session_of,
+    sidebar,
+    turn,
 )
 
 from mockserver import Settings, create_app
@@ -199,3 +205,114 @@ def test_a_room_id_that_is_no_uuid_is_400_before_the_credentials(deployed: TestC
     answer = deployed.request(method, path)
     assert answer.status_code == 400 and answer.json()["error"] == "id must be a valid UUID", answer.text
     assert_error(client.request(method, path), 401)
+
+
+# ---------------------------------------------------------------- rows: Two chat stores, the rooms' answers
+
+
+def test_a_session_chat_is_no_room(deployed: TestClient, client: TestClient) -> None:
+    not_a_room = e("Chat room not found")
+    room = make_room(deployed, topic="Scratch")["id"]
+    server_says(deployed.get(f"/api/chats/{CHAT_IDLE}/messages", headers=ALICE_H), 404, not_a_room)
+    server_says(deployed.get(f"/api/chats/{CHAT_IDLE}/artist", headers=ALICE_H), 404, not_a_room)
+    server_says(deployed.patch("/api/chats", json={"chatId": CHAT_IDLE, "topic": "Renamed"}, headers=ALICE_H), 404,
+                not_a_room)
+    server_says(deployed.request("DELETE", "/api/chats", json={"id": CHAT_IDLE}, headers=ALICE_H), 404, not_a_room)
+    server_says(deployed.post(f"/api/chats/{CHAT_IDLE}/messages/copy", json={"targetChatId": room}, headers=ALICE_H),
+                404, not_a_room)
+    server_says(deployed.delete(f"/api/chats/{CHAT_IDLE}/messages/trailing",
+                                params={"from_message_id": UNKNOWN_UUID}, headers=ALICE_H), 404, not_a_room)
+    server_says(deployed.post("/api/chats/compact", json={"chatId": [room, CHAT_IDLE]}, headers=ALICE_H), 404,
+                {"error": 404, "message": f"Chat(s) not found or not accessible: {CHAT_IDLE}"})
+    # The session chat is untouched; documented, the same chat is a room.
+    assert next(c["title"] for c in session_chats(deployed, SESSION_READY)) == "Idle chat"
+    assert assert_json(client.get(f"/api/chats/{CHAT_IDLE}/messages", headers=ALICE_H)) == {"data": []}
+
+
+def test_a_room_is_a_raw_row_that_never_shows_in_the_sidebar(deployed: TestClient, client: TestClient) -> None:
+    made = assert_json(deployed.post("/api/chats", json={"topic": "Pulse Feb 2", "artistId": ARTIST},
+                                     headers=ALICE_H))
+    room = made["chat"]
+    assert made["status"] == "success"
+    assert set(room) == {"id", "account_id", "artist_id", "topic", "updated_at"}
+    assert (room["account_id"], room["artist_id"], room["topic"]) == (ALICE_ACCOUNT, ARTIST, "Pulse Feb 2")
+    assert sidebar(deployed) == []
+    assert assert_json(deployed.get(f"/api/chats/{room['id']}/messages", headers=ALICE_H)) == {"data": []}
+    server_says(deployed.get(f"/api/sessions/{SESSION_READY}/chats/{room['id']}", headers=ALICE_H), 404,
+                e("Chat not found"))
+    artist = assert_json(deployed.get(f"/api/chats/{room['id']}/artist", headers=ALICE_H))
+    assert artist == {"status": "success", "room_id": room["id"], "artist_id": ARTIST, "artist_exists": True}
+    # The topic: as given, else the start of firstMessage, else null.
+    assert make_room(deployed, firstMessage="  Plan the   release ")["topic"] == "Plan the release"
+    assert make_room(deployed)["topic"] is None
+    # Documented: a ChatRoom in a session of its own.
+    documented = assert_json(client.post("/api/chats", json={"topic": "Pulse Feb 2"}, headers=ALICE_H))["chat"]
+    assert set(documented) == {"id", "title", "accountId", "sessionId", "updatedAt", "artistId"}
+
+
+def test_the_sidebar_lists_the_session_chats_with_messages(deployed: TestClient) -> None:
+    make_room(deployed, topic="Never listed")
+    sid, cid = ready_chat(deployed, title="Listed")
+    new_session(deployed)  # no message: not listed
+    turn(deployed, sid, cid)
+    assert [(r["id"], r["sessionId"]) for r in sidebar(deployed)] == [(cid, sid)]
+    assert_json(deployed.patch(f"/api/sessions/{sid}", json={"status": "archived"}, headers=ALICE_H))
+    assert sidebar(deployed) == []
+
+
+def test_an_existing_room_id_is_written_over(deployed: TestClient, client: TestClient) -> None:
+    make_room(deployed, chatId=ROOM_ID, topic="Alice's")
+    taken = make_room(deployed, BOB_H, chatId=ROOM_ID, topic="Bob's")
+    assert (taken["id"], taken["account_id"], taken["topic"]) == (ROOM_ID, BOB_ACCOUNT, "Bob's")
+    server_says(deployed.get(f"/api/chats/{ROOM_ID}/messages", headers=ALICE_H), 403, e("Access denied to this chat"))
+    make_room(client, chatId=ROOM_ID)
+    assert_error(client.post("/api/chats", json={"chatId": ROOM_ID}, headers=BOB_H), 409, contains=ROOM_ID)
+
+
+def test_the_room_operations(deployed: TestClient) -> None:
+    room = make_room(deployed, chatId=ROOM_ID, topic="Scratch")
+    other = make_room(deployed, chatId=OTHER_ROOM_ID)
+    renamed = assert_json(deployed.patch("/api/chats", json={"chatId": ROOM_ID, "topic": "Tour dates"},
+                                         headers=ALICE_H))
+    assert renamed == {"status": "success", "chat": {**room, "topic": "Tour dates"}}  # updated_at as it was
+    copied = assert_json(deployed.post(f"/api/chats/{ROOM_ID}/messages/copy", json={"targetChatId": OTHER_ROOM_ID},
+                                       headers=ALICE_H))
+    assert copied == {"status": "success", "source_chat_id": ROOM_ID, "target_chat_id": other["id"],
+                      "copied_count": 0, "cleared_existing": True}
+    server_says(deployed.post(f"/api/chats/{ROOM_ID}/messages/copy", json={"targetChatId": ROOM_ID},
+                              headers=ALICE_H), 400, e("source and target chats must be different"))
+    compacted = assert_json(deployed.post("/api/chats/compact", json={"chatId": [ROOM_ID]}, headers=ALICE_H))
+    assert compacted == {"chats": [{"chatId": ROOM_ID, "compacted": ""}]}
+    trailing = f"/api/chats/{ROOM_ID}/messages/trailing"
+    server_says(deployed.delete(trailing, params={"from_message_id": UNKNOWN_UUID}, headers=ALICE_H), 404,
+                e("Message not found"))
+    assert v(deployed.delete(trailing, headers=ALICE_H), ["from_message_id"])
+    # The room is looked up (and its owner checked) before the query is read.
+    server_says(deployed.delete(trailing, headers=BOB_H), 403, e("Access denied to this chat"))
+    deleted = assert_json(deployed.request("DELETE", "/api/chats", json={"id": ROOM_ID}, headers=ALICE_H))
+    assert deleted == {"status": "success", "id": ROOM_ID, "message": "Chat deleted successfully"}
+    server_says(deployed.get(f"/api/chats/{ROOM_ID}/messages", headers=ALICE_H), 404, e("Chat room not found"))
+
+
+def test_the_room_bodies_are_checked_before_the_credentials(deployed: TestClient, client: TestClient) -> None:
+    for method, path, body in (("PATCH", "/api/chats", {"chatId": ROOM_ID}), ("DELETE", "/api/chats", {}),
+                               ("POST", "/api/chats", {"chatId": "room-1"}), ("POST", "/api/chats/compact", {}),
+                               ("POST", f"/api/chats/{ROOM_ID}/messages/copy", {})):
+        assert deployed.request(method, path, json=body).status_code == 400, (method, path)
+        assert client.request(method, path, json=body).status_code == 401, (method, path)
+    # Malformed JSON is {}: the fields it lacks are named.
+    assert v(deployed.patch("/api/chats", content=b"{", headers={**ALICE_H, **JSON}), ["chatId", "topic"])
+    assert v(deployed.post("/api/chats/compact", content=b"{", headers={**ALICE_H, **JSON}), ["chatId"])
+
+
+def test_compact_and_create_chat_error_bodies(deployed: TestClient) -> None:
+    server_says(deployed.post("/api/chats/compact", json={"chatId": [UNKNOWN_UUID]}, headers=ALICE_H), 404,
+                {"error": 404, "message": f"Chat(s) not found or not accessible: {UNKNOWN_UUID}"})
+    failed = deployed.post("/api/chats/compact", json={"chatId": [UNKNOWN_UUID]},
+                           headers={**ALICE_H, "prefer": "scenario=http-500"})
+    assert failed.status_code == 500 and set(failed.json()) == {"error", "message"} and failed.json()["error"] == 500
+    # POST /api/chats' 500 says message, where the other routes say error.
+    made = deployed.post("/api/chats", json={}, headers={**ALICE_H, "prefer": "scenario=http-500"})
+    assert made.status_code == 500 and set(made.json()) == {"status", "message"}, made.text
+    other = deployed.post("/api/sessions", json={}, headers={**ALICE_H, "prefer": "scenario=http-500"})
+    assert other.status_code == 500 and set(other.json()) == {"status", "error"}, other.text
