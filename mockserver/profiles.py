@@ -29,6 +29,7 @@ from starlette.responses import HTMLResponse, Response
 from .errors import DOCUMENTED_ERRORS, ApiError, ConfigError, ErrorStyle, SpecError, UnknownPath, error_response
 from .settings import DEFAULT_SPEC
 from .spec import ApiSpec, load_document, template_regex
+from .state.lifecycle import DOCUMENTED_RULES, Rules
 from .types import PROFILE_NAMES, ProfileName
 from .yamlfile import read_yaml
 
@@ -74,6 +75,10 @@ class Behaviour:
     #: The rooms of ``/api/chats`` are a store of their own (`mockserver.state.rooms.SeparateRooms`),
     #: not the session chats.
     separate_rooms: bool = False
+    #: How the sandbox lifecycle is read and written (`mockserver.state.lifecycle.Rules`).
+    sandbox: Rules = DOCUMENTED_RULES
+    #: The model of every chat and the sessions' ``defaultModelId``, instead of the fixture world's.
+    default_model: str | None = None
 
 
 #: Which row of docs/drift.md each switch implements (a test checks every name is a row there).
@@ -89,7 +94,12 @@ DRIFT_ROWS: dict[str, tuple[str, ...]] = {
     "preflight_statuses": ("`OPTIONS /api/sandbox`",),
     "not_found_page": ("`POST /api/chat/workflow`", "Legacy path"),
     "separate_rooms": ("Two chat stores", "`POST /api/chats` answer"),
+    "sandbox": ("Sandbox status of a hibernated sandbox", "`GET /api/sandbox/reconnect`",
+                "`PATCH /api/sessions/{id}`"),
+    "default_model": ("`POST /api/sessions`",),
 }
+#: The one model of the deployed server (``DEFAULT_MODEL``, ``lib/const.ts``).
+SERVER_MODEL = "moonshotai/kimi-k3"
 #: Next.js's default 404 page, what the deployed server answers on a path it has no route for.
 NEXT_NOT_FOUND = ("<!DOCTYPE html><html><head><title>404: This page could not be found.</title></head>"
                   "<body><h1>404</h1><h2>This page could not be found.</h2></body></html>")
@@ -124,9 +134,11 @@ PROFILES: dict[ProfileName, Profile] = {
                       "patchSession": "blank"},
         json_whatever_content_type=True,
         any_account_reads_runs=True,
-        preflight_statuses={"/api/sandbox": 204},
+        preflight_statuses={"/api/sandbox": 204, "/api/sandbox/status": 204, "/api/sandbox/reconnect": 204},
         not_found_page=NEXT_NOT_FOUND,
         separate_rooms=True,
+        sandbox=Rules(runtime_by_name=True, expiry_margin_ms=10_000, reconnect_probes=True, unarchive_conflicts=True),
+        default_model=SERVER_MODEL,
     )),
 }
 

@@ -8,7 +8,6 @@ import asyncio
 from starlette.responses import JSONResponse, Response
 
 from ..pipeline import Call
-from ..state import lifecycle
 from .chat import owned_session
 
 
@@ -43,20 +42,10 @@ def _created(created_ms: int, timeout_ms: int, ready_ms: int) -> Response:
 
 
 async def get_sandbox_status(call: Call) -> Response:
-    store = call.world.store
     session = owned_session(call, call.request.query_params["sessionId"])
-    lc, now = store.lifecycle_of(session), store.ids.peek_ms()
-    return JSONResponse({"status": lifecycle.status(lc, now), "hasSnapshot": lc.has_snapshot,
-                         "lifecycleVersion": lc.version, "lifecycle": lifecycle.envelope(lc, now)})
+    return JSONResponse(call.world.store.sandbox_status(session))
 
 
 async def reconnect_sandbox(call: Call) -> Response:
-    store = call.world.store
     session = owned_session(call, call.request.query_params["sessionId"])
-    lc, now = store.lifecycle_of(session), store.ids.peek_ms()
-    answer = lifecycle.reconnect(lc, now)
-    body: dict[str, object] = {"status": answer, "hasSnapshot": lc.has_snapshot}
-    if answer == "connected":
-        body["expiresAt"] = lc.expires_ms
-    body["lifecycle"] = lifecycle.envelope(lc, now)
-    return JSONResponse(body)
+    return JSONResponse(call.world.store.reconnect(session))

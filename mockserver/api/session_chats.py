@@ -25,7 +25,7 @@ async def list_session_chats(call: Call) -> Response:
     session = owned_session(call, call.request.path_params["sessionId"])
     store = call.world.store
     return JSONResponse({"chats": [c.summary(call.account) for c in store.chats_of(session)],
-                         "defaultModelId": store.blueprint.default_model})
+                         "defaultModelId": store.model})
 
 
 async def create_session_chat(call: Call) -> Response:

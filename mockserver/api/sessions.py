@@ -12,7 +12,7 @@ from .chat import owned_session
 def session_json(store: Store, session: Session) -> dict[str, object]:
     """The Session as it is now: the lifecycle's due transitions applied first."""
     store.lifecycle_of(session)
-    return session.to_json()
+    return session.to_json(store.rules)
 
 
 async def create_session(call: Call) -> Response:

@@ -18,7 +18,12 @@ The states (the documents' ``lifecycleState``)::
 ``provisioning`` is where a new session starts (no sandbox yet). ``provisioned`` is what
 ``POST /api/sandbox`` does once its wait is over. While ``active``, each streamed turn is activity
 (`touched`) and moves the idle deadline. ``lifecycleVersion`` counts the changes of state.
-Imports nothing else from the package.
+
+`Rules` say where a server reads or writes the lifecycle otherwise than the documents do: the
+deployed server (recoup-surface.md section 6) counts a sandbox as running whenever its name is
+bound, so a hibernated or archived one reports ``active``; its reconnect probes the sandbox and
+writes a stopped one back as hibernated; its unarchive refuses while a sandbox is still bound.
+A profile chooses them (`mockserver.profiles.Behaviour.sandbox`). Imports nothing else from the package.
 """
 
 from __future__ import annotations
@@ -79,6 +84,29 @@ class Lifecycle:
 NEW = Lifecycle()
 
 
+@dataclass(frozen=True)
+class Rules:
+    """How a server reads and writes the lifecycle where it departs from the documents (each false or
+    None: as documented)."""
+
+    #: The sandbox's name is its runtime state (the deployed ``hasRuntimeSandboxState``): the status is
+    #: ``active`` whenever a name is bound and no expiry is near, a hibernated or archived sandbox
+    #: included; archiving keeps the name; ``sandboxState`` is never null (``{type}`` from the start).
+    runtime_by_name: bool = False
+    #: With `runtime_by_name`: an expiry closer than this counts as expired (``isSandboxActive``: 10 s).
+    expiry_margin_ms: int = 0
+    #: ``GET /api/sandbox/reconnect`` probes the sandbox: one that is bound but not live is found
+    #: stopped and written back as ``hibernated``, its timers cleared (``expired``); ``hasSnapshot``
+    #: says whether there is a snapshot URL (the mock keeps none).
+    reconnect_probes: bool = False
+    #: Unarchiving while a sandbox is bound and neither hibernated nor archived (still being stopped)
+    #: is a 409.
+    unarchive_conflicts: bool = False
+
+
+DOCUMENTED_RULES = Rules()
+
+
 def _to(lc: Lifecycle, state: LifecycleState | None, **changes: Any) -> Lifecycle:
     """``lc`` in ``state`` with ``changes``; the version counts the change of state, if there is one."""
     version = lc.version + (1 if state != lc.state else 0)
@@ -128,10 +156,11 @@ def _stopped(lc: Lifecycle, *, keep_snapshot: bool) -> Lifecycle:
                hibernate_after_ms=None, expires_ms=None)
 
 
-def archived(lc: Lifecycle) -> Lifecycle:
-    """The session is archived: its sandbox is stopped and forgotten, every timer cleared."""
-    return _to(lc, "archived", sandbox=None, started_ms=None, hibernate_after_ms=None, expires_ms=None,
-               error=None)
+def archived(lc: Lifecycle, rules: Rules = DOCUMENTED_RULES) -> Lifecycle:
+    """The session is archived: its sandbox is stopped and forgotten (its name kept, under
+    `Rules.runtime_by_name`), every timer cleared."""
+    return _to(lc, "archived", sandbox=lc.sandbox if rules.runtime_by_name else None, started_ms=None,
+               hibernate_after_ms=None, expires_ms=None, error=None)
 
 
 def unarchived(lc: Lifecycle) -> Lifecycle:
@@ -142,23 +171,54 @@ def unarchived(lc: Lifecycle) -> Lifecycle:
     return _to(lc, None, error=None)
 
 
+def unarchive_conflict(lc: Lifecycle, rules: Rules = DOCUMENTED_RULES) -> bool:
+    """Whether unarchiving is refused (409, `Rules.unarchive_conflicts`): a sandbox is still bound and
+    has been neither hibernated nor archived (the deployed server's test; it keeps no snapshot URL)."""
+    return rules.unarchive_conflicts and lc.sandbox is not None and lc.state not in ("hibernated", "archived")
+
+
 def is_active(lc: Lifecycle, now: int) -> bool:
     """A sandbox is bound and has not expired (evaluate first: an overdue one is not hibernated yet)."""
     return lc.state == "active" and lc.sandbox is not None and (lc.expires_ms is None or now < lc.expires_ms)
 
 
-def status(lc: Lifecycle, now: int) -> SandboxStatus:
-    """``GET /api/sandbox/status``: ``active`` while a non-expired sandbox is bound, else ``no_sandbox``."""
+def status(lc: Lifecycle, now: int, rules: Rules = DOCUMENTED_RULES) -> SandboxStatus:
+    """``GET /api/sandbox/status``: ``active`` while a non-expired sandbox is bound, else ``no_sandbox``.
+    Under `Rules.runtime_by_name`, while a name is bound and its expiry (if any) is not near."""
+    if rules.runtime_by_name:
+        running = lc.sandbox is not None and (lc.expires_ms is None or lc.expires_ms - now > rules.expiry_margin_ms)
+        return "active" if running else "no_sandbox"
     return "active" if is_active(lc, now) else "no_sandbox"
 
 
-def reconnect(lc: Lifecycle, now: int) -> ReconnectStatus:
+def reconnect(lc: Lifecycle, now: int, rules: Rules = DOCUMENTED_RULES) -> ReconnectStatus:
     """``GET /api/sandbox/reconnect``: ``connected`` to a live sandbox, ``expired`` when the session's
     sandbox has stopped (hibernated, with or without a snapshot), ``no_sandbox`` when it never had one
-    (or it was archived away)."""
+    (or it was archived away). Under `Rules.reconnect_probes`: ``expired`` for any bound sandbox that
+    is not live (the probe finds it stopped), ``no_sandbox`` when no name is bound."""
     if is_active(lc, now):
         return "connected"
+    if rules.reconnect_probes:
+        return "no_sandbox" if lc.sandbox is None else "expired"
     return "expired" if lc.state == "hibernated" else "no_sandbox"
+
+
+def reconnected(lc: Lifecycle, now: int, rules: Rules = DOCUMENTED_RULES) -> tuple[Lifecycle, dict[str, object]]:
+    """``GET /api/sandbox/reconnect``: the lifecycle afterwards, and the answer. Reading changes
+    nothing, but under `Rules.reconnect_probes` a bound sandbox that is not live is written back as
+    ``hibernated`` with its timers cleared (the deployed server's "permanent" probe failure: a stopped
+    sandbox), and that answer's envelope shows no activity or deadline."""
+    answer = reconnect(lc, now, rules)
+    shown = lc
+    if answer == "expired" and rules.reconnect_probes:
+        lc = _to(lc, "hibernated", started_ms=None, hibernate_after_ms=None, expires_ms=None)
+        shown = dataclasses.replace(lc, last_activity_ms=None)
+    body: dict[str, object] = {"status": answer,
+                               "hasSnapshot": False if rules.reconnect_probes else lc.has_snapshot}
+    if answer == "connected":
+        body["expiresAt"] = lc.expires_ms
+    body["lifecycle"] = envelope(shown, now)
+    return lc, body
 
 
 def envelope(lc: Lifecycle, now: int) -> dict[str, object]:

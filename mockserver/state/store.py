@@ -20,7 +20,7 @@ from typing import Any, Literal
 from ..errors import ApiError
 from . import lifecycle
 from .blueprint import Blueprint
-from .lifecycle import NEW, Lifecycle, Timers
+from .lifecycle import DOCUMENTED_RULES, NEW, Lifecycle, Rules, Timers
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 #: Crockford's digits -> the digits Python's int(x, 32) reads.
@@ -137,10 +137,12 @@ class Session:
     #: Made for one chat (a headless run's, a room's from ``POST /api/chats``): it goes with its last chat.
     ephemeral: bool = False
 
-    def to_json(self) -> dict[str, Any]:
-        """The documented Session. Call `Store.lifecycle_of` first so that the lifecycle is current."""
+    def to_json(self, rules: Rules = DOCUMENTED_RULES) -> dict[str, Any]:
+        """The Session. Call `Store.lifecycle_of` first so that the lifecycle is current. Its
+        ``sandboxState`` is null without a sandbox, or the stub ``{type}`` under the rules of a server
+        whose runtime state is the sandbox's name (`Rules.runtime_by_name`)."""
         lc = self.lifecycle
-        sandbox: dict[str, Any] | None = None
+        sandbox: dict[str, Any] | None = {"type": SANDBOX_TYPE} if rules.runtime_by_name else None
         if lc.sandbox is not None:
             sandbox = {"type": SANDBOX_TYPE, "sandboxName": lc.sandbox}
             if lc.expires_ms is not None:
@@ -242,10 +244,16 @@ class Store:
     method here (or a `mockserver.state.lifecycle` transition these apply); handlers look things up,
     check ownership and render."""
 
-    def __init__(self, blueprint: Blueprint, seed: int) -> None:
+    def __init__(self, blueprint: Blueprint, seed: int, *, rules: Rules = DOCUMENTED_RULES,
+                 model: str | None = None) -> None:
         self.blueprint = blueprint
         self.ids = Ids(seed)
         self.timers: Timers = blueprint.sandbox
+        #: How the sandbox lifecycle is read and written (the world's profile's `Rules`).
+        self.rules = rules
+        #: The model of every chat and the sessions' ``defaultModelId``: the fixture world's, unless
+        #: the world's profile names the server's own.
+        self.model = model or blueprint.default_model
         self.accounts_by_key: dict[str, Account] = {}
         self.sessions: dict[str, Session] = {}
         self.chats: dict[str, Chat] = {}
@@ -290,20 +298,38 @@ class Store:
             session.lifecycle = lifecycle.evaluate(session.lifecycle, now, streaming=streaming)
         return session.lifecycle
 
-    def sandbox_ready(self, session: Session) -> bool:
-        """Whether ``POST /api/chat`` may stream in the session: its sandbox is active now."""
+    def sandbox_live(self, session: Session) -> bool:
+        """Whether the session's sandbox is active now: provisioned and not stopped or expired."""
         return lifecycle.is_active(self.lifecycle_of(session), self.ids.peek_ms())
+
+    def sandbox_ready(self, session: Session) -> bool:
+        """Whether ``POST /api/chat`` may stream in the session: its sandbox status is ``active`` (by
+        the world's rules: a live sandbox, or under `Rules.runtime_by_name` any bound one)."""
+        return lifecycle.status(self.lifecycle_of(session), self.ids.peek_ms(), self.rules) == "active"
+
+    def sandbox_status(self, session: Session) -> dict[str, object]:
+        """``GET /api/sandbox/status``: the status by the world's rules, ``hasSnapshot``, the version and
+        the lifecycle envelope, as of now."""
+        lc, now = self.lifecycle_of(session), self.ids.peek_ms()
+        return {"status": lifecycle.status(lc, now, self.rules), "hasSnapshot": lc.has_snapshot,
+                "lifecycleVersion": lc.version, "lifecycle": lifecycle.envelope(lc, now)}
+
+    def reconnect(self, session: Session) -> dict[str, object]:
+        """``GET /api/sandbox/reconnect``: its answer, and what the world's rules make it write
+        (`mockserver.state.lifecycle.reconnected`)."""
+        session.lifecycle, answer = lifecycle.reconnected(self.lifecycle_of(session), self.ids.peek_ms(), self.rules)
+        return answer
 
     def provisioning_wait_ms(self, session: Session) -> int:
         """How long ``POST /api/sandbox`` waits (in world milliseconds) before the session's sandbox is
         active: nothing for one that is active already."""
-        return 0 if self.sandbox_ready(session) else self.timers.provision_ms
+        return 0 if self.sandbox_live(session) else self.timers.provision_ms
 
     def provision(self, session: Session, waited_ms: int) -> Lifecycle:
         """``POST /api/sandbox`` after its wait: the world's clock moves on by the ``waited_ms`` the wait
         stood for, and the sandbox is active (provisioned, or resumed from its snapshot). A sandbox that
         became active meanwhile (another request's) is only touched, and the clock left alone."""
-        if not self.sandbox_ready(session):
+        if not self.sandbox_live(session):
             self.ids.advance(waited_ms)
         session.lifecycle = lifecycle.provisioned(session.lifecycle, self.ids.now_ms(), self.timers,
                                                   sandbox_name(session))
@@ -317,7 +343,8 @@ class Store:
 
     def patch_session(self, session: Session, changes: Mapping[str, Any]) -> Session:
         """``PATCH /api/sessions/{id}``: the fields given, if any differs. Archiving stops the sandbox;
-        unarchiving starts the lifecycle over (`mockserver.state.lifecycle.archived`, ``unarchived``)."""
+        unarchiving starts the lifecycle over (`mockserver.state.lifecycle.archived`, ``unarchived``),
+        or is a 409 while a sandbox is still being stopped, under the world's rules (nothing written)."""
         # JSON Schema counts 3.0 as an integer: the line counts are stored as ints.
         given = {attr: int(changes[key]) if attr.startswith("lines") else changes[key]
                  for key, attr in SESSION_FIELDS.items() if key in changes}
@@ -327,8 +354,13 @@ class Store:
         self.lifecycle_of(session)
         status = updates.get("status")
         if status == "archived":
-            session.lifecycle = lifecycle.archived(session.lifecycle)
+            session.lifecycle = lifecycle.archived(session.lifecycle, self.rules)
         elif session.status == "archived" and status is not None:
+            if lifecycle.unarchive_conflict(session.lifecycle, self.rules):
+                raise ApiError(409, f"Sandbox is still being paused: session {session.id} is archived but its "
+                                    f"sandbox {session.lifecycle.sandbox} is {session.lifecycle.state or 'null'}, "
+                                    f"not yet stopped; try again in a few seconds",
+                               terse="Sandbox is still being paused, try again in a few seconds.")
             session.lifecycle = lifecycle.unarchived(session.lifecycle)
         for attr, value in updates.items():
             setattr(session, attr, value)
@@ -340,7 +372,7 @@ class Store:
     def add_chat(self, session: Session, title: str, *, chat_id: str | None = None,
                  scenario: str | None = None) -> Chat:
         now = self.ids.now_iso()
-        chat = Chat(chat_id or self.ids.uuid(), session, title, self.blueprint.default_model, now, now, scenario)
+        chat = Chat(chat_id or self.ids.uuid(), session, title, self.model, now, now, scenario)
         self.chats[chat.id] = chat
         session.chat_count += 1
         return chat

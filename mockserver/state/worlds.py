@@ -68,7 +68,7 @@ class World:
     def _build(self) -> tuple[Store, RunManager, Rooms[Any]]:
         blueprint = self.catalog.fixtures.blueprint
         behaviour = self.profile.behaviour
-        store = Store(blueprint, self.settings.seed)
+        store = Store(blueprint, self.settings.seed, rules=behaviour.sandbox, model=behaviour.default_model)
         runs = RunManager(store, self.catalog.scripts, self.settings, listener=self._run_event)
         for chat_def in blueprint.chats:
             if chat_def.pinned_run is not None:

@@ -12,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 from support import (
     ALICE_ACCOUNT,
+    CHAT_BUSY,
     CHAT_IDLE,
     CHAT_NO_SANDBOX,
     SESSION_BOB,
@@ -20,13 +21,19 @@ from support import (
     assert_cors,
     assert_error,
     assert_json,
+    chat_body,
 )
 from surface import (
     ALICE_H,
     ARTIST,
     BOB_H,
+    HIBERNATE_MS,
+    advance,
     new_session,
+    provision,
     ready_chat,
+    reconnect,
+    sandbox_status,
     session_chats,
     session_of,
     sidebar,
@@ -316,3 +323,115 @@ def test_compact_and_create_chat_error_bodies(deployed: TestClient) -> None:
     assert made.status_code == 500 and set(made.json()) == {"status", "message"}, made.text
     other = deployed.post("/api/sessions", json={}, headers={**ALICE_H, "prefer": "scenario=http-500"})
     assert other.status_code == 500 and set(other.json()) == {"status", "error"}, other.text
+
+
+# ---------------------------------------------------------------- rows: the sandbox
+
+
+def test_a_new_session_has_the_stub_sandbox_state(deployed: TestClient, client: TestClient) -> None:
+    session, chat = new_session(deployed)
+    assert (session["lifecycleState"], session["sandboxState"]) == ("provisioning", {"type": "vercel"})
+    assert sandbox_status(deployed, session["id"])["status"] == "no_sandbox"
+    documented, _ = new_session(client)
+    assert (documented["lifecycleState"], documented["sandboxState"]) == ("provisioning", None)
+    # The server's one model, for the new chat and as the session's default.
+    assert chat["modelId"] == SERVER_MODEL
+    listing = assert_json(deployed.get(f"/api/sessions/{session['id']}/chats", headers=ALICE_H))
+    assert listing["defaultModelId"] == SERVER_MODEL
+    assert assert_json(client.get(f"/api/sessions/{documented['id']}/chats", headers=ALICE_H))["defaultModelId"] == \
+        "openai/gpt-5-mini"
+
+
+def test_a_hibernated_sandbox_reports_active(deployed: TestClient, client: TestClient) -> None:
+    for profile, status in ((deployed, "active"), (client, "no_sandbox")):
+        sid, cid = ready_chat(profile)
+        advance(profile, HIBERNATE_MS)
+        now = sandbox_status(profile, sid)
+        assert (now["status"], now["hasSnapshot"], now["lifecycle"]["state"]) == (status, True, "hibernated")
+        assert session_of(profile, sid)["sandboxState"] == {"type": "vercel", "sandboxName": f"session-{sid}"}
+    # The deployed server lets a turn stream on it (its isSandboxActive reads the name).
+    sid, cid = ready_chat(client)
+    advance(client, HIBERNATE_MS)
+    assert_error(client.post("/api/chat", json=chat_body(cid, sid), headers=ALICE_H), 400, contains="Sandbox")
+    sid, cid = ready_chat(deployed)
+    advance(deployed, HIBERNATE_MS)
+    assert turn(deployed, sid, cid)[-1]["type"] == "finish"
+
+
+def test_an_archived_sandbox_reports_active(deployed: TestClient, client: TestClient) -> None:
+    for profile, status in ((deployed, "active"), (client, "no_sandbox")):
+        sid, _ = ready_chat(profile)
+        assert_json(profile.patch(f"/api/sessions/{sid}", json={"status": "archived"}, headers=ALICE_H))
+        now = sandbox_status(profile, sid)
+        assert (now["status"], now["hasSnapshot"], now["lifecycle"]["state"]) == (status, False, "archived")
+
+
+def test_reconnect_writes_a_stopped_sandbox_back_as_hibernated(deployed: TestClient, client: TestClient) -> None:
+    sid, _ = ready_chat(deployed)
+    assert reconnect(deployed, sid)["status"] == "connected"
+    now = advance(deployed, HIBERNATE_MS)
+    answer = reconnect(deployed, sid)
+    assert answer == {"status": "expired", "hasSnapshot": False,
+                      "lifecycle": {"serverTime": now, "state": "hibernated", "lastActivityAt": None,
+                                    "hibernateAfter": None, "sandboxExpiresAt": None}}
+    # An archived one is probed too, and written back as hibernated.
+    archived, _ = ready_chat(deployed)
+    assert_json(deployed.patch(f"/api/sessions/{archived}", json={"status": "archived"}, headers=ALICE_H))
+    assert reconnect(deployed, archived)["status"] == "expired"
+    assert session_of(deployed, archived)["lifecycleState"] == "hibernated"
+    # Documented: reading only; an archived sandbox is gone.
+    sid, _ = ready_chat(client)
+    advance(client, HIBERNATE_MS)
+    assert (reconnect(client, sid)["status"], reconnect(client, sid)["hasSnapshot"]) == ("expired", True)
+    archived, _ = ready_chat(client)
+    assert_json(client.patch(f"/api/sessions/{archived}", json={"status": "archived"}, headers=ALICE_H))
+    assert reconnect(client, archived)["status"] == "no_sandbox"
+    assert session_of(client, archived)["lifecycleState"] == "archived"
+
+
+def test_unarchiving_while_the_sandbox_runs_is_409(deployed: TestClient, client: TestClient) -> None:
+    for profile in (deployed, client):
+        sid, _ = ready_chat(profile)
+        url = f"/api/sessions/{sid}"
+        assert_json(profile.patch(url, json={"status": "archived"}, headers=ALICE_H))
+        provision(profile, sid)  # a sandbox bound again while archived
+        answer = profile.patch(url, json={"status": "running"}, headers=ALICE_H)
+        if profile is deployed:
+            server_says(answer, 409, e("Sandbox is still being paused, try again in a few seconds."))
+            assert session_of(profile, sid)["status"] == "archived"  # nothing written
+        else:  # unarchived, its new sandbox kept
+            assert (assert_json(answer)["session"]["status"], session_of(profile, sid)["lifecycleState"]) == (
+                "running", "active")
+    # After a plain archive the state is `archived`: no 409.
+    sid, _ = ready_chat(deployed)
+    assert_json(deployed.patch(f"/api/sessions/{sid}", json={"status": "archived"}, headers=ALICE_H))
+    back = assert_json(deployed.patch(f"/api/sessions/{sid}", json={"status": "running"}, headers=ALICE_H))
+    assert (back["session"]["status"], back["session"]["lifecycleState"]) == ("running", None)
+
+
+def test_a_sandbox_close_to_its_expiry_is_no_longer_active(deployed: TestClient, client: TestClient) -> None:
+    # The fixture session's busy chat streams for ever: its sandbox never hibernates, and meets its expiry.
+    for profile, status in ((deployed, "no_sandbox"), (client, "active")):
+        lifecycle = sandbox_status(profile, SESSION_READY)["lifecycle"]
+        advance(profile, lifecycle["sandboxExpiresAt"] - lifecycle["serverTime"] - 5_000)
+        assert sandbox_status(profile, SESSION_READY)["status"] == status
+        assert any(c["id"] == CHAT_BUSY and c["isStreaming"] for c in session_chats(profile, SESSION_READY))
+
+
+@pytest.mark.parametrize("path", ["/api/sandbox", "/api/sandbox/status", "/api/sandbox/reconnect"])
+def test_the_sandbox_preflights_are_204(deployed: TestClient, client: TestClient, path: str) -> None:
+    preflight = {"origin": "http://localhost:5173", "access-control-request-method": "GET"}
+    answer = deployed.options(path, headers=preflight)
+    assert (answer.status_code, answer.content) == (204, b"")
+    assert_cors(answer)
+    assert client.options(path, headers=preflight).status_code == 200
+    assert deployed.options(f"/api/sessions/{SESSION_READY}/chats", headers=preflight).status_code == 200
+
+
+def test_provisioning_is_unchanged(deployed: TestClient) -> None:
+    session, _ = new_session(deployed)
+    created = provision(deployed, session["id"])
+    assert created["mode"] == "vercel" and created["timeout"] > 0
+    assert sandbox_status(deployed, session["id"])["status"] == "active"
+    assert reconnect(deployed, session["id"])["expiresAt"] == sandbox_status(deployed, session["id"])["lifecycle"][
+        "sandboxExpiresAt"]
