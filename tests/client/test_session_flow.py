@@ -64,15 +64,24 @@ STEPS = [
 ]
 #: The routes the upstream documents lack: an unknown path there.
 MISSING_UPSTREAM = {"reconnect probe", "mark the chat read"}
-#: Where a deployed world answers otherwise than a documented one (the rest of the surface is the same in
-#: both: docs/drift.md lists the drift the deployed profile does not reproduce yet).
-DEPLOYED_DIFFERS = {
-    # The deployed error body is {status, error}; the documented one {status, message}.
-    "chat": {"delete the only chat"},
-    # Error bodies follow the upstream spec in both (Sessions_Error: {status, error}); an unknown path is
-    # Next's HTML 404 page when deployed.
-    "upstream": MISSING_UPSTREAM,
+#: Where a deployed world answers otherwise than a documented one, the model aside (every chat's is the
+#: deployed server's own, `comparable` names it): docs/drift.md's rows.
+DEPLOYED_SESSION = {
+    # Sandbox status of a hibernated sandbox: `sandboxState` is the stub {type} from the start, and archiving
+    # keeps the sandbox's name, so an archived sandbox reports `active`.
+    "create a session", "archive the session", "sandbox status once archived", "unarchive the session",
+    "read the session",
+    # Error texts: the server's own ("Cannot delete the only chat in a session"), and on chat.yaml the
+    # deployed error body {status, error} for the documented {status, message}.
+    "delete the only chat",
 }
+DEPLOYED_DIFFERS = {
+    "chat": DEPLOYED_SESSION,
+    # An unknown path is Next's HTML 404 page when deployed.
+    "upstream": DEPLOYED_SESSION | MISSING_UPSTREAM,
+}
+#: The model of every chat: the fixture world's, or the deployed server's own.
+MODELS = {"documented": "openai/gpt-5-mini", "deployed": "moonshotai/kimi-k3"}
 ONLY_CHAT = "Cannot delete the only chat in a session"
 
 
@@ -175,6 +184,8 @@ def test_each_step_answers_as_documented(flow: tuple[str, str, Run]) -> None:
     assert (session["status"], session["lifecycleState"], session["lifecycleVersion"]) == ("running", "provisioning", 0)
     assert session["cloneUrl"].startswith(f"https://github.com/recoupable/{session['userId']}")
     assert (chat["sessionId"], chat["title"], chat["lastAssistantMessageAt"]) == (session["id"], "New chat", None)
+    assert chat["modelId"] == MODELS[profile]
+    assert session["sandboxState"] == ({"type": "vercel"} if profile == "deployed" else None)
 
     summary = {**chat, "hasUnread": False, "isStreaming": False}
     assert body("list the chats") == {"chats": [summary], "defaultModelId": chat["modelId"]}
@@ -252,8 +263,9 @@ def test_each_step_answers_as_documented(flow: tuple[str, str, Run]) -> None:
     archived = body("archive the session")["session"]
     assert (archived["id"], archived["status"], archived["lifecycleState"]) == (session["id"], "archived", "archived")
     gone = body("sandbox status once archived")
+    # Deployed, the archived sandbox keeps its name and has no expiry: `active`.
     assert (gone["status"], gone["hasSnapshot"], gone["lifecycleVersion"], gone["lifecycle"]["state"]) == (
-        "no_sandbox", False, 2, "archived")
+        "active" if profile == "deployed" else "no_sandbox", False, 2, "archived")
     assert (gone["lifecycle"]["hibernateAfter"], gone["lifecycle"]["sandboxExpiresAt"]) == (None, None)
     unarchived = body("unarchive the session")["session"]
     assert (unarchived["status"], unarchived["lifecycleState"], unarchived["lifecycleVersion"]) == (
@@ -262,10 +274,11 @@ def test_each_step_answers_as_documented(flow: tuple[str, str, Run]) -> None:
 
 
 def comparable(run: Run) -> list[tuple[str, int, str]]:
-    """The steps with the ids the client chose (the new chat's, the user message's) named."""
+    """The steps with the ids the client chose (the new chat's, the user message's) and the world's model named."""
     user_id = run["turn"]["messages"][0]["id"]
-    return [(s["name"], s["status"], named(json.dumps(s["body"], sort_keys=True), run).replace(user_id, "U"))
-            for s in run["steps"]]
+    model = json.dumps(run["steps"][0]["body"]["chat"]["modelId"])
+    return [(s["name"], s["status"], named(json.dumps(s["body"], sort_keys=True), run).replace(user_id, "U")
+             .replace(model, '"M"')) for s in run["steps"]]
 
 
 @pytest.mark.parametrize("spec", SPECS)
