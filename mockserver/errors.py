@@ -76,7 +76,8 @@ class Problem:
         name = self.field
         if self.missing is not None and self.rule == "is required":
             return f"{self.missing} is required"
-        return self.rule if not name or name in self.rule else f"{name}: {self.rule}"
+        named = bool(name) and re.search(rf"\b{re.escape(name)}\b", self.rule) is not None  # not "id" in "uuid"
+        return self.rule if not name or named else f"{name}: {self.rule}"
 
     @property
     def field(self) -> str:

@@ -307,6 +307,8 @@ def test_the_room_bodies_are_checked_before_the_credentials(deployed: TestClient
                                ("POST", f"/api/chats/{ROOM_ID}/messages/copy", {})):
         assert deployed.request(method, path, json=body).status_code == 400, (method, path)
         assert client.request(method, path, json=body).status_code == 401, (method, path)
+    # A validation failure says its first problem, naming the field when the rule does not.
+    assert v(deployed.request("DELETE", "/api/chats", json={"id": "x"}, headers=ALICE_H), ["id"]).startswith("id: ")
     # Malformed JSON is {}: the fields it lacks are named.
     assert v(deployed.patch("/api/chats", content=b"{", headers={**ALICE_H, **JSON}), ["chatId", "topic"])
     assert v(deployed.post("/api/chats/compact", content=b"{", headers={**ALICE_H, **JSON}), ["chatId"])
