@@ -1,6 +1,11 @@
 """Schemathesis' own CLI, on the merged upstream documents as they are, against the mock started on them:
 no server error, no response outside the documented schemas, no wrong content type, in every phase
-(examples, coverage, fuzzing, stateful). This is how a team whose spec moved on would check the mock."""
+(examples, coverage, fuzzing, stateful). This is how a team whose spec moved on would check the mock.
+
+Under the deployed profile the mock answers as the deployed server does, which the upstream documents
+disagree with in places (docs/drift.md: the raw rooms row of ``POST /api/chats`` against ``ChatRoom``, and
+more): there the bodies are not held to those documents, only the absence of server errors and of wrong
+content types."""
 
 from __future__ import annotations
 
@@ -13,24 +18,26 @@ import pytest
 from support import ALICE, ServerProcess
 
 UPSTREAM = Path(__file__).resolve().parents[1] / "data" / "upstream" / "merged.json"
-CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformance"
+CHECKS = {"documented": "not_a_server_error,response_schema_conformance,content_type_conformance",
+          "deployed": "not_a_server_error,content_type_conformance"}
 
 
 @pytest.fixture(scope="module", params=["documented", "deployed"])
-def mock(request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+def mock(request: pytest.FixtureRequest) -> Iterator[tuple[str, ServerProcess]]:
     server = ServerProcess("--spec", str(UPSTREAM), "--speed", "0", "--profile", request.param)
     try:
-        yield server
+        yield request.param, server
     finally:
         server.stop()
 
 
-def test_schemathesis_finds_nothing_on_the_upstream_spec(mock: ServerProcess, tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "schemathesis.cli", "run", str(UPSTREAM), "--url", mock.base_url,
-               "--header", f"x-api-key: {ALICE}", "--checks", CHECKS, "--max-examples", "25", "--seed", "1",
+def test_schemathesis_finds_nothing_on_the_upstream_spec(mock: tuple[str, ServerProcess], tmp_path: Path) -> None:
+    profile, server = mock
+    command = [sys.executable, "-m", "schemathesis.cli", "run", str(UPSTREAM), "--url", server.base_url,
+               "--header", f"x-api-key: {ALICE}", "--checks", CHECKS[profile], "--max-examples", "25", "--seed", "1",
                "--request-timeout", "10", "--max-failures", "20", "--no-color"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     tail = result.stdout[-6000:]
     assert result.returncode == 0, f"schemathesis found failures:\n{tail}\n{result.stderr[-2000:]}"
     assert "passed" in tail and "failures" not in tail.splitlines()[-1], tail
-    assert "Traceback" not in mock.log(), mock.log()[-3000:]
+    assert "Traceback" not in server.log(), server.log()[-3000:]
