@@ -12,6 +12,11 @@
 The rules themselves are `mockserver.streams.rules` at the ``clients`` strictness: the same core judges the
 mock's fixtures (stricter) and the streams ``recoup-mock proxy`` forwards. Each problem carries a
 short, stable ``rule`` key (used in baselines) and a message for people.
+
+`chunks` and `assembled` read a stream the way a client does, for the flows that compare what a
+turn streamed with what the server stored: the chunks, and the assistant message
+`mockserver.streams.protocol.assemble` builds from them (the mock's own assembly of a run). An
+event too deeply nested to read (`UnreadableEvent`) stops them: a finding for the flow, not a crash.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mockserver.streams.protocol import assemble
 from mockserver.streams.rules import (
     CLIENTS,
     DONE,
@@ -31,13 +37,16 @@ from mockserver.streams.rules import (
     RULE_PART_ORDER,
     RULE_START_FIRST,
     RULE_TOOL_ORDER,
+    RULE_UNCHECKED,
+    TOO_DEEP,
     StreamRules,
 )
 from mockserver.streams.sse import SseEvent, parse_events
 
 __all__ = [
     "DONE", "RULE_DONE_LAST", "RULE_FINISH", "RULE_JSON", "RULE_MESSAGE_ID", "RULE_PART_ORDER", "RULE_START_FIRST",
-    "RULE_TOOL_ORDER", "SseEvent", "StreamProblem", "chunks", "data_events", "parse_events", "stream_problems",
+    "RULE_TOOL_ORDER", "RULE_UNCHECKED", "SseEvent", "StreamProblem", "UnreadableEvent", "assembled", "chunks",
+    "data_events", "parse_events", "stream_problems",
 ]
 
 
@@ -52,17 +61,45 @@ def data_events(raw: bytes) -> list[str]:
     return [event.data for event in parse_events(raw) if event.data is not None]
 
 
+class UnreadableEvent(Exception):
+    """A stream event nested too deeply to read (``index``: which event; None when the depth showed only in
+    building the message from the chunks). What is built from the chunks would leave it out, so
+    nothing is: the caller reports it under `RULE_UNCHECKED`."""
+
+    rule = RULE_UNCHECKED
+
+    def __init__(self, index: int | None, data: str) -> None:
+        where = f"event {index}: " if index is not None else ""
+        shown = data if len(data) <= 80 else data[:80] + "…"
+        super().__init__(f"{where}{TOO_DEEP}: {shown}")
+        self.index = index
+
+
 def chunks(raw: bytes) -> Iterator[dict[str, Any]]:
-    """Every JSON object chunk of the stream (``[DONE]`` and unparsable data are skipped)."""
-    for data in data_events(raw):
+    """Every JSON object chunk of the stream, in order. ``[DONE]`` and data that is not JSON are skipped
+    (`stream_problems` reports the latter); an event nested too deeply to parse raises `UnreadableEvent`."""
+    for index, data in enumerate(data_events(raw)):
         if data == DONE:
             continue
         try:
             value = json.loads(data)
+        except RecursionError:
+            raise UnreadableEvent(index, data) from None
         except ValueError:
             continue
         if isinstance(value, dict):
             yield value
+
+
+def assembled(raw: bytes) -> dict[str, Any]:
+    """The assistant message a client builds from the stream ``raw`` (`mockserver.streams.protocol.assemble`,
+    as the mock stores its runs' answers). `UnreadableEvent` when an event is nested too deeply to parse,
+    or to copy into the message."""
+    read = list(chunks(raw))
+    try:
+        return assemble(read)
+    except RecursionError:
+        raise UnreadableEvent(None, json.dumps([c.get("type") for c in read])) from None
 
 
 def stream_problems(raw: bytes, *, from_start: bool = True) -> list[StreamProblem]:

@@ -93,3 +93,33 @@ def test_junit_lists_groups_and_failures(tmp_path: Any) -> None:
     write_junit(report, path)
     text = path.read_text()
     assert 'tests="2"' in text and 'failures="1"' in text and "curl y" in text
+
+
+#: A chunk whose JSON is nested deeper than Python's parser follows (valid JSON all the same).
+DEEP = '{"type":"data-x","data":' + "[" * 100_000 + "]" * 100_000 + "}"
+
+
+def test_a_chunk_nested_too_deeply_to_read_is_reported_not_a_crash() -> None:
+    """`chunks` gives the chunks a flow builds on: an event it cannot read stops the reading with
+    `UnreadableEvent` (a finding's rule and message), never a RecursionError out of the suite."""
+    raw = sse(GOOD[0], done=False) + b"data: " + DEEP.encode() + b"\n\n" + sse(*GOOD[1:])
+    with pytest.raises(streams.UnreadableEvent) as caught:
+        list(streams.chunks(raw))
+    assert caught.value.rule == streams.RULE_UNCHECKED
+    assert caught.value.index == 1
+    assert "event 1: JSON nested too deeply to check" in str(caught.value)
+    # Data that is not JSON is still skipped (the ordering check reports it), as before.
+    assert [c["type"] for c in streams.chunks(sse(GOOD[0], done=False) + b"data: {oops\n\n")] == ["start"]
+
+
+def test_a_chunk_too_deep_to_copy_into_the_message_is_reported_too() -> None:
+    """Parsed, but too deep for the copy into the assembled message: `assembled` says so instead of raising
+    RecursionError; a plain stream assembles as the mock's runs do."""
+    middling = '{"type":"data-x","data":' + "[" * 700 + "]" * 700 + "}"
+    raw = sse(GOOD[0], done=False) + b"data: " + middling.encode() + b"\n\n" + sse(*GOOD[1:])
+    assert len(list(streams.chunks(raw))) == len(GOOD) + 1
+    with pytest.raises(streams.UnreadableEvent, match="JSON nested too deeply to check"):
+        streams.assembled(raw)
+    message = streams.assembled(sse(*GOOD))
+    assert message["id"] == "m1" and message["role"] == "assistant"
+    assert [part["text"] for part in message["parts"] if part["type"] == "text"] == ["hi"]
