@@ -22,11 +22,16 @@ a session of the other account), unless ids are passed in. Then, each under its 
                             a resumed live run carry the right ``x-workflow-run-id``
 ==========================  =========================================================================
 
+The flows over the front end's surface (sessions, their chats, the sandbox, ``/api/chats``) are in
+`contracts.surface`; this module runs them all (`run_flows`) and, once the phases are done too,
+cleans up (`clean_up`): it deletes the chats and rooms the run made and archives its sessions.
+
 Nothing here touches an object the suite did not create, except the mock's fixture world (read
 only, and only when its ids answer as they do on the mock). A step on an ``--exclude``d operation,
 or one that could start an agent run past ``--max-streams``, is skipped (see `target.Target.allow`).
-Operations are named ``METHOD /path`` (`operations`); a flow that needs one the spec lacks stops
-there, and the report says so.
+Operations are named ``METHOD /path`` (`operations`); a flow of this module that needs one the spec
+lacks stops there, a flow of `contracts.surface` is not started (`surface.NEEDS`), and the report
+says so.
 """
 
 from __future__ import annotations
@@ -34,7 +39,6 @@ from __future__ import annotations
 import datetime
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -43,15 +47,17 @@ import httpx
 # `fixture_ids.UNKNOWN_RUN` is a run id of the right form that no deployment has.
 from mockserver.state import fixture_ids
 
-from . import streams
+from . import streams, surface
 from .checks import RUN_ID_HEADER, RunIdViolation, check_run_accepted
 from .operations import (
     CREATE_SANDBOX,
     CREATE_SESSION,
-    CREATE_SESSION_CHAT,
+    DELETE_CHAT,
+    DELETE_SESSION_CHAT,
     GET_SESSION,
     GET_SESSION_CHAT,
     LEGACY_CHAT,
+    PATCH_SESSION,
     POST_CHAT,
     POST_CHAT_WORKFLOW,
     RESUME_CHAT,
@@ -61,42 +67,13 @@ from .operations import (
 )
 from .options import DEFAULT_REPO_URL
 from .target import BudgetExhausted, Exchange, NotInSpec, Target
+from .workspace import Workspace, World, chat_body, new_chat, poll
+
+__all__ = ["FLOW_FUNCTIONS", "World", "Workspace", "clean_up", "provision", "run_flows"]
 
 INVALID_KEY = "recoup_sk_contract_not_a_key_0000000000000000"
 RUN_RANK = {"queued": 0, "running": 1, "completed": 2}
 RUN_POLL_LIMIT = 120.0
-
-
-@dataclass
-class World:
-    """The mock's fixture world, when the target has it."""
-
-    busy_run: str | None = None
-
-
-@dataclass
-class Workspace:
-    """What the flows work in: our session (with a sandbox) and, for the 403s, the other account's chat."""
-
-    session_id: str | None = None
-    chat_id: str | None = None
-    generator_chat_id: str | None = None
-    other_session_id: str | None = None
-    other_chat_id: str | None = None
-    world: World | None = None
-    created: list[str] = field(default_factory=list)
-
-    @property
-    def ready(self) -> bool:
-        return self.session_id is not None and self.chat_id is not None
-
-
-def user_message(text: str) -> dict[str, Any]:
-    return {"id": "contract-u1", "role": "user", "parts": [{"type": "text", "text": text}]}
-
-
-def chat_body(chat_id: str, session_id: str, text: str = "recoup-mock contract check: reply briefly") -> dict[str, Any]:
-    return {"messages": [user_message(text)], "chatId": chat_id, "sessionId": session_id}
 
 
 # ---------------------------------------------------------------------- provisioning
@@ -137,10 +114,15 @@ def provision(target: Target, repo_url: str = DEFAULT_REPO_URL) -> Workspace:
         exchange = target.send(flow, CREATE_SESSION, body={"title": f"recoup-mock contract {stamp}"})
         if target.expect_status(exchange, "provisioning", "session", 200, "creating a session must succeed"):
             body = exchange.json() or {}
-            ws.session_id = body.get("session", {}).get("id")
-            ws.created.append(f"session {ws.session_id}")
+            session = body.get("session")
+            ws.session = session if isinstance(session, dict) else {}
+            session_id = ws.session.get("id")
+            if isinstance(session_id, str):
+                ws.session_id = session_id
+                ws.created_session(session_id, "owner", f"session {session_id}")
         if ws.session_id:
             exchange = target.send(flow, CREATE_SANDBOX, body={"repoUrl": repo_url, "sessionId": ws.session_id})
+            ws.sandbox = exchange
             if target.expect_status(exchange, "provisioning", "sandbox", 200, "provisioning the sandbox must succeed"):
                 ws.created.append(f"sandbox of session {ws.session_id}")
     if ws.session_id:
@@ -155,23 +137,11 @@ def provision(target: Target, repo_url: str = DEFAULT_REPO_URL) -> Workspace:
             body = exchange.json() or {}
             ws.other_session_id = body.get("session", {}).get("id")
             ws.other_chat_id = body.get("chat", {}).get("id")
-            ws.created.append(f"session {ws.other_session_id} (other account)")
+            if ws.other_session_id:
+                ws.created_session(ws.other_session_id, "other", f"session {ws.other_session_id} (other account)")
     elif ws.world is not None:
         ws.other_session_id, ws.other_chat_id = fixture_ids.SESSION_BOB, fixture_ids.CHAT_BOB
     return ws
-
-
-def new_chat(target: Target, flow: str, ws: Workspace) -> str | None:
-    """A fresh chat in our session (so no flow ever finds another flow's run on it)."""
-    assert ws.session_id is not None
-    exchange = target.send(flow, CREATE_SESSION_CHAT, path={"sessionId": ws.session_id}, body={})
-    if not target.expect_status(exchange, "provisioning", "chat", 200, "creating a chat in our session must succeed"):
-        return None
-    chat_id = (exchange.json() or {}).get("chat", {}).get("id")
-    if isinstance(chat_id, str):
-        ws.created.append(f"chat {chat_id}")
-        return chat_id
-    return None
 
 
 # ---------------------------------------------------------------------- the flows
@@ -380,7 +350,9 @@ def run_lifecycle(target: Target, ws: Workspace) -> None:
         run_id = check_run_accepted(exchange.case.operation.label, exchange.response)  # type: ignore[arg-type]
     except RunIdViolation:
         return  # the response check `workflow_run_id` already recorded it
-    chat_id = body.get("chatId")
+    chat_id, session_id = body.get("chatId"), body.get("sessionId")
+    if isinstance(session_id, str):
+        ws.created_session(session_id, "owner", f"session {session_id} (headless run {run_id})")
     if run_id is None or not isinstance(chat_id, str):
         return
     watched = target.send(flow, RESUME_CHAT, path={"chatId": chat_id})
@@ -412,25 +384,20 @@ def run_lifecycle(target: Target, ws: Workspace) -> None:
 
 
 def _poll_run(target: Target, flow: str, run_id: str) -> tuple[list[str], Exchange] | None:
+    """The run's statuses, read until it is no longer queued or running (at most `RUN_POLL_LIMIT` s), and
+    the last read; None when a read failed (recorded)."""
     seen: list[str] = []
-    limit = RUN_POLL_LIMIT
-    remaining = target.remaining()
-    if remaining is not None:
-        limit = min(limit, remaining)
-    deadline = time.monotonic() + limit
-    interval = 0.2
-    while True:
-        exchange = target.send(flow, RUN_STATUS, path={"runId": run_id})
-        if not target.expect_status(exchange, "run_lifecycle", "status-read", 200, "the run's owner reads its status"):
-            return None
+
+    def done(exchange: Exchange) -> bool:
         status = (exchange.json() or {}).get("status")
-        if not seen or seen[-1] != status:
+        if exchange.status == 200 and (not seen or seen[-1] != status):
             seen.append(str(status))
-        if status not in ("queued", "running") or time.monotonic() + interval > deadline:
-            return seen, exchange
-        # Polling a remote run: the server gives no other signal that it is done.
-        time.sleep(interval)
-        interval = min(interval * 2, 2.0)
+        return exchange.status != 200 or status not in ("queued", "running")
+
+    exchange, _ = poll(target, flow, RUN_STATUS, done, RUN_POLL_LIMIT, path={"runId": run_id})
+    if not target.expect_status(exchange, "run_lifecycle", "status-read", 200, "the run's owner reads its status"):
+        return None
+    return seen, exchange
 
 
 Flow = Callable[[Target, Workspace], None]
@@ -441,6 +408,13 @@ FLOW_FUNCTIONS: dict[str, Flow] = {
     "foreign_chat": foreign_chat,
     "credentials": credentials,
     "run_lifecycle": run_lifecycle,
+    "sandbox_active": surface.sandbox_active,
+    "read_back": surface.read_back,
+    "turn_persisted": surface.turn_persisted,
+    "read_marks": surface.read_marks,
+    "rename_visible": surface.rename_visible,
+    "delete_gone": surface.delete_gone,
+    "cross_account": surface.cross_account,
 }
 
 
@@ -462,6 +436,10 @@ def run_flows(target: Target, names: tuple[str, ...], repo_url: str = DEFAULT_RE
         needs_session = name not in ("foreign_chat",)
         if needs_session and not ws.ready:
             continue
+        lacking = [op for op in surface.NEEDS.get(name, ()) if not target.has(op)]
+        if lacking:
+            target.report.note(f"flow {name}: skipped, {spec} does not have {', '.join(lacking)}")
+            continue
         try:
             FLOW_FUNCTIONS[name](target, ws)
         except BudgetExhausted:
@@ -471,3 +449,34 @@ def run_flows(target: Target, names: tuple[str, ...], repo_url: str = DEFAULT_RE
             target.report.note(f"flow {name} stopped at {missing.operation}, which {spec} does not have")
     target.skip_notes()
     return ws
+
+
+def clean_up(target: Target, ws: Workspace) -> None:
+    """After the flows and the phases: delete the chats and the rooms the run made and archive the sessions it
+    made (a session's first chat goes with it), each as its owner. What could not be cleaned up (an answer
+    other than 200, or nothing, or ``--max-time`` spent) is named in a note."""
+    flow = "cleanup"
+    left: list[str] = []
+    steps: list[tuple[str, str, dict[str, Any], str]] = [
+        *((DELETE_SESSION_CHAT, "owner", {"path": {"sessionId": s, "chatId": c}}, f"chat {c}") for s, c in ws.chats),
+        *((DELETE_CHAT, "owner", {"body": {"id": room}}, f"room {room}") for room in ws.rooms),
+        *((PATCH_SESSION, who, {"path": {"sessionId": s}, "body": {"status": "archived"}}, f"session {s}")
+          for s, who in ws.sessions),
+    ]
+    for n, (operation, who, parts, what) in enumerate(steps):
+        try:
+            exchange = target.send(flow, operation, auth=who, **parts)
+        except BudgetExhausted:
+            left += [f"{step[3]} (--max-time was spent)" for step in steps[n:]]
+            break
+        except NotInSpec:
+            left.append(f"{what} ({target.options.spec_path.name} has no {operation})")
+            continue
+        # A chat that went with its session (a headless run's) is gone already: nothing left.
+        if exchange.status == 200 or (exchange.status == 404 and operation != PATCH_SESSION):
+            continue
+        left.append(f"{what} ({exchange.skipped or exchange.status or 'no answer'})")
+    ws.chats, ws.rooms = [], []
+    if left:
+        target.report.note("cleanup: not cleaned up: " + ", ".join(left))
+    target.skip_notes()

@@ -29,10 +29,35 @@ START_RUN = "POST /api/chat/runs"
 RUN_STATUS = "GET /api/chat/runs/{runId}"
 CREATE_SESSION = "POST /api/sessions"
 GET_SESSION = "GET /api/sessions/{sessionId}"
+PATCH_SESSION = "PATCH /api/sessions/{sessionId}"
+LIST_SESSION_CHATS = "GET /api/sessions/{sessionId}/chats"
 CREATE_SESSION_CHAT = "POST /api/sessions/{sessionId}/chats"
 GET_SESSION_CHAT = "GET /api/sessions/{sessionId}/chats/{chatId}"
+PATCH_SESSION_CHAT = "PATCH /api/sessions/{sessionId}/chats/{chatId}"
+DELETE_SESSION_CHAT = "DELETE /api/sessions/{sessionId}/chats/{chatId}"
+MARK_CHAT_READ = "POST /api/sessions/{sessionId}/chats/{chatId}/read"
 CREATE_SANDBOX = "POST /api/sandbox"
+SANDBOX_STATUS = "GET /api/sandbox/status"
+RECONNECT_SANDBOX = "GET /api/sandbox/reconnect"
+LIST_CHATS = "GET /api/chats"
+CREATE_CHAT = "POST /api/chats"
+UPDATE_CHAT = "PATCH /api/chats"
+DELETE_CHAT = "DELETE /api/chats"
+COMPACT_CHATS = "POST /api/chats/compact"
+CHAT_MESSAGES = "GET /api/chats/{id}/messages"
+COPY_CHAT_MESSAGES = "POST /api/chats/{id}/messages/copy"
+DELETE_TRAILING_MESSAGES = "DELETE /api/chats/{id}/messages/trailing"
+CHAT_ARTIST = "GET /api/chats/{id}/artist"
 LEGACY_CHAT = "POST /legacy/api/chat"
+
+#: The front end's surface: sessions, their chats, the sandbox and ``/api/chats`` (the flows of
+#: `contracts.surface` check it statefully).
+SURFACE = (
+    CREATE_SESSION, GET_SESSION, PATCH_SESSION, LIST_SESSION_CHATS, CREATE_SESSION_CHAT, GET_SESSION_CHAT,
+    PATCH_SESSION_CHAT, DELETE_SESSION_CHAT, MARK_CHAT_READ, CREATE_SANDBOX, SANDBOX_STATUS, RECONNECT_SANDBOX,
+    LIST_CHATS, CREATE_CHAT, UPDATE_CHAT, DELETE_CHAT, COMPACT_CHATS, CHAT_MESSAGES, COPY_CHAT_MESSAGES,
+    DELETE_TRAILING_MESSAGES, CHAT_ARTIST,
+)
 
 #: The operations whose POST starts an agent run (a turn's stream, or a headless run).
 STREAM_STARTS = frozenset({POST_CHAT, POST_CHAT_WORKFLOW, START_RUN, LEGACY_CHAT})

@@ -41,7 +41,8 @@ from .operations import SpecOperation, resolve, spec_operations
 
 PHASES = ("examples", "coverage", "fuzzing", "stateful")
 #: The scripted flows, in the order they run (`provision` always runs first when any other does).
-FLOWS = ("chat_turn", "resume_idle", "busy_conflict", "foreign_chat", "credentials", "run_lifecycle")
+FLOWS = ("sandbox_active", "chat_turn", "resume_idle", "busy_conflict", "foreign_chat", "credentials", "run_lifecycle",
+         "read_back", "turn_persisted", "read_marks", "rename_visible", "delete_gone", "cross_account")
 #: Every built-in Schemathesis check (4.32). `use_after_free` judges what follows a DELETE (a deleted
 #: chat answers 404 afterwards); `max_response_time` is left out: streams are slow by design.
 BUILTIN_CHECKS = (

@@ -1,9 +1,12 @@
-"""One contract run: start the bundled mock if no target is given, run the flows, then the phases.
+"""One contract run: start the bundled mock if no target is given, run the flows, then the phases,
+then clean up.
 
 The flows go first: they are short, they check what the generator cannot reach (409, 403, 401,
-204, the run lifecycle, full streams), and they create the chat the generated turns stream on.
-The phases then use what is left of ``--max-time``, of the rate limit and of ``--max-streams``
-(`limits`: one limiter and one cap for the whole run).
+204, the run lifecycle, full streams, the state behind the front end's surface), and they create
+the chat the generated turns stream on. The phases then use what is left of ``--max-time``, of the
+rate limit and of ``--max-streams`` (`limits`: one limiter and one cap for the whole run). Last,
+`flows.clean_up` deletes the chats and rooms the flows made and archives their sessions (within
+what is left of ``--max-time``; a note names anything left behind).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from mockserver.serving import ServedApp
 
 from . import baseline as baselines
 from .document import load_schema
-from .flows import Workspace, run_flows
+from .flows import Workspace, clean_up, run_flows
 from .limits import RunLimits, StreamCap, Throttle
 from .options import DEFAULT_MAX_STREAMS, ContractOptions
 from .phases import flow_config, run_phases
@@ -53,6 +56,7 @@ def run_contract(options: ContractOptions, progress: Callable[[str], None] | Non
         # Schemathesis' stream reader is byte-capped for this run only (see `transport.stream_byte_cap`).
         with stream_byte_cap(options.stream_byte_cap):
             workspace: Workspace | None = None
+            target: Target | None = None
             if options.flows or options.phases:
                 schema = load_schema(spec, flow_config(options, base_url, seed))
                 target = Target(schema, base_url, options, report, deadline, limits)
@@ -70,6 +74,8 @@ def run_contract(options: ContractOptions, progress: Callable[[str], None] | Non
                 run_phases(options, spec, base_url, report, workspace, seed, deadline, progress, limits)
             elif options.phases:
                 report.note("--max-time was spent before the Schemathesis phases could start")
+            if target is not None and workspace is not None:
+                clean_up(target, workspace)
     finally:
         if server is not None:
             server.stop()

@@ -154,8 +154,14 @@ class Target:
         self.limits.throttle()
 
     def skip_notes(self) -> None:
+        """Note the steps not sent so far (and forget them: the next call notes only newer ones)."""
         for (flow, operation, why), n in sorted(self.skips.items()):
             self.report.note(f"flow {flow}: {n} request(s) to {operation} not sent ({why})")
+        self.skips.clear()
+
+    def has(self, operation: str) -> bool:
+        """Whether the spec has ``operation`` (``METHOD /path``)."""
+        return self.schema.find_operation_by_label(operation) is not None
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()

@@ -12,7 +12,8 @@ import pytest
 
 from .options import FLOWS, PHASES
 
-PARTS = ["flow:provision", *(f"flow:{name}" for name in FLOWS), *(f"phase:{name}" for name in PHASES), "phase:run"]
+PARTS = ["flow:provision", *(f"flow:{name}" for name in FLOWS), *(f"phase:{name}" for name in PHASES), "phase:run",
+         "flow:cleanup"]
 
 
 @pytest.mark.parametrize("part", PARTS)
