@@ -619,9 +619,9 @@ def _unchanged(target: Target, flow: str, check: str, before: Exchange, listed_b
         if now != was:
             target.record(listed, check, "unchanged-chats", f"Our session's chats were {was} before the second "
                           f"account's requests and are {now} after.")
-        victim = find(_list(listed, "chats"), chat_path["chatId"]) or {}
+        victim = find(_list(listed, "chats"), chat_path["chatId"])
         old = find(_list(listed_before, "chats"), chat_path["chatId"]) or {}
-        if victim.get("title") != old.get("title"):
+        if victim is not None and victim.get("title") != old.get("title"):
             target.record(listed, check, "unchanged-chat", f"Our chat {chat_path['chatId']} was renamed "
                           f"{victim.get('title')!r} by the second account's refused PATCH.")
     target.expect_status(target.send(flow, CHAT_ARTIST, path={"id": room_id}), check, "unchanged-room", 200,

@@ -366,6 +366,154 @@ class EndlessStream(Wrapper):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
+# ---------------------------------------------------------------------------------------- the surface's state
+_SESSION_READ = re.compile(r"/api/sessions/[^/]+")
+_SESSION_CHAT = re.compile(r"/api/sessions/[^/]+/chats/[^/]+")
+_SESSION_CHATS = re.compile(r"/api/sessions/[^/]+/chats")
+
+
+def _is(scope: Scope, method: str, path: re.Pattern[str] | str) -> bool:
+    if scope["method"] != method:
+        return False
+    return scope["path"] == path if isinstance(path, str) else path.fullmatch(scope["path"]) is not None
+
+
+async def _answer(send: Send, status: int, body: Any) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})
+
+
+class SandboxNeverActive(JsonRewriter):
+    """Defect: the sandbox status says `no_sandbox` for ever, though `POST /api/sandbox` answered."""
+
+    def applies(self, scope: Scope, status: int) -> bool:
+        return status == 200 and _is(scope, "GET", "/api/sandbox/status")
+
+    def rewrite(self, body: Any) -> Any:
+        return {**body, "status": "no_sandbox"}
+
+
+class SessionTitleLost(JsonRewriter):
+    """Defect: a session reads back without the title it was made with (`New session`)."""
+
+    def applies(self, scope: Scope, status: int) -> bool:
+        return status == 200 and _is(scope, "GET", _SESSION_READ)
+
+    def rewrite(self, body: Any) -> Any:
+        return {**body, "session": {**body["session"], "title": "New session"}}
+
+
+class _StoredAnswers(JsonRewriter):
+    """Rewrites the stored assistant messages of `GET /api/sessions/{sessionId}/chats/{chatId}`."""
+
+    def applies(self, scope: Scope, status: int) -> bool:
+        return status == 200 and _is(scope, "GET", _SESSION_CHAT)
+
+    def answer(self, message: dict[str, Any]) -> dict[str, Any]:
+        return message
+
+    def rewrite(self, body: Any) -> Any:
+        messages = [self.answer(m) if m.get("role") == "assistant" else m for m in body["messages"]]
+        return {**body, "messages": messages}
+
+
+class AnswerStoredUnderAnotherId(_StoredAnswers):
+    """Defect: the assistant message is stored under an id of its own, not the stream's `messageId`."""
+
+    def answer(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {**message, "id": f"stored-{message['id']}"}
+
+
+class AnswerTextAltered(_StoredAnswers):
+    """Defect: the stored assistant message's text is not what was streamed (its last word lost)."""
+
+    def answer(self, message: dict[str, Any]) -> dict[str, Any]:
+        parts = [{**p, "text": p["text"].rsplit(" ", 1)[0]} if p.get("type") == "text" else p
+                 for p in message["parts"]]
+        return {**message, "parts": parts}
+
+
+class SidebarKeepsOldTitles(JsonRewriter):
+    """Defect: a rename never reaches the sidebar (`GET /api/chats` shows every chat as `New chat`)."""
+
+    def applies(self, scope: Scope, status: int) -> bool:
+        return status == 200 and _is(scope, "GET", "/api/chats")
+
+    def rewrite(self, body: Any) -> Any:
+        return {**body, "chats": [{**chat, "title": "New chat"} for chat in body["chats"]]}
+
+
+class DeleteKeepsChat(Wrapper):
+    """Defect: deleting a session's chat answers `{success: true}` and deletes nothing (it stays listed)."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if _is(scope, "DELETE", _SESSION_CHAT):
+            await _answer(send, 200, {"success": True})
+            return
+        await self.app(scope, receive, send)
+
+
+class ReadMarkIgnored(Wrapper):
+    """Defect: `POST …/read` answers `{success: true}` and marks nothing (the chat stays unread)."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if _is(scope, "POST", re.compile(r"/api/sessions/[^/]+/chats/[^/]+/read")):
+            await _answer(send, 200, {"success": True})
+            return
+        await self.app(scope, receive, send)
+
+
+class NeverUnread(JsonRewriter):
+    """Defect: a finished turn never makes its chat unread (`hasUnread` is always false)."""
+
+    def applies(self, scope: Scope, status: int) -> bool:
+        return status == 200 and _is(scope, "GET", _SESSION_CHATS)
+
+    def rewrite(self, body: Any) -> Any:
+        return {**body, "chats": [{**chat, "hasUnread": False} for chat in body["chats"]]}
+
+
+class PeerActsAsOwner(Wrapper):
+    """Defect: no ownership check on one operation: Bob's request acts as Alice (a cross-account 200)."""
+
+    method: str = ""
+    path: re.Pattern[str] | str = ""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        headers = list(scope.get("headers", []))
+        if _is(scope, self.method, self.path) and (b"x-api-key", BOB.encode()) in headers:
+            scope = {**scope, "headers": [*_without(headers, b"x-api-key"), (b"x-api-key", ALICE.encode())]}
+        await self.app(scope, receive, send)
+
+
+class PeerDeletesSessionChats(PeerActsAsOwner):
+    """Defect: Bob deletes Alice's session chats (`DELETE /api/sessions/{sessionId}/chats/{chatId}`)."""
+
+    method, path = "DELETE", _SESSION_CHAT
+
+
+class PeerRenamesRooms(PeerActsAsOwner):
+    """Defect: Bob renames Alice's rooms (`PATCH /api/chats`)."""
+
+    method, path = "PATCH", "/api/chats"
+
+
+#: Deeper than Python's JSON parser follows (valid JSON all the same).
+DEEP_DATA = "[" * 100_000 + "]" * 100_000
+
+
+class DeepEvent(SseRewriter):
+    """Defect: after `start`, each stream has a `data-x` chunk nested deeper than a JSON parser follows."""
+
+    def rewrite(self, event: bytes, state: dict[str, Any]) -> list[bytes]:
+        chunk = _chunk(event)
+        if chunk is not None and chunk.get("type") == "start":
+            return [event, b'data: {"type":"data-x","data":' + DEEP_DATA.encode() + b"}\n\n"]
+        return [event]
+
+
 #: Each planted defect: its wrapper, and the check of the suite that must name it.
 DEFECTS: dict[str, tuple[type[Wrapper], str]] = {
     "run-id-header-missing": (StripRunIdHeader, "response_headers_conformance"),
@@ -380,6 +528,17 @@ DEFECTS: dict[str, tuple[type[Wrapper], str]] = {
     "server-error-on-edge-input": (ServerErrorOnEdgeInput, "not_a_server_error"),
     "stream-never-closes": (NeverCloses, "stream_closes"),
     "peer-reads-sessions": (PeerReadsSessions, "object_level_authorization"),
+    "sandbox-never-active": (SandboxNeverActive, "sandbox_becomes_active"),
+    "session-title-lost": (SessionTitleLost, "created_reads_back"),
+    "answer-stored-under-another-id": (AnswerStoredUnderAnotherId, "turn_persisted"),
+    "answer-text-altered": (AnswerTextAltered, "turn_persisted"),
+    "deep-event": (DeepEvent, "turn_persisted"),
+    "rename-not-in-sidebar": (SidebarKeepsOldTitles, "rename_shows_everywhere"),
+    "delete-keeps-chat": (DeleteKeepsChat, "delete_leaves_404"),
+    "read-mark-ignored": (ReadMarkIgnored, "read_marks_flip"),
+    "never-unread": (NeverUnread, "read_marks_flip"),
+    "peer-deletes-session-chats": (PeerDeletesSessionChats, "cross_account_refused"),
+    "peer-renames-rooms": (PeerRenamesRooms, "cross_account_refused"),
 }
 
 

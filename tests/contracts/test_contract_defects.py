@@ -37,6 +37,17 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "server-error-on-edge-input": {"flows": (), "phases": ("coverage",), "include": ("resumeChatStream",)},
     "stream-never-closes": {**STREAM_FLOWS, "request_timeout": 1.5},
     "peer-reads-sessions": {"flows": (), "phases": ("fuzzing",), "include": ("createSession", "getSession")},
+    "sandbox-never-active": {"flows": ("sandbox_active",), "phases": ()},
+    "session-title-lost": {"flows": ("read_back",), "phases": ()},
+    "answer-stored-under-another-id": {"flows": ("turn_persisted",), "phases": ()},
+    "answer-text-altered": {"flows": ("turn_persisted",), "phases": ()},
+    "deep-event": {"flows": ("turn_persisted",), "phases": ()},
+    "rename-not-in-sidebar": {"flows": ("rename_visible",), "phases": ()},
+    "delete-keeps-chat": {"flows": ("delete_gone",), "phases": ()},
+    "read-mark-ignored": {"flows": ("read_marks",), "phases": ()},
+    "never-unread": {"flows": ("read_marks",), "phases": ()},
+    "peer-deletes-session-chats": {"flows": ("cross_account",), "phases": ()},
+    "peer-renames-rooms": {"flows": ("cross_account",), "phases": ()},
 }
 
 
