@@ -64,8 +64,10 @@ class Workspace:
     session: dict[str, Any] | None = None
     #: ``POST /api/sandbox`` for our session, when this run sent it.
     sandbox: Exchange | None = None
-    #: A chat of ours with a finished turn (`finished_turn`), shared by the flows that need one.
+    #: A chat of ours with a finished turn (`finished_turn`), shared by the flows that need one; and whether
+    #: it was tried (one agent run for them all: a turn that could not be had is not tried again).
     turn: Turn | None = None
+    turn_tried: bool = False
     #: For people: everything created, in order.
     created: list[str] = field(default_factory=list)
     #: For `flows.clean_up`: sessions to archive (id, who owns it: "owner" or "other"), chats to delete
@@ -163,6 +165,11 @@ def finished_turn(target: Target, flow: str, check: str, ws: Workspace) -> Turn 
     had (a failure is recorded under ``check``, or the cap skipped the POST)."""
     if ws.turn is not None:
         return ws.turn
+    if ws.turn_tried:
+        target.report.note(f"flow {flow}: skipped, it needs a chat with a finished turn, which this run could not "
+                           "have (see above)")
+        return None
+    ws.turn_tried = True
     assert ws.session_id is not None
     chat_id = new_chat(target, flow, ws, check)
     if chat_id is None:
