@@ -14,7 +14,9 @@ import pytest
 from contract_variants import ALICE, BOB, DropFirstTextStart, faithful
 
 from mockserver.cli import main
+from mockserver.contracts.operations import SURFACE, spec_operations
 from mockserver.serving import ServedApp
+from mockserver.settings import DEFAULT_SPEC
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +35,8 @@ def passing_contract_run(capsys: pytest.CaptureFixture[str], *args: str) -> tupl
 
 
 def test_full_suite_passes_on_the_bundled_mock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """No --base-url: every operation, every phase, every flow, against the bundled mock at full speed."""
+    """No --base-url: every operation, every phase, every flow, against the bundled mock at full speed. The
+    JUnit report lists every operation of chat.yaml, and the flows reach each one of the front end's surface."""
     junit = tmp_path / "contract.xml"
     out, _ = passing_contract_run(capsys, "--seed", "4", "--junit", str(junit))
     assert "recoup-mock contract PASSED: 0 failure(s)" in out
@@ -45,6 +48,13 @@ def test_full_suite_passes_on_the_bundled_mock(tmp_path: Path, capsys: pytest.Ca
     suite = ET.parse(junit).getroot()
     assert suite.get("failures") == "0"
     assert int(suite.get("tests", "0")) > 20
+    cases = [(case.get("classname", ""), case.get("name")) for case in suite.iter("testcase")]
+    every = {operation.label for operation in spec_operations(DEFAULT_SPEC)}
+    # (and the stateful phase's own group, "Stateful tests")
+    assert len(every) == 29 and every <= {name for _, name in cases}, sorted(every - {name for _, name in cases})
+    by_flows = {name for part, name in cases if part.startswith("flow:")}
+    assert set(SURFACE) <= by_flows, sorted(set(SURFACE) - by_flows)
+    assert "FAILURES" not in out and "cleanup: not cleaned up" not in out
 
 
 def test_failures_print_operation_check_and_curl(tmp_path: Path, capsys: pytest.CaptureFixture[str],
