@@ -44,6 +44,8 @@ def describe(options: ContractOptions, *, full: bool = False) -> list[str]:
     if options.flows:
         lines.append("  flows: provision (creates what they need), then " + ", ".join(options.flows)
                      + (" (their steps on excluded operations are skipped)" if options.exclude else ""))
+    if options.flows or options.phases:
+        lines.append("  at the end: the chats and rooms the flows made are deleted, their sessions archived")
     outputs = []
     if options.junit is not None:
         outputs.append(f"JUnit {options.junit}")
