@@ -125,7 +125,7 @@ def test_an_operation_without_an_operation_id_is_named_by_method_and_path(
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"spec: {variant} (29 operations)" in out
-    assert "on 2 of 29 operations; flows chat_turn" in out and f"never called: {STOP}" in out
+    assert "on 2 of 29 operations; flows sandbox_active, chat_turn" in out and f"never called: {STOP}" in out
     assert "\n    POST /api/chat\n    GET /api/sessions/{sessionId}\n" in out
     # The operationIds of chat.yaml are not those of the variant, which has none.
     with pytest.raises(OptionError, match=r"^--include 'postChat': expected operations of chat-3\.1\.json, each its "

@@ -118,7 +118,8 @@ def test_variables_still_work_and_flags_win(capsys: pytest.CaptureFixture[str],
     assert "at most 2 requests a minute" in out and "baseline: none (--baseline none)" in out
     out = dry_run(capsys, "--phases", "coverage,examples", "--flows", "--include", "postChat", "--rate-limit", "5/s",
                   "--baseline", "production")
-    assert "scope: phases examples, coverage on 1 of 29 operations; flows chat_turn, resume_idle," in scope(out)
+    assert "scope: phases examples, coverage on 1 of 29 operations; flows sandbox_active, chat_turn, resume_idle," \
+        in scope(out)
     assert "at most 5 requests a second" in out and f"baseline: {BUNDLED}" in out
     assert "flows none" in scope(dry_run(capsys, "--no-flows"))
 
