@@ -101,12 +101,12 @@ NEEDS: dict[str, tuple[str, ...]] = {
 
 def _body(exchange: Exchange, key: str) -> dict[str, Any]:
     """``answer[key]`` when it is an object, else {}."""
-    value = (exchange.json() or {}).get(key)
+    value = exchange.json_object().get(key)
     return value if isinstance(value, dict) else {}
 
 
 def _list(exchange: Exchange, key: str) -> list[Any]:
-    value = (exchange.json() or {}).get(key)
+    value = exchange.json_object().get(key)
     return value if isinstance(value, list) else []
 
 
@@ -147,7 +147,7 @@ def sandbox_active(target: Target, ws: Workspace) -> None:
     seen: list[str] = []
 
     def active(exchange: Exchange) -> bool:
-        status = str((exchange.json() or {}).get("status"))
+        status = str(exchange.json_object().get("status"))
         if not seen or seen[-1] != status:
             seen.append(status)
         return exchange.status != 200 or status == "active"
@@ -155,7 +155,7 @@ def sandbox_active(target: Target, ws: Workspace) -> None:
     status, _ = poll(target, flow, SANDBOX_STATUS, active, limit, query={"sessionId": ws.session_id})
     if not target.expect_status(status, check, "status-read", 200, "the session's owner reads its sandbox status"):
         return
-    body = status.json() or {}
+    body = status.json_object()
     if body.get("status") != "active":
         target.record(status, check, "active", f"The sandbox should be `active` once it is created; {since}, and "
                       f"the status went {' -> '.join(seen)} in {limit:g} s of polling.")
@@ -176,7 +176,7 @@ def sandbox_active(target: Target, ws: Workspace) -> None:
                           f"while its sandbox is, not {state!r}.")
     reconnect = target.send(flow, RECONNECT_SANDBOX, query={"sessionId": ws.session_id})
     if target.expect_status(reconnect, check, "reconnect", 200, "the session's owner reconnects to its sandbox"):
-        answer = (reconnect.json() or {}).get("status")
+        answer = reconnect.json_object().get("status")
         if answer != "connected":
             target.record(reconnect, check, "reconnect-status",
                           f"Reconnecting to an active sandbox should answer `connected`, not {answer!r}.")
@@ -461,7 +461,7 @@ def _give_messages(target: Target, flow: str, check: str, ws: Workspace, chat_id
     if not target.expect_status(rows, check, "copied", 200, "the owner reads the copied messages"):
         return False
     data = [row for row in _list(rows, "data") if isinstance(row, dict)]
-    count = (copied.json() or {}).get("copied_count")
+    count = copied.json_object().get("copied_count")
     if not data or len(data) != count:
         target.record(rows, check, "copied", f"The copy answered `copied_count: {count!r}`; the chat now has "
                       f"{len(data)} message(s).")

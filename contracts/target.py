@@ -79,6 +79,11 @@ class Exchange:
         except ValueError:
             return None
 
+    def json_object(self) -> dict[str, Any]:
+        """The answer's JSON when it is an object, else {} (no answer, not JSON, another JSON value)."""
+        body = self.json()
+        return body if isinstance(body, dict) else {}
+
     def header(self, name: str) -> str | None:
         return header(self.response, name) if self.response is not None else None
 

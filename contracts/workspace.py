@@ -117,7 +117,8 @@ def new_chat(target: Target, flow: str, ws: Workspace, check: str = "provisionin
     exchange = target.send(flow, CREATE_SESSION_CHAT, path={"sessionId": session}, body={})
     if not target.expect_status(exchange, check, "chat", 200, "creating a chat in our session must succeed"):
         return None
-    chat_id = (exchange.json() or {}).get("chat", {}).get("id")
+    chat = exchange.json_object().get("chat")
+    chat_id = chat.get("id") if isinstance(chat, dict) else None
     if isinstance(chat_id, str):
         ws.created.append(f"chat {chat_id}")
         ws.chats.append((session, chat_id))
@@ -151,7 +152,7 @@ def poll(target: Target, flow: str, operation: str, until: Callable[[Exchange], 
 
 def assistant_messages(exchange: Exchange) -> list[dict[str, Any]]:
     """The stored assistant messages of a ``GET /api/sessions/{sessionId}/chats/{chatId}`` answer."""
-    messages = (exchange.json() or {}).get("messages")
+    messages = exchange.json_object().get("messages")
     if not isinstance(messages, list):
         return []
     return [m for m in messages if isinstance(m, dict) and m.get("role") == "assistant"]
@@ -192,7 +193,7 @@ def finished_turn(target: Target, flow: str, check: str, ws: Workspace) -> Turn 
     streamed_id = (message or {}).get("id")
 
     def stored(exchange: Exchange) -> bool:
-        body = exchange.json() or {}
+        body = exchange.json_object()
         if exchange.status != 200 or body.get("isStreaming") is not False:
             return exchange.status != 200  # an error is the answer: no point asking again
         return streamed_id is None or any(m.get("id") == streamed_id for m in assistant_messages(exchange))
