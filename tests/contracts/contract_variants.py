@@ -435,6 +435,16 @@ class AnswerTextAltered(_StoredAnswers):
         return {**message, "parts": parts}
 
 
+class SessionChatsAsArray(JsonRewriter):
+    """Defect: a session's chat list answers a bare JSON array of its chats (not `{chats, defaultModelId}`)."""
+
+    def applies(self, scope: Scope, status: int) -> bool:
+        return status == 200 and _is(scope, "GET", _SESSION_CHATS)
+
+    def rewrite(self, body: Any) -> Any:
+        return body["chats"]
+
+
 class SidebarKeepsOldTitles(JsonRewriter):
     """Defect: a rename never reaches the sidebar (`GET /api/chats` shows every chat as `New chat`)."""
 
@@ -533,6 +543,7 @@ DEFECTS: dict[str, tuple[type[Wrapper], str]] = {
     "answer-stored-under-another-id": (AnswerStoredUnderAnotherId, "turn_persisted"),
     "answer-text-altered": (AnswerTextAltered, "turn_persisted"),
     "deep-event": (DeepEvent, "turn_persisted"),
+    "session-chats-as-array": (SessionChatsAsArray, "created_reads_back"),
     "rename-not-in-sidebar": (SidebarKeepsOldTitles, "rename_shows_everywhere"),
     "delete-keeps-chat": (DeleteKeepsChat, "delete_leaves_404"),
     "read-mark-ignored": (ReadMarkIgnored, "read_marks_flip"),

@@ -42,6 +42,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "answer-stored-under-another-id": {"flows": ("turn_persisted",), "phases": ()},
     "answer-text-altered": {"flows": ("turn_persisted",), "phases": ()},
     "deep-event": {"flows": ("turn_persisted",), "phases": ()},
+    "session-chats-as-array": {"flows": ("read_back",), "phases": ()},
     "rename-not-in-sidebar": {"flows": ("rename_visible",), "phases": ()},
     "delete-keeps-chat": {"flows": ("delete_gone",), "phases": ()},
     "read-mark-ignored": {"flows": ("read_marks",), "phases": ()},
