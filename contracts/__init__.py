@@ -2,9 +2,10 @@
 (or any version of the spec: ``--spec FILE``, OpenAPI 3.1 or 3.2).
 
 ``recoup-mock contract`` and ``pytest contracts`` both run `run_contract`: scripted flows (409, 403,
-401, 204, the run lifecycle, whole streams) and the Schemathesis phases (examples, coverage,
-fuzzing, stateful) with the built-in checks plus custom stream checks. Importing this package is
-cheap; Schemathesis is imported when a run starts.
+401, 204, the run lifecycle, whole streams, and the state behind the front end's surface) and the
+Schemathesis phases (examples, coverage, fuzzing, stateful) with the built-in checks plus custom
+stream checks, then a cleanup of what the flows made. Importing this package is cheap; Schemathesis
+is imported when a run starts.
 """
 
 from __future__ import annotations
