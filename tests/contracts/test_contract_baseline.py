@@ -43,9 +43,11 @@ def run(app: Any, **config: Any) -> ContractReport:
 
 @pytest.fixture(scope="module")
 def drift_report() -> ContractReport:
-    """Every flow, and the coverage phase on two operations no flow calls, against the deployed profile."""
+    """Every flow, and the coverage phase on two operations whose drift no flow meets (the flows reach every
+    operation of the surface, and a failure found twice is reported once, as the flow's): an unknown run's
+    404 body, the legacy preflight's 404, against the deployed profile."""
     return run(deployed(), baseline="none", phases=("coverage",),
-               include=("getChatMessages", "listSessionChats"))
+               include=("getChatRunStatus", "legacyChatOptions"))
 
 
 def test_drift_fails_without_the_baseline(drift_report: ContractReport) -> None:
