@@ -127,12 +127,25 @@ def start_run(call: Call, choose: Callable[[], Scenario], chat: Chat, messages: 
               headless: bool = False) -> Run:
     """Start a run on ``chat`` with the scenario ``choose`` picks (see `RunManager.start` for the order)."""
     last = messages[-1] if messages else None
-    user = dict(last) if isinstance(last, Mapping) and last.get("role") == "user" else None
+    user = stored_user_message(call, last) if isinstance(last, Mapping) and last.get("role") == "user" else None
     # Like the deployed server: continuing an assistant message keeps its id.
     is_assistant = isinstance(last, Mapping) and last.get("role") == "assistant" and bool(last.get("id"))
     reuse = str(last["id"]) if is_assistant and isinstance(last, Mapping) else None
     return call.world.runs.start(choose, account_id=call.account.id, chat=chat, user_message=user,
                                  reuse_message_id=reuse, headless=headless)
+
+
+def stored_user_message(call: Call, message: Mapping[str, Any]) -> dict[str, Any]:
+    """A user message as the chat stores it: as it was sent, with what every stored message has (the
+    session chat answers `id`, `role` and `parts`; a request's message requires none of them): an id of its
+    own when it came without one, and its documented `content` as a text part when it came without parts."""
+    stored = dict(message)
+    if not isinstance(stored.get("id"), str) or not stored["id"]:
+        stored["id"] = call.world.store.ids.uuid()
+    if not isinstance(stored.get("parts"), list):
+        content = stored.get("content")
+        stored["parts"] = [{"type": "text", "text": content}] if isinstance(content, str) else []
+    return stored
 
 
 async def post_chat(call: Call) -> Response:

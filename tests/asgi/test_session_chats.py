@@ -18,6 +18,7 @@ from support import (
     Scheme,
     assert_error,
     assert_json,
+    assert_stream,
     user_message,
 )
 from surface import (
@@ -80,6 +81,30 @@ def test_get_gives_the_chat_its_streaming_state_and_its_messages(client: TestCli
     assert after["messages"][0] == user_message("Plan my release")
     assert after["messages"][1]["id"] == chunks[0]["messageId"]
     assert after["chat"]["lastAssistantMessageAt"] is not None
+
+
+TEXT_PARTS = [{"type": "text", "text": "Plan my release"}]
+
+
+@pytest.mark.parametrize(("sent", "parts"), [
+    ({"role": "user", "content": "Plan my release"}, TEXT_PARTS),
+    ({"role": "user", "parts": TEXT_PARTS}, TEXT_PARTS),
+    ({"id": "", "role": "user"}, []),
+])
+def test_a_user_message_sent_without_an_id_or_parts_is_stored_with_them(
+        client: TestClient, sent: dict[str, Any], parts: list[dict[str, Any]]) -> None:
+    """The request's messages require nothing (the documents' `{role, content}` is valid), but every stored
+    message has what `GET …/chats/{chatId}` documents (`SessionChatResponse`: `id`, `role`, `parts`): an id of
+    its own, and its `content` as a text part. Found by the contract suite's fuzzing (a turn without an id,
+    then the chat read back against its schema)."""
+    sid, cid = ready_chat(client)
+    assert_stream(client.post("/api/chat", json={"chatId": cid, "sessionId": sid, "messages": [sent]},
+                              headers=ALICE_H))
+    stored = get_chat(client, sid, cid)["messages"][0]
+    assert isinstance(stored.get("id"), str) and stored["id"], stored
+    assert stored == {**sent, "id": stored["id"], "parts": parts}
+    rows = assert_json(client.get(f"/api/chats/{cid}/messages", headers=ALICE_H))["data"]
+    assert rows[0]["content"] == stored
 
 
 def test_rename_and_model_change_show_in_every_list(client: TestClient) -> None:
