@@ -162,6 +162,18 @@ class SseParser:
         return [(e.at, e.chunk) for e in self.events if e.chunk is not None]
 
 
+def inspector_events(pieces: Iterable[bytes], parser: SseParser | None = None) -> Iterator[dict[str, Any]]:
+    """The inspector's events (``GET /__mock/events``), one by one, as they arrive."""
+    parser = parser or SseParser()
+    seen = 0
+    for piece in pieces:
+        parser.feed(piece)
+        for event in parser.events[seen:]:
+            if event.data is not None:
+                yield json.loads(event.data)
+        seen = len(parser.events)
+
+
 def parse_sse(raw: bytes) -> list[Event]:
     parser = SseParser()
     parser.feed(raw)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,22 +22,11 @@ from support import (
     chunks_of,
 )
 
-from mockserver import Settings, create_app
 from mockserver.profiles import NEXT_NOT_FOUND
 
 H = {"x-api-key": ALICE}
 
 
-@pytest.fixture(scope="module")
-def app() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(speed=0, access_log=False, profile="deployed"))) as client:
-        yield client
-
-
-@pytest.fixture
-def deployed(app: TestClient) -> TestClient:
-    assert_json(app.post("/__mock/reset?all=true"))
-    return app
 
 
 def deployed_error(response: httpx.Response, status: int, key: str = "error") -> dict[str, Any]:

@@ -4,7 +4,6 @@ sandbox), in process: each row of docs/drift.md it reproduces, over HTTP, in bot
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -40,7 +39,6 @@ from surface import (
     turn,
 )
 
-from mockserver import Settings, create_app
 from mockserver.state.fixture_ids import BOB_ACCOUNT
 
 ROOM_ID = "3c90c3cc-0d44-4b50-8888-8dd25736052a"
@@ -50,16 +48,6 @@ SERVER_MODEL = "moonshotai/kimi-k3"
 JSON = {"content-type": "application/json"}
 
 
-@pytest.fixture(scope="module")
-def app() -> Iterator[TestClient]:
-    with TestClient(create_app(Settings(speed=0, access_log=False, profile="deployed"))) as client:
-        yield client
-
-
-@pytest.fixture
-def deployed(app: TestClient) -> TestClient:
-    assert_json(app.post("/__mock/reset?all=true"))
-    return app
 
 
 def server_says(response: httpx.Response, status: int, body: dict[str, Any]) -> None:

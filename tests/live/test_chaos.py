@@ -10,13 +10,12 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from support import ALICE, CHAT_IDLE, SseParser, chat_body, live_server
+from support import ALICE, CHAT_IDLE, chat_body, inspector_events, live_server
 
 from mockserver import Settings
 from mockserver.settings import DEFAULT_FIXTURES
@@ -181,21 +180,12 @@ def test_chaos_scenarios_narrows_the_set_and_a_world_sets_its_own_rate() -> None
         assert bad.status_code == 400 and "chaos" in bad.text
 
 
-def events(pieces: Iterator[bytes], parser: SseParser) -> Iterator[dict[str, Any]]:
-    seen = 0
-    for piece in pieces:
-        parser.feed(piece)
-        for event in parser.events[seen:]:
-            if event.data is not None:
-                yield json.loads(event.data)
-        seen = len(parser.events)
-
 
 def test_the_inspector_is_told_of_chaos_picks_and_of_queued_scenarios_taken() -> None:
     with live_server(speed=0, seed=2, chaos=1.0) as server, httpx.Client(timeout=10) as client:
         url = server.base_url
         with client.stream("GET", url + "/__mock/events") as watching:
-            pushed = events(watching.iter_raw(), SseParser())
+            pushed = inspector_events(watching.iter_raw())
             client.post(url + "/__mock/scenarios/next", json={"name": "reasoning"}).raise_for_status()
             client.post(url + "/api/chat", json=chat_body(), headers=H)
             queued = next(e for e in pushed if e["type"] in {"queued", "chaos"})

@@ -2,33 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import signal
-from collections.abc import Iterator
-from typing import Any
 
 import httpx
-from support import ALICE, LiveServer, ServerProcess, SseParser, chat_body
+from support import ALICE, LiveServer, ServerProcess, chat_body, inspector_events
 
 H = {"x-api-key": ALICE}
 
-
-def events(pieces: Iterator[bytes], parser: SseParser) -> Iterator[dict[str, Any]]:
-    """The inspector's events, one by one, as they arrive."""
-    seen = 0
-    for piece in pieces:
-        parser.feed(piece)
-        for event in parser.events[seen:]:
-            if event.data is not None:
-                yield json.loads(event.data)
-        seen = len(parser.events)
 
 
 def test_a_stream_sent_by_another_client_is_pushed_as_it_grows_and_stop_ends_it(live: LiveServer) -> None:
     url = live.base_url
     with httpx.Client(timeout=10) as client, client.stream("GET", url + "/__mock/events") as watching:
         assert watching.headers["content-type"].startswith("text/event-stream")
-        pushed = events(watching.iter_raw(), SseParser())
+        pushed = inspector_events(watching.iter_raw())
         with httpx.stream("POST", url + "/api/chat", json=chat_body(), timeout=10,
                           headers={**H, "prefer": "scenario=slow", "x-mock-world": "watched"}) as chat:
             run_id = chat.headers["x-workflow-run-id"]
