@@ -185,7 +185,11 @@ def check_handlers(spec: ApiSpec, table: Mapping[str, Handling], bundled: Path) 
 def generic_operations(spec: ApiSpec, table: Mapping[str, Handling] | None = None,
                        bundled: Path = DEFAULT_SPEC) -> list[str]:
     """``"METHOD /path"`` of each operation of ``spec`` that no handler knows (served generically)."""
-    return [f"{b.op.method} {b.op.path}" for b in bind(spec, table or API_HANDLERS, bundled) if b.name is None]
+    return _generic(bind(spec, table or API_HANDLERS, bundled))
+
+
+def _generic(bindings: list[Binding]) -> list[str]:
+    return [f"{b.op.method} {b.op.path}" for b in bindings if b.name is None]
 
 
 def _unread_parameters(op: Operation, handling: Handling) -> list[str]:
@@ -208,16 +212,16 @@ def _unread_parameters(op: Operation, handling: Handling) -> list[str]:
 
 
 def _routes(spec: ApiSpec, table: Mapping[str, Handling], authorize: Authorizer, spec_for: SpecFor,
-            bundled: Path, faults: Mapping[str, FaultPolicy] | None) -> list[Route]:
-    """One route per operation of ``spec``; each request is then validated by ``spec_for(world)``. With
-    ``faults``, fault scenarios apply to the operations as it says (`FAULT_POLICIES`), by default in the
-    pipeline; without, not at all (the admin API)."""
+            bundled: Path, faults: Mapping[str, FaultPolicy] | None) -> tuple[list[Route], list[Binding]]:
+    """One route per operation of ``spec``, and the bindings they come from; each request is then
+    validated by ``spec_for(world)``. With ``faults``, fault scenarios apply to the operations as it says
+    (`FAULT_POLICIES`), by default in the pipeline; without, not at all (the admin API)."""
     bindings = guarded(check_handlers(spec, table, bundled), spec, bundled)
     return [Route(b.op.path, endpoint(b.op.key, spec_for, table[b.name].handler if b.name else generic.respond,
                                       authorize, handles=b.name, guard=(guard_spec(bundled), b.guard) if b.guard
                                       else None, faults=_policy(faults, b.name)),
                   methods=[b.op.method], name=b.op.key)
-            for b in bindings]
+            for b in bindings], bindings
 
 
 def _policy(faults: Mapping[str, FaultPolicy] | None, handles: str | None) -> FaultPolicy:
@@ -232,16 +236,16 @@ def routes_for(state: MockState, catalog: Catalog) -> list[Route]:
     profile may lack some), and the admin API's. Each request reads the state's current catalog, so
     the routes only change when a reload changes the paths."""
     documented = catalog.specs.of_documented()
-    routes = _routes(documented, API_HANDLERS, api_key_auth, lambda world: state.catalog.specs.of(world.profile),
-                     DEFAULT_SPEC, FAULT_POLICIES)
+    routes, bindings = _routes(documented, API_HANDLERS, api_key_auth,
+                               lambda world: state.catalog.specs.of(world.profile), DEFAULT_SPEC, FAULT_POLICIES)
     served = catalog.specs.of(profile_named(state.settings.profile))  # what requests are checked by
     if served is not documented:
         check_handlers(served, API_HANDLERS, DEFAULT_SPEC)
     if catalog.admin_spec is not None:
         routes += _routes(catalog.admin_spec, ADMIN_HANDLERS, admin.admin_auth, lambda world: _admin_spec(state),
-                          DEFAULT_ADMIN_SPEC, None)
-    state.generic_operations = generic_operations(documented)
-    state.operation_names = sorted(b.name or b.op.key for b in bind(documented, API_HANDLERS, DEFAULT_SPEC))
+                          DEFAULT_ADMIN_SPEC, None)[0]
+    state.generic_operations = _generic(bindings)  # from the bindings the routes were made of: bound once
+    state.operation_names = sorted(b.name or b.op.key for b in bindings)
     return routes
 
 
