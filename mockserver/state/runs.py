@@ -16,7 +16,7 @@ from typing import Any
 
 from ..errors import ApiError
 from ..settings import Settings
-from ..streams.engine import Run, Script, cut_short, fill, plan, play
+from ..streams.engine import Run, Script, begin, fill, plan, stop
 from ..streams.protocol import assemble
 from ..streams.scenarios import Scenario
 from .blueprint import ChatDef
@@ -35,16 +35,20 @@ class RunManager:
     """Owns every run of one store generation (a reset replaces both)."""
 
     def __init__(self, store: Store, scripts: Mapping[str, Script], settings: Settings,
-                 listener: Callable[[Run, int | None], None] | None = None) -> None:
+                 listener: Callable[[Run, int | None], None] | None = None,
+                 watched: Callable[[], bool] | None = None) -> None:
         self.store = store
         self.settings = settings
         #: Given to every run: told of its chunks and its close (the inspector's events).
         self.listener = listener
+        #: Whether the listener wants each chunk as it is due (someone watches the inspector).
+        self.watched = watched
         #: The stream scenarios, compiled once for every world and generation (see `compile_scripts`).
         self.scripts = scripts
         self.runs: dict[str, Run] = {}
         self._finished: deque[Run] = deque()
-        self._cancelling: set[asyncio.Task[bool]] = set()
+        #: The runs playing on their timers (paced and not yet closed).
+        self._playing: set[Run] = set()
 
     def get(self, run_id: str | None) -> Run | None:
         return self.runs.get(run_id) if run_id else None
@@ -78,8 +82,8 @@ class RunManager:
             run.close(run.scenario.outcome)
             self._closed(run)
         else:
-            run.task = asyncio.get_running_loop().create_task(play(run, due, self.settings.speed, self._closed),
-                                                              name=f"run {run_id}")
+            self._playing.add(run)
+            begin(run, due, self.settings.speed, self._closed)
         return run
 
     def _new_run(self, run_id: str, script: Script, message_id: str, **kwargs: Any) -> Run:
@@ -87,6 +91,8 @@ class RunManager:
         chunk 0 at once, as the first byte of a real stream goes out at once."""
         run = Run(run_id, script, message_id, **kwargs)
         run.listener = self.listener
+        if self.watched is not None:
+            run.eager = self.watched
         first = script.first(message_id)
         if first is not None:
             run.append(*first)
@@ -106,29 +112,15 @@ class RunManager:
 
     def cancel_soon(self, run: Run) -> None:
         """Cancel ``run`` from code that cannot wait (a stream whose reader went away)."""
-        task = asyncio.get_running_loop().create_task(self.cancel(run), name=f"cancel {run.id}")
-        self._cancelling.add(task)  # keep a reference until it is done
-        task.add_done_callback(self._cancelling.discard)
+        stop(run)
 
     async def cancel(self, run: Run) -> bool:
-        """Cancel a live run and wait for it to settle. False if it was already over or is pinned."""
-        if run.pinned or run.closed or run.task is None:
-            return False
-        run.task.cancel()
-        await asyncio.gather(run.task, return_exceptions=True)
-        self._settle(run)
-        return True
-
-    def _settle(self, run: Run) -> None:
-        """After its task was cancelled: close ``run`` if the task did not. A task cancelled before its
-        first step (a stop or reset in the same instant as the POST that started it) never runs its
-        body, so its cleanup in `play` never happens; left so, the run would stay `running`, hold its
-        chat's slot and keep its readers waiting for ever."""
-        if not run.closed:
-            cut_short(run)
-            self._closed(run)
+        """Cancel a live run: it settles at once (`mockserver.streams.engine.stop`). False if it was
+        already over or is pinned. A coroutine so that a run that needs waiting for can be added."""
+        return not run.pinned and stop(run)
 
     def _closed(self, run: Run) -> None:
+        self._playing.discard(run)
         chat = self.store.chats.get(run.chat_id) if run.chat_id else None
         # Only into the chat whose slot the run held: a chat deleted meanwhile, and another one made
         # since with the same (client-chosen) id, get nothing of it.
@@ -161,15 +153,11 @@ class RunManager:
                 self.store.forget_chat(chat)  # a headless run's own session and chat go with it
 
     async def shutdown(self) -> int:
-        """Cancel every live run and wait for all of them to settle (reset, server shutdown). Returns
-        how many were cancelled."""
-        live = [(run, run.task) for run in self.runs.values() if run.task is not None and not run.task.done()]
-        for _, task in live:
-            task.cancel()
-        await asyncio.gather(*(task for _, task in live), return_exceptions=True)
-        for run, _ in live:
-            self._settle(run)
+        """Cancel every live run (reset, server shutdown). Returns how many were cancelled."""
+        live = list(self._playing)
+        for run in live:
+            stop(run)
         return len(live)
 
     def live_count(self) -> int:
-        return sum(1 for r in self.runs.values() if r.task is not None and not r.task.done())
+        return len(self._playing)

@@ -69,7 +69,8 @@ class World:
         blueprint = self.catalog.fixtures.blueprint
         behaviour = self.profile.behaviour
         store = Store(blueprint, self.settings.seed, rules=behaviour.sandbox, model=behaviour.default_model)
-        runs = RunManager(store, self.catalog.scripts, self.settings, listener=self._run_event)
+        runs = RunManager(store, self.catalog.scripts, self.settings, listener=self._run_event,
+                          watched=self._watched)
         for chat_def in blueprint.chats:
             if chat_def.pinned_run is not None:
                 runs.pin(store.chats[chat_def.id], chat_def)
@@ -116,6 +117,10 @@ class World:
         if self.bus.watched:
             self.bus.publish({"type": "clock", "world": self.name, "nowMs": now, "advancedMs": ms})
         return now
+
+    def _watched(self) -> bool:
+        """Whether someone watches the inspector's events (then runs tell each chunk as it is due)."""
+        return self.bus.watched
 
     def _run_event(self, run: Run, index: int | None) -> None:
         """A run of this world began (its chunk 0), produced a chunk, or closed (None): tell watchers."""

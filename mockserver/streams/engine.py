@@ -1,11 +1,17 @@
 """Durable runs: a scenario played on its own task, its chunks kept for any number of readers.
 
-A `Run` lives in the server, not in a connection: the task that paces its chunks runs until the
-script ends or the run is cancelled, whoever is (or is not) reading. Readers `follow` a run from
-any chunk index and then live until it closes; the connection that started a run also gets the
-scenario's transport faults (raw bytes, a dropped connection), which are not part of the durable
-log, so a resume replays clean chunks. Timing is scheduled against absolute due times, so
-lateness does not accumulate, and chunks that are due together are written in one send.
+A `Run` lives in the server, not in a connection: it plays until the script ends or the run is
+cancelled, whoever is (or is not) reading. Readers `follow` a run from any chunk index and then live
+until it closes; the connection that started a run also gets the scenario's transport faults (raw
+bytes, a dropped connection), which are not part of the durable log, so a resume replays clean
+chunks. Timing is scheduled against absolute due times, so lateness does not accumulate, and chunks
+that are due together are written in one send.
+
+A paced run is driven by one timer on the event loop, not by a task of sleeps (`begin`): while no
+reader waits on it and nobody watches the inspector, the timer is set for the run's end only, and
+whoever looks at the run in between (a resume, the inspector's listing, a stop) first applies what
+is due by then (`Run.catch_up`). So thousands of headless runs nobody reads cost one timer each,
+and a reader still gets each chunk at its due time: while one waits, the timer fires per due time.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from ..types import RunOutcome, RunStatus
 from . import sse
 from .scenarios import MESSAGE_ID_PLACEHOLDER, STRUCTURAL, Item, Scenario
 
+#: How early a due item may be applied: the loop's timers fire up to about a millisecond early
+#: (uvloop keeps time in milliseconds), and a tick that applied nothing would only be set again.
+_EARLY_S = 0.001
 _PLACEHOLDER_JSON = sse.encode_json(MESSAGE_ID_PLACEHOLDER).encode()
 OPENERS = frozenset({"start-step", "text-start", "reasoning-start", "tool-input-start"})
 
@@ -36,6 +45,9 @@ class Script:
         self.scenario = scenario
         self.items = scenario.items
         self.frames = tuple(sse.encode_chunk(i.chunk) if i.chunk is not None else b"" for i in self.items)
+        #: Every item is a chunk (no transport fault, no stall): `fill` can copy them in one go.
+        self.chunks_only = all(i.kind == "chunk" and i.chunk is not None for i in self.items)
+        self.chunks = tuple(i.chunk for i in self.items if i.chunk is not None)
 
     def first(self, message_id: str) -> tuple[Mapping[str, Any], bytes] | None:
         """The ``start`` chunk with this run's message id, or None when the script sets its own."""
@@ -52,9 +64,10 @@ class Run:
 
     # Slots: a world keeps up to `max_finished_runs` runs and the mock many worlds; without a
     # __dict__ each kept run is one object fewer for the cyclic collector to scan.
-    __slots__ = ("_waiting", "_wakeup", "account_id", "chat_id", "chunks", "closed", "finished_at", "frames",
-                 "headless", "id", "listener", "live_items", "message_id", "pinned", "readers", "rng", "scenario",
-                 "script", "silent", "started_at", "status", "task", "times")
+    __slots__ = ("_clock", "_due", "_next", "_on_close", "_silences", "_timer", "_waiting", "_wakeup", "account_id",
+                 "chat_id", "chunks", "closed", "eager", "finished_at", "frames", "headless", "id", "listener",
+                 "live_items", "message_id", "pinned", "readers", "rng", "scenario", "script", "started_at", "status",
+                 "times")
 
     def __init__(self, run_id: str, script: Script, message_id: str, *, chat_id: str | None,
                  account_id: str, rng: random.Random) -> None:
@@ -71,14 +84,24 @@ class Run:
         #: Transport items for the live connection, keyed by the chunk index they come before.
         self.live_items: dict[int, list[Item]] = {}
         self.closed = False
-        self.silent = False
         self.pinned = False
         #: Started by POST /api/chat/runs: its session and chat are its own, forgotten with it.
         self.headless = False
         #: Stream responses reading this run right now.
         self.readers = 0
-        self.task: asyncio.Task[None] | None = None
         self.finished_at: float | None = None
+        #: While playing (`begin`): each script item's due time on the loop's clock, the next item
+        #: to apply, the one timer, what to call once closed, and the stalls' silent windows.
+        self._due: list[float] | None = None
+        self._next = 0
+        self._timer: asyncio.TimerHandle | None = None
+        self._on_close: Callable[[Run], None] | None = None
+        self._silences: tuple[tuple[float, float], ...] = ()
+        #: ``time.monotonic() - loop.time()``: chunk times are kept on the monotonic clock.
+        self._clock = 0.0
+        #: Whether something watches every chunk as it comes (the inspector): then the timer fires
+        #: at each due time even when no reader waits.
+        self.eager: Callable[[], bool] = _never
         #: When the run began and when each chunk was appended (``time.monotonic()``), for the inspector.
         self.started_at = time.monotonic()
         self.times = array("d")
@@ -93,13 +116,39 @@ class Run:
     def tail_index(self) -> int:
         return max(len(self.frames) - 1, 0)
 
-    def append(self, chunk: Mapping[str, Any], frame: bytes | None = None) -> None:
+    @property
+    def playing(self) -> bool:
+        """Whether the run is being played on its timer (paced, not yet closed)."""
+        return self._due is not None and not self.closed
+
+    @property
+    def silent(self) -> bool:
+        """Inside a ``stall`` step: no heartbeats either."""
+        if not self._silences or self.closed:
+            return False
+        now = asyncio.get_running_loop().time()
+        return any(start <= now < end for start, end in self._silences)
+
+    def append(self, chunk: Mapping[str, Any], frame: bytes | None = None, at: float | None = None) -> None:
+        """Add a chunk to the log (``at``: when it was due, on the monotonic clock; default now)."""
         self.chunks.append(chunk)
         self.frames.append(frame if frame is not None else sse.encode_chunk(chunk))
-        self.times.append(time.monotonic())
+        self.times.append(time.monotonic() if at is None else at)
         self.wake()
         if self.listener is not None:
             self.listener(self, len(self.chunks) - 1)
+
+    def catch_up(self) -> None:
+        """Apply every script item due by now: whoever reads the run's log calls this first, since
+        the timer of a run nobody waits on fires only at its end."""
+        due = self._due
+        if due is None or self.closed or self._next >= len(due):
+            return
+        limit = asyncio.get_running_loop().time() + _EARLY_S
+        while self._next < len(due) and due[self._next] <= limit:
+            index = self._next
+            self._next += 1
+            _advance(self, index, due[index] + self._clock)
 
     def close(self, status: RunOutcome) -> None:
         if self.closed:
@@ -113,12 +162,14 @@ class Run:
 
     def summary(self) -> dict[str, Any]:
         """The run as the inspector lists it."""
+        self.catch_up()
         return {"runId": self.id, "chatId": self.chat_id, "scenario": self.scenario.name, "status": self.status,
                 "chunks": len(self.chunks), "readers": self.readers, "headless": self.headless,
                 "pinned": self.pinned, "live": not self.closed}
 
     def timed_chunks(self) -> list[dict[str, Any]]:
-        """Each chunk with the milliseconds after the run began when it was produced."""
+        """Each chunk with the milliseconds after the run began when it was produced (was due)."""
+        self.catch_up()
         return [{"index": i, "atMs": round((at - self.started_at) * 1000, 1), "chunk": chunk}
                 for i, (at, chunk) in enumerate(zip(self.times, self.chunks, strict=True))]
 
@@ -136,6 +187,7 @@ class Run:
             self._wakeup = asyncio.Event()
         wakeup = self._wakeup
         self._waiting += 1
+        _arm(self)  # a reader waits now: the timer must fire at the next due time, not at the end
         try:
             async with asyncio.timeout(patience):  # unlike wait_for, no task per wait
                 await wakeup.wait()
@@ -148,6 +200,7 @@ class Run:
     def open_tool_calls(self) -> list[tuple[str, str, bool]]:
         """(toolCallId, toolName, input complete) for every tool call without an output yet."""
         calls: dict[str, tuple[str, bool]] = {}
+        self.catch_up()
         for chunk in self.chunks:
             kind, call = chunk.get("type"), str(chunk.get("toolCallId"))
             if kind in {"tool-input-start", "tool-input-available"}:
@@ -198,11 +251,15 @@ def schedule(scenario: Scenario, rng: random.Random, speed: float) -> list[float
     return due
 
 
-def _advance(run: Run, index: int) -> None:
+def _never() -> bool:
+    return False
+
+
+def _advance(run: Run, index: int, at: float | None = None) -> None:
     """Apply script item ``index`` to the run: a chunk joins the log, a transport item is filed."""
     item = run.script.items[index]
     if item.kind == "chunk" and item.chunk is not None:
-        run.append(item.chunk, run.script.frames[index])
+        run.append(item.chunk, run.script.frames[index], at)
     elif item.kind != "stall":
         run.live_items.setdefault(len(run.chunks), []).append(item)
         run.wake()  # the live reader waits for the next chunk: it must drop (or get the raw bytes) now
@@ -224,40 +281,97 @@ def plan(run: Run, speed: float) -> list[float] | None:
 
 
 def fill(run: Run) -> None:
-    """Apply every script item not yet applied, at once."""
-    for index in range(1 if run.chunks else 0, len(run.script.items)):
+    """Apply every script item not yet applied, at once (one copy when the script is chunks only)."""
+    first = 1 if run.chunks else 0
+    script = run.script
+    if script.chunks_only and first == len(run.chunks) and not (run.listener is not None and run.eager()):
+        count = len(script.items) - first
+        run.chunks.extend(script.chunks[first:])
+        run.frames.extend(script.frames[first:])
+        run.times.extend(array("d", (time.monotonic(),)) * count)
+        run.wake()
+        return
+    for index in range(first, len(script.items)):
         _advance(run, index)
 
 
-async def play(run: Run, due: list[float], speed: float, on_close: Callable[[Run], None]) -> None:
-    """The run's task: append each item when it is due, then close; on cancel, close open tools."""
+def begin(run: Run, due: list[float], speed: float, on_close: Callable[[Run], None]) -> None:
+    """Play ``run`` on the loop: each item at its due time (seconds after now, from `schedule`), a
+    stall's silence shifting everything after it; then close it and call ``on_close``. One timer
+    drives it (see the module's docstring); `stop` ends it early."""
     loop = asyncio.get_running_loop()
-    started = loop.time()
-    items = run.script.items
-    # The `start` chunk, when the script has a placeholder one, was appended when the run began.
-    first = 1 if run.chunks else 0
-    try:
-        for index in range(first, len(items)):
-            wait = started + due[index] - loop.time()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            if stall := _stall_s(items[index], speed):
-                run.silent = True
-                await asyncio.sleep(stall)
-                started += stall
-                run.silent = False
-            _advance(run, index)
+    origin = loop.time()
+    run._clock = time.monotonic() - origin
+    absolute: list[float] = []
+    silences: list[tuple[float, float]] = []
+    shift = 0.0
+    for index, item in enumerate(run.script.items):
+        at = origin + due[index] + shift
+        if stall := _stall_s(item, speed):
+            silences.append((at, at + stall))
+            shift += stall
+            at += stall
+        absolute.append(at)
+    run._due = absolute
+    run._next = 1 if run.chunks else 0  # the `start` chunk, when the script has a placeholder one
+    run._silences = tuple(silences)
+    run._on_close = on_close
+    _arm(run)
+
+
+def _arm(run: Run) -> None:
+    """Set the run's timer for its next due item when a reader waits or a watcher wants each chunk,
+    else for its last (nobody would see the ones between until they look: `Run.catch_up`)."""
+    due = run._due
+    if due is None or run.closed:
+        return
+    eager = run._waiting > 0 or run.eager()
+    when = due[min(run._next, len(due) - 1)] if eager else due[-1]
+    timer = run._timer
+    if timer is not None:
+        if timer.when() <= when:
+            return  # already set to fire soon enough
+        timer.cancel()
+    run._timer = asyncio.get_running_loop().call_at(when, _tick, run)
+
+
+def _tick(run: Run) -> None:
+    """The run's timer: apply what is due; close the run after its last item, else set the timer again."""
+    run._timer = None
+    run.catch_up()
+    due = run._due
+    if due is None or run.closed:
+        return
+    if run._next >= len(due):
         run.close(run.scenario.outcome)
-    except asyncio.CancelledError:
-        cut_short(run)
-    finally:
+        _closed(run)
+    else:
+        _arm(run)
+
+
+def _closed(run: Run) -> None:
+    on_close, run._on_close = run._on_close, None
+    if on_close is not None:
         on_close(run)
+
+
+def stop(run: Run) -> bool:
+    """End a playing run now: what was due by now is applied, then it is cut short (`cut_short`)
+    and its ``on_close`` called. False when it was not playing."""
+    if not run.playing:
+        return False
+    if run._timer is not None:
+        run._timer.cancel()
+        run._timer = None
+    run.catch_up()
+    cut_short(run)
+    _closed(run)
+    return True
 
 
 def cut_short(run: Run) -> None:
     """Close a cancelled run: like the deployed watcher, settle every open tool call, then end the
-    stream as ``cancelled``. Its task does this when cancelled while playing; a task cancelled before
-    its first step never runs its body, so whoever cancelled it does it then (`RunManager`)."""
+    stream as ``cancelled`` (`stop`)."""
     for call_id, name, input_done in run.open_tool_calls():
         if not input_done:
             run.append({"type": "tool-input-available", "toolCallId": call_id, "toolName": name, "input": {}})
@@ -309,6 +423,7 @@ async def _follow(run: Run, index: int, keepalive: float, live: bool, write_size
     # Transport items already written at ``faults_at`` (more may be filed there while the reader waits).
     faults_at, faults_done = -1, 0
     while True:
+        run.catch_up()
         if live and index in run.live_items:
             if faults_at != index:
                 faults_at, faults_done = index, 0
