@@ -299,9 +299,10 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=routes_for(state, state.catalog),
-        middleware=[Middleware(MockMiddleware, state=state, access_log=settings.access_log)],
+        middleware=[Middleware(MockMiddleware, state=state, access_log=settings.access_log, on_error=api_error)],
         exception_handlers={ApiError: api_error, HTTPException: api_error},
         lifespan=lifespan,
     )
     app.state.mock = state
+    state.routes.rebuild(app.router.routes)
     return app

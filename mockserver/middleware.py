@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError, UnknownPath
 from .profiles import error_answer
+from .routing import Found
 from .state.app_state import MockState
 from .state.events import EventBus
 from .state.journal import JournalEntry, pack_headers
@@ -74,13 +79,21 @@ class _Sender:
         await self._send(message)
 
 
-class MockMiddleware:
-    """CORS, preflight, journal and access log, as one pure ASGI middleware (no body buffering)."""
+#: The app's one error handler (`mockserver.app.create_app`): an error as the request's operation answers it.
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
 
-    def __init__(self, app: ASGIApp, state: MockState, *, access_log: bool = True) -> None:
+
+class MockMiddleware:
+    """CORS, preflight, journal and access log, as one pure ASGI middleware (no body buffering); and
+    the dispatch of every request the app's `RouteIndex` knows straight to its endpoint, errors
+    answered by ``on_error`` (the rest goes on to ``app``, Starlette's router: 404, 405)."""
+
+    def __init__(self, app: ASGIApp, state: MockState, *, access_log: bool = True,
+                 on_error: ErrorHandler | None = None) -> None:
         self.app = app
         self.state = state
         self.access_log = access_log
+        self.on_error = on_error
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot path: the steps are a few lines each, or plain calls (no coroutine, tuple or
@@ -99,8 +112,12 @@ class MockMiddleware:
         world.in_flight += 1
         outcome = ""
         try:
-            answer = self.app if refused is None else error_answer(refused, world.profile.behaviour)
-            await answer(scope, receive, sender.send)
+            if refused is not None:
+                await error_answer(refused, world.profile.behaviour)(scope, receive, sender.send)
+            elif (found := self._find(scope)) is not None:
+                await self._dispatch(found, scope, receive, sender)
+            else:
+                await self.app(scope, receive, sender.send)
         except DropConnection:
             outcome = DROPPED
             raise
@@ -115,6 +132,27 @@ class MockMiddleware:
             elapsed = (time.perf_counter() - sender.started) * 1000
             self._journal_end(sender, elapsed)
             self._log(scope, sender, elapsed, outcome)
+
+    def _find(self, scope: Scope) -> Found | None:
+        """The request's endpoint from the route index (not under a root path: the router strips it)."""
+        if self.on_error is None or scope.get("root_path"):
+            return None
+        return self.state.routes.find(scope["method"], scope["path"])
+
+    async def _dispatch(self, found: Found, scope: Scope, receive: Receive, sender: _Sender) -> None:
+        """What Starlette's route would do, without its layers: the endpoint, its answer or its error."""
+        assert self.on_error is not None
+        endpoint, params = found
+        scope["path_params"] = dict(params)
+        request = Request(scope, receive, sender.send)
+        try:
+            response = await endpoint(request)
+            await response(scope, receive, sender.send)
+        except (ApiError, HTTPException) as exc:
+            if sender.status:
+                raise  # the response has begun (a stream): it cannot turn into an error answer now
+            response = await self.on_error(request, exc)
+            await response(scope, receive, sender.send)
 
     def _journal_begin(self, scope: Scope, world: World) -> JournalEntry | None:
         """Journal the request in its world (not the admin API's own calls) and hand the world and the

@@ -61,6 +61,7 @@ async def reload(state: MockState, app: Starlette, build_routes: RouteBuilder) -
     said = changes(state.catalog, catalog)
     state.swap(catalog)
     app.router.routes[:] = routes
+    state.routes.rebuild(app.router.routes)
     log.warning("recoup-mock: reloaded (%s)", "; ".join(said) or "no change that matters")
     state.bus.publish({"type": "reload", "reloads": state.reloads, "error": None, "changes": said})
     return True

@@ -8,6 +8,7 @@ which the middleware picks from the ``x-mock-world`` header and handlers reach a
 
 from __future__ import annotations
 
+from ..routing import RouteIndex
 from ..settings import Settings
 from ..streams.scenarios import Scenario
 from .catalog import Catalog
@@ -33,6 +34,9 @@ class MockState:
         #: The name each operation of the chat API goes by (its handler's operationId, else its key), as
         #: a request carries it (`Call.operation_id`) and a scenario is queued for it (set with the routes).
         self.operation_names: list[str] = []
+        #: The app's routes by method and path: the middleware finds a request's endpoint here
+        #: (rebuilt with the routes: `create_app`, a reload).
+        self.routes = RouteIndex()
 
     @property
     def scenarios(self) -> dict[str, Scenario]:
