@@ -127,6 +127,8 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+#: The one strict decoder (json.loads with these arguments would build one per call).
+_DECODER = json.JSONDecoder(parse_float=_finite, parse_constant=_no_constants)
 #: What the deployed server says of a body that is not JSON.
 INVALID_JSON = "Invalid JSON body"
 
@@ -138,7 +140,7 @@ def parse_json(body: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ApiError(400, f"Request body is not valid UTF-8 (byte {exc.start})", terse=INVALID_JSON) from None
     try:
-        return json.loads(text, parse_float=_finite, parse_constant=_no_constants)
+        return _DECODER.decode(text)  # what json.loads(text, parse_float=..., parse_constant=...) does
     except RecursionError:
         raise ApiError(400, "Request body JSON is nested too deeply", terse=INVALID_JSON) from None
     except ValueError as exc:  # JSONDecodeError, our number checks, ints past Python's digit limit

@@ -270,7 +270,8 @@ def _raw_param(request: Request, param: Param) -> str | None:
     if param.location == "path":
         return request.path_params.get(param.name)
     if param.location == "query":
-        return request.query_params.get(param.name)
+        # No query string (most requests): nothing to parse.
+        return request.query_params.get(param.name) if request.scope.get("query_string") else None
     if param.location == "header":
         return request.headers.get(param.name)
     return request.cookies.get(param.name)

@@ -23,7 +23,7 @@ from ..errors import ApiError
 from ..pipeline import Call
 from ..proxy.recorder import count_chunks, scenario_text, stream_body, timed_steps
 from ..state.events import BYE
-from ..state.journal import unpack_headers
+from ..state.journal import PackedHeaders, unpack_headers
 from ..state.store import iso, ulid_ms
 from ..streams import sse
 from ..streams.engine import Run
@@ -79,7 +79,7 @@ async def events(call: Call) -> Response:
                              headers={"cache-control": "no-cache", "x-accel-buffering": "no"})
 
 
-def _headers(packed: bytes) -> list[list[str]]:
+def _headers(packed: PackedHeaders) -> list[list[str]]:
     """Header pairs for people: credentials masked, everything else as sent."""
     return [[name.decode("latin-1"), mask(value.decode("latin-1")) if name.lower() in SECRET_HEADERS
              else value.decode("latin-1")] for name, value in unpack_headers(packed)]

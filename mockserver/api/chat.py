@@ -176,8 +176,12 @@ async def resume_chat_stream(call: Call) -> Response:
     if run is None or (run.closed and not run.pinned):
         if run is not None:
             call.world.store.release_slot(chat, run.id)
-        return Response(status_code=204)
+        return NO_CONTENT
     return stream_response(call, run, _start_index(call.request.query_params.get("startIndex", "0")))
+
+
+#: The answer of a resume when nothing runs: the same every time, so made once (nothing changes it).
+NO_CONTENT = Response(status_code=204)
 
 
 def _start_index(raw: str) -> int:

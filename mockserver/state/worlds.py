@@ -106,6 +106,8 @@ class World:
         if operation_id in STREAM_OPERATIONS:
             return self.chaos.draw(self.catalog.chaos)
         if operation_id in READ_OPERATIONS:
+            if self.chaos.rate <= 0:  # it still takes its place; the list of faults is not needed
+                return self.chaos.draw(())
             scenarios = self.scenarios
             return self.chaos.draw([n for n in self.catalog.chaos if n in scenarios and scenarios[n].http is not None])
         return None
