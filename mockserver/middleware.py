@@ -17,12 +17,12 @@ import time
 from collections.abc import Awaitable, Callable
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import ApiError, UnknownPath
 from .profiles import error_answer
+from .responses import ApiRequest
 from .routing import Found
 from .state.app_state import MockState
 from .state.events import EventBus
@@ -80,7 +80,7 @@ class _Sender:
 
 
 #: The app's one error handler (`mockserver.app.create_app`): an error as the request's operation answers it.
-ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+ErrorHandler = Callable[[ApiRequest, Exception], Awaitable[Response]]
 
 
 class MockMiddleware:
@@ -144,7 +144,7 @@ class MockMiddleware:
         assert self.on_error is not None
         endpoint, params = found
         scope["path_params"] = dict(params)
-        request = Request(scope, receive, sender.send)
+        request = ApiRequest(scope, receive, sender.send)
         try:
             response = await endpoint(request)
             await response(scope, receive, sender.send)

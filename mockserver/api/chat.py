@@ -14,11 +14,11 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.types import Receive, Scope, Send
+from starlette.responses import Response, StreamingResponse
 
 from ..errors import ApiError, quote
 from ..pipeline import Call, answer_fault, chosen_scenario, http_answer, preferred_scenario
+from ..responses import FinishedStream, JsonAnswer
 from ..state.store import Chat, Session
 from ..streams import sse
 from ..streams.engine import Run, follow, replay_now
@@ -106,23 +106,6 @@ def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False,
     return StreamingResponse(body, headers=headers)
 
 
-class FinishedStream(Response):
-    """A stream whose run is already over (``--speed 0``, or a late reader): the same bytes, headers
-    and chunked transfer as a `StreamingResponse`, in one write and without its disconnect-watching
-    task group, which only matters while a stream waits."""
-
-    def __init__(self, body: bytes, headers: dict[str, str]) -> None:
-        # Not Response.__init__: it would add a Content-Length, which a stream must not have.
-        self.status_code = 200
-        self.background = None
-        self.raw_headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-        self.whole = body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
-        await send({"type": "http.response.body", "body": self.whole, "more_body": False})
-
-
 def start_run(call: Call, choose: Callable[[], Scenario], chat: Chat, messages: Sequence[Any], *,
               headless: bool = False) -> Run:
     """Start a run on ``chat`` with the scenario ``choose`` picks (see `RunManager.start` for the order)."""
@@ -202,7 +185,7 @@ async def stop_chat(call: Call) -> Response:
     if run is not None:
         call.note(run_id=run.id)
         stopped = await call.world.runs.cancel(run)
-    return JSONResponse({"success": True, "stopped": stopped})
+    return JsonAnswer({"success": True, "stopped": stopped})
 
 
 def request_messages(body: Mapping[str, Any], call: Call) -> list[dict[str, Any]]:
@@ -221,7 +204,7 @@ async def start_chat_run(call: Call) -> Response:
     chat = store.add_chat(session, "Scheduled generation")
     run = start_run(call, lambda: scenario, chat, messages, headless=True)
     call.note(run_id=run.id)
-    return JSONResponse({"runId": run.id, "chatId": chat.id, "sessionId": session.id}, status_code=202,
+    return JsonAnswer({"runId": run.id, "chatId": chat.id, "sessionId": session.id}, status_code=202,
                         headers={"location": f"/api/chat/runs/{run.id}"})
 
 
@@ -231,7 +214,7 @@ async def get_chat_run_status(call: Call) -> Response:
     anyone = call.world.profile.behaviour.any_account_reads_runs  # the deployed server checks no owner
     if run is None or (run.account_id != call.account.id and not anyone):
         raise ApiError(404, f"Run not found: {run_id}", terse="Run not found")
-    return JSONResponse({"runId": run.id, "status": run.status})
+    return JsonAnswer({"runId": run.id, "status": run.status})
 
 
 async def legacy_chat(call: Call) -> Response:

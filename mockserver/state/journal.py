@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-
 #: Header pairs as a journal entry keeps them.
 PackedHeaders = tuple[tuple[bytes, bytes], ...]
 
