@@ -5,8 +5,9 @@ Every server runs as its own process, one at a time, pinned to the same CPU; eve
 (wrk, ``bench/streams.py``) is a separate process pinned to the other CPU. Only loopback is used,
 every loop is bounded in count and time, and every server this script starts is stopped by its pid.
 
-Sections (``--only`` picks some): startup, rates, worlds, paced, unpaced, contract, proxy. ``--merge`` puts a
-partial run's sections into the existing ``latest.json`` and rewrites ``latest.md`` and ``ratios.png`` from it.
+Sections (``--only`` picks some): startup, rates, worlds, paced, unpaced, contract, proxy, soak. ``--merge`` puts
+a partial run's sections into the existing ``latest.json`` and rewrites ``latest.md`` and ``ratios.png`` from it.
+``--rewrite`` redraws ``latest.md`` and ``ratios.png`` from ``latest.json``, against the targets below.
 """
 
 from __future__ import annotations
@@ -45,7 +46,10 @@ PRISM_JS = PRISM_DIR / "node_modules" / "@stoplight" / "prism-cli" / "dist" / "i
 IDLE_CHAT = "c4a70000-0000-4000-8000-000000000001"
 API_KEY = "recoup_sk_test_alice"
 SERVERS = ("mock", "bare", "prism")
-SECTIONS = ("startup", "rates", "worlds", "paced", "unpaced", "contract", "proxy")
+#: The rates test's servers: the three above, and the mock as a user starts it (`defaults`: `recoup-mock serve`
+#: with no --speed, no --quiet: speed 1 and one access-log line per request), for POST /api/chat/runs only.
+RATE_SERVERS = ("mock", "defaults", "bare", "prism")
+SECTIONS = ("startup", "rates", "worlds", "paced", "unpaced", "contract", "proxy", "soak")
 #: The mock's default ``max_worlds`` (mockserver.settings.Settings): past it, the memory test raises the limit.
 DEFAULT_MAX_WORLDS = 256
 #: Worlds made (one request each) before the memory test's first RSS reading, so that what the first
@@ -54,22 +58,34 @@ WARM_WORLDS = 10
 #: The mock's environment for the worlds rate test's second pair (--worlds-no-keep): no finished run kept, a
 #: journal of one entry, so that one world and many hold the same (nothing) and only the per-request cost differs.
 NO_KEEP = {"RECOUP_MOCK_MAX_FINISHED_RUNS": "0", "RECOUP_MOCK_JOURNAL_SIZE": "1"}
+#: The soak's defaults (issue 22: 10 minutes of runs over 256 worlds).
+SOAK_SECONDS, SOAK_WORLDS = 600.0, 256
 
-#: (metric key, label, comparison, target): what the issue asks for; measured and reported, never asserted.
+#: (metric key, label, comparison, target): what issue 22's Done-when asks for (and, for idle worlds, its
+#: "idle worlds stay <= 16 KB each"); measured and reported, never asserted.
 TARGETS: list[tuple[str, str, str, float]] = [
-    ("runs_vs_bare", "POST /api/chat/runs rate vs bare", ">=", 0.6),
-    ("runs_vs_prism", "POST /api/chat/runs rate vs Prism", ">=", 4.0),
-    ("resume_vs_bare", "resume 204 rate vs bare", ">=", 0.6),
-    ("worlds_runs_vs_single", "POST /api/chat/runs rate over {worlds} worlds vs one world", ">=", 0.9),
-    ("world_idle_kb", "memory per idle world, {idle_small:,} worlds (KB)", "<=", 256.0),
-    ("world_idle_kb_large", "memory per idle world, {idle_large:,} worlds (KB)", "<=", 256.0),
+    ("runs_vs_bare", "POST /api/chat/runs rate vs bare (--speed 0 --quiet)", ">=", 0.8),
+    ("runs_defaults_vs_bare", "POST /api/chat/runs rate at the defaults (speed 1, access log) vs bare", ">=", 0.5),
+    ("resume_vs_bare", "resume 204 rate vs bare (--speed 0 --quiet)", ">=", 0.9),
+    ("worlds_runs_vs_single", "POST /api/chat/runs rate over {worlds} worlds vs one world", ">=", 0.95),
+    ("world_idle_kb", "memory per idle world, {idle_small:,} worlds (KB)", "<=", 16.0),
+    ("world_idle_kb_large", "memory per idle world, {idle_large:,} worlds (KB)", "<=", 16.0),
     ("paced1000_complete", "1,000 slow streams: share complete", ">=", 1.0),
-    ("paced1000_p99_ms", "1,000 slow streams: p99 lateness (ms)", "<=", 250.0),
+    ("paced1000_p99_ms", "1,000 slow streams: p99 lateness (ms)", "<=", 50.0),
+    ("unpaced_vs_bare", "unpaced chunks/s vs bare", ">=", 0.95),
+    ("startup_s", "start-up to first answer (s)", "<=", 0.3),
+    ("soak_peak_rss_mb", "soak, runs over {soak_worlds} worlds for {soak_minutes}: peak RSS (MB)", "<=", 300.0),
+    ("soak_slope_mb_per_min", "soak: RSS slope over the last half (MB/min)", "<=", 1.0),
+    ("soak_rise_pct", "soak: RSS peak of the last half over its first sample (%)", "<=", 5.0),
+    ("soak_check_found", "no budget pressure: share of run ids still answered 200", ">=", 1.0),
+    ("soak_check_journal", "no budget pressure: share of worlds whose journal holds every POST", ">=", 1.0),
+    # Kept from earlier issues (issue 22 does not ask for them; they still hold the line).
     ("paced1000_rss_mb", "1,000 slow streams: peak RSS (MB)", "<=", 400.0),
-    ("unpaced_vs_bare", "unpaced chunks/s vs bare", ">=", 0.8),
-    ("startup_s", "start-up to first answer (s)", "<=", 1.0),
     *proxy_section.TARGETS,
 ]
+#: The targets above that earlier issues set; latest.md lists them apart. Prism's ratio has no target any more
+#: (issue 22's Done-when does not ask for one; the earlier ">= 4x Prism" is gone): it is shown as information.
+EARLIER_TARGETS = {"paced1000_rss_mb", *(t[0] for t in proxy_section.TARGETS)}
 
 
 def log(message: str) -> None:
@@ -118,6 +134,8 @@ def server_command(kind: str, port: int, speed: float, extra: Sequence[str] = ()
     if kind == "mock":
         return [str(VENV_BIN / "recoup-mock"), "serve", "--host", "127.0.0.1", "--port", str(port),
                 "--speed", f"{speed:g}", "--quiet", *extra]
+    if kind == "defaults":  # as a user starts it: speed 1, the access log on (`speed` does not apply)
+        return [str(VENV_BIN / "recoup-mock"), "serve", "--host", "127.0.0.1", "--port", str(port), *extra]
     if extra and kind != "proxy":
         raise ValueError(f"extra arguments are for the mock and the proxy only, not {kind}")
     if kind == "bare":
@@ -145,10 +163,44 @@ def probe(port: int, timeout: float = 1.0) -> int:
     return int(match.group(1)) if match else 0
 
 
-def admin_json(port: int, path: str) -> Any:
-    """``GET`` an admin path of the mock (loopback) and return its JSON."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+def admin_json(port: int, path: str, world: str | None = None) -> Any:
+    """``GET`` an admin path of the mock (loopback), in ``world`` when given, and return its JSON."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"x-mock-world": world} if world else {})
+    with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
+
+
+def admin_status(port: int, world: str | None) -> dict[str, Any]:
+    """``GET /__mock/status`` of ``world`` (the default world when None), or why it could not be read."""
+    try:
+        doc: dict[str, Any] = admin_json(port, "/__mock/status", world)
+    except (OSError, ValueError) as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return doc
+
+
+def evictions(status: Any) -> int | None:
+    """The sum of the integer fields of a ``/__mock/status`` answer whose name says evicted (the budget's count),
+    None when it has none (a mock without a budget)."""
+    found = [v for k, v in (status or {}).items() if "evict" in k.lower() and isinstance(v, int)] \
+        if isinstance(status, dict) else []
+    nested = [n for v in (status or {}).values() if isinstance(v, dict) and (n := evictions(v)) is not None] \
+        if isinstance(status, dict) else []
+    return sum(found) + sum(nested) if found or nested else None
+
+
+def flatness(samples: Sequence[tuple[float, int]], seconds: float) -> dict[str, Any]:
+    """RSS over the soak's last half (the samples at or after ``seconds`` / 2): the least-squares slope in
+    MB/min, its min and max, and how far its max rose above its first sample (%). "Flat" is slope <= 1 MB/min
+    and that rise <= 5 % (`TARGETS`)."""
+    half = [(t, kb) for t, kb in samples if t >= seconds / 2]
+    if len(half) < 3:
+        return {"slope_mb_per_min": None, "rise_pct": None, "last_half_samples": len(half)}
+    first, low, high = half[0][1], min(kb for _, kb in half), max(kb for _, kb in half)
+    return {"last_half_samples": len(half), "last_half_from_s": half[0][0],
+            "slope_mb_per_min": _slope([(t / 60, kb / 1024) for t, kb in half]),
+            "last_half_first_mb": first / 1024, "last_half_min_mb": low / 1024, "last_half_max_mb": high / 1024,
+            "rise_pct": (high - first) / first * 100}
 
 
 class Resumer:
@@ -223,6 +275,26 @@ class Server:
 _RUNNING: set[Server] = set()
 
 
+def wrk_result(returncode: int, stdout: str, stderr: str) -> dict[str, Any]:
+    """The WRK_JSON line `bench/wrk/report.lua` prints, with the rate and the error count added."""
+    line = next((ln for ln in stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
+    if returncode or line is None:
+        raise RuntimeError(f"wrk failed ({returncode}): {stdout[-800:]} {stderr[-800:]}")
+    out: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
+    out["rps"] = out["requests"] / (out["duration_us"] / 1e6)
+    out["error_count"] = sum(out["errors"].values())
+    return out
+
+
+def count_lines(path: Path) -> int:
+    """Lines in a server's output file (the access log of the `defaults` mock), read in blocks."""
+    lines = 0
+    with contextlib.suppress(OSError), path.open("rb") as f:
+        while block := f.read(1 << 20):
+            lines += block.count(b"\n")
+    return lines
+
+
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -273,19 +345,21 @@ class Bench:
         return subprocess.run(list(argv), cwd=ROOT, capture_output=True, text=True, timeout=timeout,
                               preexec_fn=_preexec(self.pin.client), stdin=subprocess.DEVNULL)
 
-    def wrk(self, script: str, port: int, duration: float, script_args: Sequence[str] = ()) -> dict[str, Any]:
+    def wrk_argv(self, script: str, port: int, duration: float, script_args: Sequence[str] = ()) -> list[str]:
         argv = ["wrk", "-t1", f"-c{self.args.connections}", f"-d{duration:g}s", "-s", str(BENCH / "wrk" / script),
                 f"http://127.0.0.1:{port}/"]
-        if script_args:
-            argv += ["--", *script_args]
-        done = self.client(argv, timeout=duration + 60)
-        line = next((ln for ln in done.stdout.splitlines() if ln.startswith("WRK_JSON ")), None)
-        if done.returncode or line is None:
-            raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout[-800:]} {done.stderr[-800:]}")
-        out: dict[str, Any] = json.loads(line.removeprefix("WRK_JSON "))
-        out["rps"] = out["requests"] / (out["duration_us"] / 1e6)
-        out["error_count"] = sum(out["errors"].values())
-        return out
+        return [*argv, "--", *script_args] if script_args else argv
+
+    def wrk(self, script: str, port: int, duration: float, script_args: Sequence[str] = ()) -> dict[str, Any]:
+        done = self.client(self.wrk_argv(script, port, duration, script_args), timeout=duration + 60)
+        return wrk_result(done.returncode, done.stdout, done.stderr)
+
+    def wrk_background(self, script: str, port: int, duration: float,
+                       script_args: Sequence[str] = ()) -> subprocess.Popen[str]:
+        """wrk as in `wrk`, started and left running (on the client CPU): `wrk_result` of its output when it ends."""
+        return subprocess.Popen(self.wrk_argv(script, port, duration, script_args), cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                                preexec_fn=_preexec(self.pin.client), start_new_session=True)
 
     def client_json(self, argv: Sequence[str], timeout: float) -> dict[str, Any]:
         """Run ``bench/<argv[0]>`` with the rest of ``argv`` on the client CPU; its last stdout line, as JSON."""
@@ -347,28 +421,43 @@ class Bench:
         return out
 
     def rates(self) -> dict[str, Any]:
+        """Each of `RATE_SERVERS` on a fresh server a round, the order alternating by round. The `defaults` mock
+        (runs only) writes its access log to a file beside the other servers' output, on the bench's temporary
+        directory: the lines are counted afterwards (`log_lines`), the proof that it logged one per request."""
         routes = {"resume": "resume_idle.lua", "runs": "post_runs.lua"}
-        out: dict[str, Any] = {route: {kind: {"rounds": []} for kind in SERVERS} for route in routes}
+        out: dict[str, Any] = {route: {kind: {"rounds": []} for kind in RATE_SERVERS} for route in routes}
+        del out["resume"]["defaults"]
+        out["defaults_log_sink"] = f"a file on {filesystem(self.tmp)} (the server's stdout and stderr)"
         for round_no in range(self.args.rounds):
-            order = list(SERVERS) if round_no % 2 == 0 else list(reversed(SERVERS))
+            order = list(RATE_SERVERS) if round_no % 2 == 0 else list(reversed(RATE_SERVERS))
             for kind in order:
+                kind_routes = {r: s for r, s in routes.items() if kind in out[r]}
                 if reason := self.available(kind):
-                    for route in routes:
+                    for route in kind_routes:
                         out[route][kind]["error"] = reason
                     continue
                 # One fresh server a round; resume first, since POST /api/chat/runs leaves runs behind.
                 with self.serving(kind) as server:
-                    for route, script in routes.items():
+                    answered = 0
+                    for route, script in kind_routes.items():
                         if self.args.warmup > 0:
-                            self.wrk(script, server.port, self.args.warmup)
+                            answered += self.wrk(script, server.port, self.args.warmup)["requests"]
                         result = self.wrk(script, server.port, self.args.duration)
+                        answered += result["requests"]
                         result["rss_kb_after"] = server.status().get("VmRSS")
                         out[route][kind]["rounds"].append(result)
-                        log(f"  round {round_no + 1} {kind:5} {route:6} {result['rps']:9.0f} req/s  "
+                        log(f"  round {round_no + 1} {kind:8} {route:6} {result['rps']:9.0f} req/s  "
                             f"p50 {result['latency_us']['p50'] / 1000:.2f} ms  p99 "
                             f"{result['latency_us']['p99'] / 1000:.2f} ms  errors {result['error_count']}")
+                if kind == "defaults":  # counted once the server has stopped (and flushed what it buffered)
+                    lines = count_lines(server.log_path)
+                    result["log_lines"], result["requests_answered"] = lines, answered
+                    result["log_bytes"] = server.log_path.stat().st_size
+                    log(f"  round {round_no + 1} defaults: {lines:,} output lines for {answered:,} requests")
         for route in routes:
-            for kind in SERVERS:
+            for kind in RATE_SERVERS:
+                if kind not in out[route]:
+                    continue
                 rounds = out[route][kind]["rounds"]
                 if rounds:
                     good = [r for r in rounds if r["error_count"] == 0] or rounds
@@ -565,6 +654,80 @@ class Bench:
         return {"available": True, "exit_code": done.returncode, "duration_s": duration, "command": " ".join(argv[1:]),
                 "output_tail": (done.stdout + done.stderr)[-1500:]}
 
+    def soak(self) -> dict[str, Any]:
+        """``--soak-seconds`` of ``POST /api/chat/runs`` over ``--soak-worlds`` worlds (``post_runs_worlds.lua``)
+        against one mock at ``--speed 0 --quiet`` with its default memory budget, its VmRSS read every
+        ``--soak-sample`` seconds; then the "nothing lost" check on a fresh mock. Each part is kept when the
+        other fails."""
+        out: dict[str, Any] = {}
+        for part, body in (("load", self.soak_load), ("check", self.soak_check)):
+            try:
+                out[part] = body()
+            except Exception as exc:
+                message = f"soak {part}: {type(exc).__name__}: {exc}"
+                self.errors.append(message)
+                log("FAILED " + message)
+                traceback.print_exc()
+                out[part] = {"error": message}
+        return out
+
+    def soak_extra(self) -> list[str]:
+        """``--max-worlds`` raised to the soak's worlds + the default world when that passes the default limit
+        (256 counts the default world, so 256 named worlds need 257); nothing else: the budget is the default."""
+        needed = self.args.soak_worlds + 1
+        return ["--max-worlds", str(needed)] if needed > DEFAULT_MAX_WORLDS else []
+
+    def soak_load(self) -> dict[str, Any]:
+        seconds, n, every = self.args.soak_seconds, self.args.soak_worlds, self.args.soak_sample
+        extra = self.soak_extra()
+        with self.serving("mock", extra=extra) as server:
+            start_rss = server.status().get("VmRSS", 0)
+            load = self.wrk_background("post_runs_worlds.lua", server.port, seconds, (str(n),))
+            started = time.perf_counter()
+            samples: list[tuple[float, int]] = [(0.0, start_rss)]
+            deadline = started + seconds + 60
+            next_at = started + every
+            try:
+                while load.poll() is None and time.perf_counter() < deadline:
+                    time.sleep(max(0.0, min(next_at, deadline) - time.perf_counter()))
+                    next_at += every
+                    if load.poll() is None and (rss := server.status().get("VmRSS")):
+                        samples.append((round(time.perf_counter() - started, 2), rss))
+                        if len(samples) % max(1, round(60 / every)) == 0:
+                            log(f"  soak {samples[-1][0]:6.0f} s: RSS {rss / 1024:.0f} MB")
+                stdout, stderr = load.communicate(timeout=max(1.0, deadline - time.perf_counter()))
+            finally:
+                if load.poll() is None:
+                    load.kill()
+                    load.communicate()
+            result = wrk_result(load.returncode, stdout, stderr)
+            status = server.status()
+            worlds_live = len(admin_json(server.port, "/__mock/worlds")["worlds"])
+            mock_status = {w: admin_status(server.port, w) for w in (None, "w-0")}
+        out = {"worlds": n, "seconds": seconds, "sample_every_s": every, "extra_args": extra,
+               "wrk": result, "rss_samples": samples, "peak_rss_kb": status.get("VmHWM"),
+               "rss_kb_end": status.get("VmRSS"), "worlds_live": worlds_live, "status": mock_status,
+               **flatness(samples, seconds)}
+        log(f"  soak: {result['rps']:.0f} req/s, {result['error_count']} errors, peak RSS "
+            f"{(out['peak_rss_kb'] or 0) / 1024:.0f} MB, last half slope {_fmt(out['slope_mb_per_min'], 2)} MB/min, "
+            f"rise {_fmt(out['rise_pct'], 1)} %, {worlds_live} worlds live")
+        return out
+
+    def soak_check(self) -> dict[str, Any]:
+        """A fresh mock as in the soak; ``--soak-check-runs`` runs (few enough that the budget is never reached)
+        over the same worlds, every run id a 202 gave back asked for again (``bench/streams.py runs``)."""
+        extra = self.soak_extra()
+        with self.serving("mock", extra=extra) as server:
+            result = self.streams("runs", server.port, ["--n", str(self.args.soak_check_runs),
+                                                        "--worlds", str(self.args.soak_worlds),
+                                                        "--concurrency", str(self.args.connections),
+                                                        "--timeout", "600"], timeout=660)
+            result["rss_kb_end"] = server.status().get("VmRSS")
+            result["status"] = admin_status(server.port, None)
+        log(f"  soak check: {result['accepted']:,} of {result['n']:,} runs accepted, {result['found']:,} still "
+            f"answered, {result['journal_worlds_short']} of {result['worlds']} worlds' journals short")
+        return result
+
     def run(self) -> dict[str, Any]:
         started = time.perf_counter()
         results: dict[str, Any] = {"meta": self.meta()}
@@ -575,6 +738,7 @@ class Bench:
         self.section("unpaced", results, self.unpaced)
         self.section("contract", results, self.contract)
         self.section("proxy", results, lambda: proxy_section.run(self, log))
+        self.section("soak", results, self.soak)
         results["meta"]["wall_s"] = round(time.perf_counter() - started, 1)
         results["meta"]["loadavg_after"] = os.getloadavg()
         results["errors"] = self.errors
@@ -619,8 +783,22 @@ class Bench:
                          "unpaced_streams": a.unpaced_streams, "unpaced_duration_s": a.unpaced_duration,
                          "startup_runs": a.startup_runs, "worlds": a.worlds, "worlds_no_keep": a.worlds_no_keep,
                          "idle_worlds": a.idle_worlds,
-                         "memory_rounds": a.memory_rounds, "memory_warmup": a.memory_warmup},
+                         "memory_rounds": a.memory_rounds, "memory_warmup": a.memory_warmup,
+                         "soak_seconds": a.soak_seconds, "soak_worlds": a.soak_worlds, "soak_sample_s": a.soak_sample,
+                         "soak_check_runs": a.soak_check_runs},
         }
+
+
+def filesystem(path: Path) -> str:
+    """The type and mount point of the filesystem ``path`` is on (from /proc/mounts), e.g. ``ext4 (/)``."""
+    best = ("?", "/")
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/mounts").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 2 and str(path.resolve()).startswith(fields[1].rstrip("/") + "/") \
+                    and len(fields[1]) >= len(best[1]):
+                best = (fields[2], fields[1])
+    return f"{best[0]} ({best[1]}, {path})"
 
 
 def _normalise(body: str) -> str:
@@ -649,6 +827,45 @@ def _worlds_note(r: dict[str, Any]) -> str:
         f"{s.get('memory_rounds')} rounds counts; `--max-worlds` raised only above the default 256.")
 
 
+def _duration(seconds: float) -> str:
+    """``600`` -> ``10 min``, ``20`` -> ``20 s``."""
+    return f"{seconds / 60:g} min" if seconds >= 60 and seconds % 60 == 0 else f"{seconds:g} s"
+
+
+def _target_line(t: dict[str, Any]) -> str:
+    return (f"- {t['label']}: {_fmt(t['value'], 2)} (target {t['op']} {t['target']:g}) → "
+            f"{'met' if t['met'] else 'not met' if t['met'] is not None else 'not measured'}")
+
+
+def _soak_note(r: dict[str, Any]) -> str:
+    sl, sc = _get(r, "soak", "load"), _get(r, "soak", "check")
+    if sl is None and sc is None:
+        return "- Soak: not run."
+    text = "- Soak: "
+    if sl and "error" not in sl:
+        raised = " ".join(sl["extra_args"])
+        text += (f"one mock at `--speed 0 --quiet` with its default memory budget"
+                 f"{f' and `{raised}` (the named worlds and the default one)' if raised else ''}, "
+                 f"wrk {r['meta']['settings']['wrk'].split(' -d')[0]} for {_duration(sl['seconds'])} with "
+                 f"`post_runs_worlds.lua {sl['worlds']}` (`x-mock-world: w-0` .. `w-{sl['worlds'] - 1}`, in turn); "
+                 f"`VmRSS` read every {sl['sample_every_s']:g} s ({len(sl['rss_samples'])} samples), peak RSS is "
+                 "`VmHWM` at the end. Flat means: over the last half (the samples from "
+                 f"{sl.get('last_half_from_s', 0):.0f} s on), the least-squares slope ≤ 1 MB/min and the highest "
+                 "sample ≤ 5 % above the first. ")
+    if sc and "error" not in sc:
+        text += (f"No budget pressure: a fresh mock, the same flags, {sc['n']:,} `POST /api/chat/runs` over "
+                 f"{sc['worlds']} worlds in turn ({sc['concurrency']} connections, `bench/streams.py runs`); every "
+                 "`Location` a 202 gave back asked for again (`GET /api/chat/runs/{runId}`, 200 expected), then "
+                 "each world's journal (`GET /__mock/requests?method=POST&path=/api/chat/runs`), which must hold "
+                 f"every POST sent to it; RSS at the end {cell_mb(sc.get('rss_kb_end'))} MB; evictions in "
+                 f"`/__mock/status`: {'not reported' if (e := evictions(sc.get('status'))) is None else e}.")
+    return text
+
+
+def cell_mb(kb: Any) -> str:
+    return "—" if not isinstance(kb, int | float) else f"{kb / 1024:,.0f}"
+
+
 def _said(value: Any) -> str:
     return "not run" if value is None else str(value)
 
@@ -671,8 +888,9 @@ def _ratio(a: float | None, b: float | None) -> float | None:
     return None if a is None or not b else a / b
 
 
-def _slope(points: Sequence[tuple[int, int]]) -> float:
-    """Least-squares slope of (worlds, RSS kB): kB per world, the linearity check beside the end-to-end figure."""
+def _slope(points: Sequence[tuple[float, float]]) -> float:
+    """Least-squares slope of (x, y): for (worlds, RSS kB), kB per world, the idle worlds' linearity check; for
+    (minutes, RSS MB), the soak's MB/min."""
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     mx, my = statistics.fmean(xs), statistics.fmean(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
@@ -688,12 +906,21 @@ def _idle_ns(r: dict[str, Any]) -> tuple[int | None, int | None]:
 
 def figures(r: dict[str, Any]) -> dict[str, float | None]:
     rps = {(route, kind): _get(r, "rates", route, kind, "best", "rps") for route in ("runs", "resume")
-           for kind in SERVERS}
+           for kind in RATE_SERVERS}
+    peak = _get(r, "soak", "load", "peak_rss_kb")
+    check = _get(r, "soak", "check") or {}
     n1000 = _get(r, "paced", "1000", "mock")
     small, large = _idle_ns(r)
     unpaced = {kind: _get(r, "unpaced", kind, "best", "chunks_per_s") for kind in ("mock", "bare")}
     return {
         "runs_vs_bare": _ratio(rps["runs", "mock"], rps["runs", "bare"]),
+        "runs_defaults_vs_bare": _ratio(rps["runs", "defaults"], rps["runs", "bare"]),
+        "soak_peak_rss_mb": None if peak is None else peak / 1024,
+        "soak_slope_mb_per_min": _get(r, "soak", "load", "slope_mb_per_min"),
+        "soak_rise_pct": _get(r, "soak", "load", "rise_pct"),
+        "soak_check_found": _ratio(check.get("found"), check.get("accepted")),
+        "soak_check_journal": None if "journal_worlds_short" not in check else
+        (check["worlds"] - check["journal_worlds_short"]) / check["worlds"],
         "runs_vs_prism": _ratio(rps["runs", "mock"], rps["runs", "prism"]),
         "resume_vs_bare": _ratio(rps["resume", "mock"], rps["resume", "bare"]),
         "resume_vs_prism": _ratio(rps["resume", "mock"], rps["resume", "prism"]),
@@ -715,8 +942,11 @@ def figures(r: dict[str, Any]) -> dict[str, float | None]:
 def evaluate(r: dict[str, Any]) -> list[dict[str, Any]]:
     values = figures(r)
     small, large = _idle_ns(r)
+    soak_s = _get(r, "soak", "load", "seconds") or _get(r, "meta", "settings", "soak_seconds") or SOAK_SECONDS
     names = {"worlds": _get(r, "meta", "settings", "worlds") or "N", "idle_small": small or 0,
-             "idle_large": large or 0}
+             "idle_large": large or 0, "soak_minutes": _duration(soak_s),
+             "soak_worlds": _get(r, "soak", "load", "worlds") or _get(r, "meta", "settings", "soak_worlds")
+             or SOAK_WORLDS}
     out = []
     for key, template, op, target in TARGETS:
         if key == "world_idle_kb_large" and large == small:
@@ -724,7 +954,8 @@ def evaluate(r: dict[str, Any]) -> list[dict[str, Any]]:
         label = template.format(**names)
         value = values.get(key)
         met = None if value is None else (value >= target if op == ">=" else value <= target)
-        out.append({"key": key, "label": label, "op": op, "target": target, "value": value, "met": met})
+        out.append({"key": key, "label": label, "op": op, "target": target, "value": value, "met": met,
+                    "source": "earlier" if key in EARLIER_TARGETS else "issue 22"})
     return out
 
 
@@ -769,6 +1000,16 @@ def markdown(r: dict[str, Any]) -> str:
             return "—" if p50 is None else f"{p50 / 1000:.1f} / {p99 / 1000:.1f}"
 
         rows.append((f"{label}: latency p50 / p99 (ms)", lat("mock"), lat("bare"), lat("prism"), "", "", ""))
+        if route == "runs":
+            d = _get(r, "rates", "runs", "defaults", "best")
+            rows.append((f"{label} at the defaults (speed 1, access log on): req/s", cell(_get(d, "rps")),
+                         cell(rate["bare"]), "—", f"{cell(values['runs_defaults_vs_bare'], 2)} of bare",
+                         target("runs_defaults_vs_bare"), met("runs_defaults_vs_bare")))
+            d50, d99 = _get(d, "latency_us", "p50"), _get(d, "latency_us", "p99")
+            per = _ratio(_get(d, "log_lines"), _get(d, "requests_answered"))
+            rows.append((f"{label} at the defaults: latency p50 / p99 (ms) · log lines per request",
+                         "—" if d50 is None else f"{d50 / 1000:.1f} / {d99 / 1000:.1f} · {_fmt(per, 2)}",
+                         "", "", "", "", ""))
     wr = _get(r, "worlds", "rates") or {}
     if wr:
         single, spread = _get(wr, "single", "best"), _get(wr, "spread", "best")
@@ -801,7 +1042,7 @@ def markdown(r: dict[str, Any]) -> str:
         doc = wm[str(n)]
         best = min(doc.get("rounds") or [{}], key=lambda x: abs(x.get("kb_per_world", 0) - doc["kb_per_world"]))
         rows.append((f"{n:,} idle worlds: RSS per world (KB; slope {cell(_get(best, 'slope_kb_per_world'), 0)})",
-                     cell(doc.get("kb_per_world"), 0), "—", "—", "", target(key), met(key)))
+                     cell(doc.get("kb_per_world"), 1), "—", "—", "", target(key), met(key)))
     for n in r["meta"]["settings"]["paced_n"]:
         mk, bk = _get(r, "paced", str(n), "mock"), _get(r, "paced", str(n), "bare")
         big = n == 1000
@@ -831,6 +1072,35 @@ def markdown(r: dict[str, Any]) -> str:
     st = {k: _get(r, "startup", k, "median_s") for k in SERVERS}
     rows.append(("start-up to first answered request (s, median)", cell(st["mock"], 2), cell(st["bare"], 2),
                  cell(st["prism"], 2), "", target("startup_s"), met("startup_s")))
+    sl, sc = _get(r, "soak", "load") or {}, _get(r, "soak", "check") or {}
+    if sl and "error" not in sl:
+        w = sl.get("wrk") or {}
+        rows.append((f"soak: runs over {sl['worlds']} worlds for {_duration(sl['seconds'])}: req/s (non-2xx, "
+                     "socket errors)", f"{cell(w.get('rps'))} ({_get(w, 'errors', 'status') or 0:,}, "
+                     f"{(w.get('error_count') or 0) - (_get(w, 'errors', 'status') or 0):,})", "—", "—", "", "", ""))
+        rows.append(("soak: peak RSS (VmHWM, MB)", cell(values["soak_peak_rss_mb"]), "—", "—", "",
+                     target("soak_peak_rss_mb"), met("soak_peak_rss_mb")))
+        rows.append(("soak, last half: RSS slope (MB/min)", cell(values["soak_slope_mb_per_min"], 2), "—", "—", "",
+                     target("soak_slope_mb_per_min"), met("soak_slope_mb_per_min")))
+        rows.append(("soak, last half: RSS first · min · max (MB); max over first (%)",
+                     f"{cell(sl.get('last_half_first_mb'))} · {cell(sl.get('last_half_min_mb'))} · "
+                     f"{cell(sl.get('last_half_max_mb'))}; {cell(values['soak_rise_pct'], 1)}", "—", "—", "",
+                     target("soak_rise_pct"), met("soak_rise_pct")))
+        ev = [evictions(x) for x in (sl.get("status") or {}).values()]
+        rows.append(("soak: worlds live at the end · evictions in `/__mock/status` (default world, w-0)",
+                     f"{sl.get('worlds_live')} · " + " / ".join("not reported" if e is None else f"{e:,}" for e in ev),
+                     "—", "—", "", "", ""))
+    elif sl:
+        rows.append(("soak", "error", "", "", "", "", ""))
+    if sc and "error" not in sc:
+        rows.append((f"no budget pressure: {sc['n']:,} runs over {sc['worlds']} worlds: run ids still answered 200",
+                     f"{sc['found']:,}/{sc['accepted']:,} (of {sc['n']:,} sent)", "—", "—", "",
+                     "all", met("soak_check_found")))
+        rows.append(("no budget pressure: worlds whose journal holds every POST",
+                     f"{sc['worlds'] - sc['journal_worlds_short']}/{sc['worlds']}", "—", "—", "", "all",
+                     met("soak_check_journal")))
+    elif sc:
+        rows.append(("soak: no budget pressure check", "error", "", "", "", "", ""))
     c = r.get("contract") or {}
     if not c:
         contract = "not run"
@@ -858,8 +1128,15 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "## Targets",
         "",
-        *(f"- {t['label']}: {_fmt(t['value'], 2)} (target {t['op']} {t['target']:g}) → "
-          f"{'met' if t['met'] else 'not met' if t['met'] is not None else 'not measured'}" for t in r["targets"]),
+        "Issue 22's Done-when (and its idle world ≤ 16 KB):",
+        "",
+        *(_target_line(t) for t in r["targets"] if t.get("source", "issue 22") == "issue 22"),
+        "",
+        "Kept from earlier issues:",
+        "",
+        *(_target_line(t) for t in r["targets"] if t.get("source") == "earlier"),
+        "",
+        "Prism's ratios are information: issue 22 sets no target against Prism (the earlier ≥ 4x is dropped).",
         "",
         "## How this was measured",
         "",
@@ -869,12 +1146,18 @@ def markdown(r: dict[str, Any]) -> str:
         "run** (default scenario, finished at once at speed 0) and stores a session, a chat and messages; the "
         "bare app and Prism store nothing.",
         "- Resume: `GET /api/chat/<idle chat>/stream` with `Prefer: code=204` (so Prism answers 204 too).",
+        "- Defaults: `recoup-mock serve` with no `--speed` and no `--quiet` (speed 1: every run plays its scenario "
+        "in real time; one access-log line per request), in the same rounds as the other servers, runs only. Its "
+        f"output goes to {_get(r, 'rates', 'defaults_log_sink') or 'a file'}: a sink that never blocks, as "
+        "a terminal's pty can when the terminal draws slower than the lines come; the lines are counted after "
+        "the server stops (log lines per request, above).",
+        _soak_note(r),
         _worlds_note(r),
         f"- Paced streams: best of {m['settings'].get('paced_rounds', 1)} rounds (lowest p99 lateness); the mock at "
         "`--speed 1`, each stream on a fresh chat (made through the API before "
         "timing), all requests sent at once on open connections. Lateness of a chunk = its arrival - (stream start "
-        "+ its due time from `mockserver.streams.engine.schedule`), the stream start being the latest instant all of the "
-        "stream's chunks agree with, min(arrival - due): the first chunk's arrival unless it was held back; "
+        "+ its due time from `mockserver.streams.engine.schedule`), the stream start being the latest instant all of "
+        "the stream's chunks agree with, min(arrival - due): the first chunk's arrival unless it was held back; "
         "TTFB is from the request. "
         "Peak RSS is `VmHWM` of the server process. The bare app paces the same bytes on the same schedule "
         f"(schedule check: {_said(_get(r, 'paced', 'schedule_check', 'bare_matches_mock_schedule'))}).",
@@ -911,25 +1194,29 @@ def chart(r: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     values = figures(r)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(14.5, 5.6), gridspec_kw={"width_ratios": [1.2, 1.25]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(16.5, 7.6), gridspec_kw={"width_ratios": [1.3, 1.25]})
     # Left: the ratios themselves, each with its target.
-    ratio_keys = [("runs_vs_bare", "runs 202\nvs bare"), ("resume_vs_bare", "resume 204\nvs bare"),
-                  ("unpaced_vs_bare", "unpaced chunks/s\nvs bare"), ("runs_vs_prism", "runs 202\nvs Prism"),
-                  ("worlds_runs_vs_single", "runs 202, many\nworlds vs one")]
+    ratio_keys = [("runs_vs_bare", "runs 202\nvs bare"), ("runs_defaults_vs_bare", "runs 202,\ndefaults\nvs bare"),
+                  ("resume_vs_bare", "resume 204\nvs bare"), ("unpaced_vs_bare", "unpaced chunks/s\nvs bare"),
+                  ("worlds_runs_vs_single", "runs 202, many\nworlds vs one"),
+                  ("runs_vs_prism", "runs 202\nvs Prism\n(no target)")]
     targets = {t["key"]: t for t in r["targets"]}
     xs = range(len(ratio_keys))
     for x, (key, _label) in zip(xs, ratio_keys, strict=True):
-        value, t = values.get(key), targets[key]
-        color = "#9e9e9e" if value is None else "#2e7d32" if t["met"] else "#c62828"
+        value, t = values.get(key), targets.get(key)
+        color = ("#9e9e9e" if value is None else "#78909c" if t is None else "#2e7d32" if t["met"] else "#c62828")
         left.bar(x, value or 0, color=color, width=0.6)
-        left.hlines(t["target"], x - 0.4, x + 0.4, colors="black", linestyles="--", linewidth=1.5)
         left.annotate("n/a" if value is None else f"{value:.2f}", (x, value or 0), ha="center", va="bottom",
                       fontsize=10, xytext=(0, 3), textcoords="offset points")
-        left.annotate(f"target ≥ {t['target']:g}", (x, t["target"]), ha="center", va="bottom", fontsize=8,
-                      xytext=(0, 3), textcoords="offset points", color="#333333")
-    left.set_xticks(list(xs), [label for _, label in ratio_keys], fontsize=8)
-    left.set_yscale("log")
-    left.set_ylabel("mock ÷ other server, or ÷ one world (log scale)")
+        if t is not None:
+            left.hlines(t["target"], x - 0.4, x + 0.4, colors="black", linestyles="--", linewidth=1.5)
+            left.annotate(f"target ≥ {t['target']:g}", (x, t["target"]), ha="center", va="bottom", fontsize=8,
+                          xytext=(0, 3), textcoords="offset points", color="#333333")
+    left.set_xticks(list(xs), [label for _, label in ratio_keys], fontsize=7.5)
+    tallest = max([values.get(k) or 0 for k, _ in ratio_keys] + [t["target"] for k, _ in ratio_keys
+                                                                   if (t := targets.get(k)) is not None])
+    left.set_ylim(0, max(1.1, tallest * 1.15))
+    left.set_ylabel("mock ÷ other server, or ÷ one world")
     left.set_title("Ratios (dashed: target)")
     # Right: every target as a share of what it asks for (>= 1 means met).
     labels, scores, colors = [], [], []
@@ -938,17 +1225,20 @@ def chart(r: dict[str, Any], path: Path) -> None:
         if value is None:
             score = 0.0
         elif t["op"] == ">=":
-            score = value / t["target"]
-        else:
+            score = value / t["target"] if t["target"] else 10.0
+        else:  # a value at or below zero (a falling RSS slope) meets any <= target with a positive bound
             score = t["target"] / value if value > 0 else 10.0
-        labels.append(f"{t['label']}\n{_fmt(value, 2)} ({'≥' if t['op'] == '>=' else '≤'} {t['target']:g})")
-        scores.append(max(score, 1e-3))
+        earlier = " · earlier target" if t.get("source") == "earlier" else ""
+        shown = "not measured" if value is None else _fmt(value, 2)
+        labels.append(f"{t['label']}\n{shown} ({'≥' if t['op'] == '>=' else '≤'} {t['target']:g}){earlier}")
+        scores.append(min(max(score, 0.05), 10.0))
         colors.append("#9e9e9e" if t["met"] is None else "#2e7d32" if t["met"] else "#c62828")
     ys = list(range(len(labels)))[::-1]
     right.barh(ys, scores, color=colors, height=0.6)
     right.axvline(1.0, color="black", linestyle="--", linewidth=1.5)
     right.set_yticks(ys, labels, fontsize=8)
     right.set_xscale("log")
+    right.set_xlim(0.04, 12)
     right.set_xlabel("share of target (≥ 1 = met; for ≤ targets: target ÷ value)")
     right.set_title("Targets")
     fig.suptitle(f"recoup-mock bench · {r['meta']['date']} · commit {r['meta']['commit']}", fontsize=11)
@@ -1008,6 +1298,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--memory-warmup", type=int, default=500,
                         help="requests to the default world before the idle-world memory test's first RSS reading")
     parser.add_argument("--contract-timeout", type=float, default=900.0)
+    parser.add_argument("--soak-seconds", type=float, default=SOAK_SECONDS,
+                        help="soak: seconds of POST /api/chat/runs over --soak-worlds worlds on one mock")
+    parser.add_argument("--soak-worlds", type=int, default=SOAK_WORLDS, help="soak: worlds (w-0 ..) the runs go to in turn")
+    parser.add_argument("--soak-sample", type=float, default=5.0, help="soak: seconds between two VmRSS readings")
+    parser.add_argument("--soak-check-runs", type=int, default=2560,
+                        help="soak: runs of the 'no budget pressure' check (few enough that the budget is not "
+                             "reached), every one of them asked for again")
     parser.add_argument("--proxy-ttfb", type=int, default=200, help="proxy: first-byte requests each way")
     parser.add_argument("--proxy-streams", type=int, default=10, help="proxy: runs read both ways at a time")
     parser.add_argument("--proxy-rounds", type=int, default=3, help="proxy: rounds of runs, and replays")
@@ -1018,14 +1315,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="short smoke run (not for the record)")
     parser.add_argument("--rewrite", action="store_true", help="rewrite latest.md and ratios.png from latest.json")
     args = parser.parse_args(argv)
-    if args.rewrite:
-        write(json.loads((args.out / "latest.json").read_text()), args.out)
+    if args.rewrite:  # against the targets as they are now, not as they were when it was measured
+        results = json.loads((args.out / "latest.json").read_text())
+        results["targets"] = evaluate(results)
+        write(results, args.out)
         return 0
     if args.quick:
         args.duration, args.warmup, args.rounds, args.startup_runs, args.paced_rounds = 3.0, 1.0, 1, 1, 1
         args.memory_rounds = 1
         args.paced_n, args.unpaced_streams, args.unpaced_duration = [100], 500, 3.0
         args.proxy_ttfb, args.proxy_rounds = 50, 1
+        args.soak_seconds, args.soak_sample, args.soak_check_runs = 20.0, 1.0, 512
     if subprocess.run(["which", "wrk"], capture_output=True).returncode:
         parser.error("wrk is not installed (apt-get install -y wrk; `make bench` does it)")
     bench = Bench(args)

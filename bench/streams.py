@@ -12,6 +12,11 @@ Two modes, both printing one JSON object on stdout:
 ``unpaced`` ``--concurrency`` connections each sending ``POST /api/chat`` one after another (fresh chat
             each time) until ``--streams`` streams are done or ``--duration`` has passed; reports data
             events (chunks, ``[DONE]`` included) per second and streams per second, measured here.
+``runs``    the soak's "nothing lost" check: ``--n`` ``POST /api/chat/runs`` spread over ``--worlds`` worlds
+            (``x-mock-world: w-0`` .. in turn) on ``--concurrency`` connections, keeping every run id a 202
+            gave back (its ``Location``); then ``GET`` each of those (200 expected), and each world's journal
+            (``GET /__mock/requests?method=POST&path=/api/chat/runs``), which should hold every one of the
+            world's POSTs. Reports what is missing.
 
 ``--fresh-chats api`` creates the chats through the API first (``POST /api/sessions``, then
 ``POST /api/sandbox`` for the session), before anything is timed; ``--fresh-chats random`` just makes
@@ -408,19 +413,89 @@ async def unpaced(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def runs(args: argparse.Namespace) -> dict[str, Any]:
+    """Start ``--n`` runs over ``--worlds`` worlds, then ask the API and the journal for every one of them."""
+    worlds = [f"w-{k}" for k in range(args.worlds)]
+    conns = await connect(args.host, args.port, min(args.concurrency, args.n))
+    deadline = time.perf_counter() + args.timeout
+    started: list[tuple[str, str]] = []  # (world, Location) of every 202
+    start_status: dict[str, int] = {}
+    lookup_status: dict[str, int] = {}
+    missing: list[dict[str, Any]] = []
+    sent = dict.fromkeys(worlds, 0)
+
+    def count(table: dict[str, int], status: int) -> None:
+        table[str(status)] = table.get(str(status), 0) + 1
+
+    async def each(items: Iterator[Any], work: Any) -> None:
+        async def worker(conn: Http) -> None:
+            for item in items:
+                if time.perf_counter() >= deadline:
+                    raise TimeoutError(f"the runs check did not finish within {args.timeout:g} s")
+                await work(conn, item)
+
+        await asyncio.gather(*(worker(c) for c in conns))
+
+    async def start(conn: Http, i: int) -> None:
+        world = worlds[i % len(worlds)]
+        sent[world] += 1
+        r = await conn.send(request("POST", "/api/chat/runs", args.port, {"prompt": "hi"}, {"x-mock-world": world}),
+                            keep_body=True)
+        count(start_status, r.status)
+        if r.status == 202:
+            location = r.headers.get("location") or f"/api/chat/runs/{json.loads(r.body)['runId']}"
+            started.append((world, location))
+
+    async def look(conn: Http, item: tuple[str, str]) -> None:
+        world, location = item
+        r = await conn.send(request("GET", location, args.port, extra={"x-mock-world": world}), keep_body=True)
+        count(lookup_status, r.status)
+        if r.status != 200 and len(missing) < 20:
+            missing.append({"world": world, "location": location, "status": r.status,
+                            "body": bytes(r.body)[:300].decode("utf-8", "replace")})
+
+    journal_short: dict[str, dict[str, int]] = {}
+
+    async def journal(conn: Http, world: str) -> None:
+        r = await conn.send(request("GET", "/__mock/requests?method=POST&path=/api/chat/runs&limit=10000", args.port,
+                                    extra={"x-mock-world": world}), keep_body=True)
+        held = len(json.loads(r.body)["requests"]) if r.status == 200 else -1
+        if held != sent[world]:
+            journal_short[world] = {"sent": sent[world], "held": held, "status": r.status}
+
+    try:
+        t0 = time.perf_counter()
+        await each(iter(range(args.n)), start)
+        start_s = time.perf_counter() - t0
+        await each(iter(list(started)), look)
+        await each(iter(worlds), journal)
+    finally:
+        for c in conns:
+            c.close()
+    found = lookup_status.get("200", 0)
+    return {
+        "mode": "runs", "n": args.n, "worlds": args.worlds, "concurrency": len(conns), "start_s": start_s,
+        "start_status": start_status, "accepted": len(started), "lookup_status": lookup_status, "found": found,
+        "lost": len(started) - found, "missing_examples": missing,
+        "journal_worlds_short": len(journal_short), "journal_short_examples": dict(list(journal_short.items())[:10]),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("mode", choices=["paced", "unpaced"])
+    parser.add_argument("mode", choices=["paced", "unpaced", "runs"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--scenario", default="slow")
     parser.add_argument("--fresh-chats", choices=["api", "random"], default="api")
-    parser.add_argument("--n", type=int, default=100, help="paced: concurrent streams")
+    parser.add_argument("--n", type=int, default=100, help="paced: concurrent streams; runs: runs to start")
+    parser.add_argument("--worlds", type=int, default=256, help="runs: worlds (w-0 ..) the runs go to in turn")
     parser.add_argument("--speed", type=float, default=1.0, help="paced: the server's --speed (scales the schedule)")
     parser.add_argument("--timeout", type=float, default=30.0,
-                        help="paced: seconds before open streams count as failed")
+                        help="paced: seconds before open streams count as failed; runs: seconds for the whole "
+                             "check")
     parser.add_argument("--streams", type=int, default=3000, help="unpaced: fresh chats to stream at most")
-    parser.add_argument("--concurrency", type=int, default=32, help="unpaced: connections")
+    parser.add_argument("--concurrency", type=int, default=32, help="unpaced, runs: connections")
     parser.add_argument("--duration", type=float, default=8.0, help="unpaced: seconds at most")
     parser.add_argument("--announce", action="store_true", help="say on stderr when the timed part starts")
     parser.add_argument("--cpu", type=int, default=None, help="pin this client to one CPU")
@@ -439,7 +514,8 @@ def main(argv: list[str] | None = None) -> int:
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
-    result = runner(paced(args) if args.mode == "paced" else unpaced(args))
+    modes = {"paced": paced, "unpaced": unpaced, "runs": runs}
+    result = runner(modes[args.mode](args))
     result["fd_limit"] = limit
     print(json.dumps(result))
     return 0
