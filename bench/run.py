@@ -1300,7 +1300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--contract-timeout", type=float, default=900.0)
     parser.add_argument("--soak-seconds", type=float, default=SOAK_SECONDS,
                         help="soak: seconds of POST /api/chat/runs over --soak-worlds worlds on one mock")
-    parser.add_argument("--soak-worlds", type=int, default=SOAK_WORLDS, help="soak: worlds (w-0 ..) the runs go to in turn")
+    parser.add_argument("--soak-worlds", type=int, default=SOAK_WORLDS,
+                        help="soak: worlds (w-0 ..) the runs go to in turn")
     parser.add_argument("--soak-sample", type=float, default=5.0, help="soak: seconds between two VmRSS readings")
     parser.add_argument("--soak-check-runs", type=int, default=2560,
                         help="soak: runs of the 'no budget pressure' check (few enough that the budget is not "
