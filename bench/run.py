@@ -74,6 +74,8 @@ TARGETS: list[tuple[str, str, str, float]] = [
     ("paced1000_p99_ms", "1,000 slow streams: p99 lateness (ms)", "<=", 50.0),
     ("unpaced_vs_bare", "unpaced chunks/s vs bare", ">=", 0.95),
     ("startup_s", "start-up to first answer (s)", "<=", 0.3),
+    ("soak_completed", "soak, runs over {soak_worlds} worlds: share of its {soak_minutes} run (not stopped by "
+                       "--soak-rss-cap)", ">=", 1.0),
     ("soak_peak_rss_mb", "soak, runs over {soak_worlds} worlds for {soak_minutes}: peak RSS (MB)", "<=", 300.0),
     ("soak_slope_mb_per_min", "soak: RSS slope over the last half (MB/min)", "<=", 1.0),
     ("soak_rise_pct", "soak: RSS peak of the last half over its first sample (%)", "<=", 5.0),
@@ -687,6 +689,7 @@ class Bench:
             samples: list[tuple[float, int]] = [(0.0, start_rss)]
             deadline = started + seconds + 60
             next_at = started + every
+            stopped: str | None = None
             try:
                 while load.poll() is None and time.perf_counter() < deadline:
                     time.sleep(max(0.0, min(next_at, deadline) - time.perf_counter()))
@@ -695,6 +698,12 @@ class Bench:
                         samples.append((round(time.perf_counter() - started, 2), rss))
                         if len(samples) % max(1, round(60 / every)) == 0:
                             log(f"  soak {samples[-1][0]:6.0f} s: RSS {rss / 1024:.0f} MB")
+                        if rss > self.args.soak_rss_cap * 1024:  # a mock without a bound: spare the machine
+                            stopped = (f"stopped after {samples[-1][0]:.0f} s: RSS {rss / 1024:.0f} MB passed "
+                                       f"--soak-rss-cap {self.args.soak_rss_cap:g} MB")
+                            log("  soak " + stopped)
+                            load.send_signal(signal.SIGINT)  # wrk prints its summary on SIGINT
+                            break
                 stdout, stderr = load.communicate(timeout=max(1.0, deadline - time.perf_counter()))
             finally:
                 if load.poll() is None:
@@ -704,10 +713,12 @@ class Bench:
             status = server.status()
             worlds_live = len(admin_json(server.port, "/__mock/worlds")["worlds"])
             mock_status = {w: admin_status(server.port, w) for w in (None, "w-0")}
+        ran = samples[-1][0] if stopped else seconds
         out = {"worlds": n, "seconds": seconds, "sample_every_s": every, "extra_args": extra,
-               "wrk": result, "rss_samples": samples, "peak_rss_kb": status.get("VmHWM"),
+               "stopped_early": stopped, "ran_s": ran, "wrk": result, "rss_samples": samples,
+               "peak_rss_kb": status.get("VmHWM"),
                "rss_kb_end": status.get("VmRSS"), "worlds_live": worlds_live, "status": mock_status,
-               **flatness(samples, seconds)}
+               **flatness(samples, ran)}
         log(f"  soak: {result['rps']:.0f} req/s, {result['error_count']} errors, peak RSS "
             f"{(out['peak_rss_kb'] or 0) / 1024:.0f} MB, last half slope {_fmt(out['slope_mb_per_min'], 2)} MB/min, "
             f"rise {_fmt(out['rise_pct'], 1)} %, {worlds_live} worlds live")
@@ -916,6 +927,7 @@ def figures(r: dict[str, Any]) -> dict[str, float | None]:
         "runs_vs_bare": _ratio(rps["runs", "mock"], rps["runs", "bare"]),
         "runs_defaults_vs_bare": _ratio(rps["runs", "defaults"], rps["runs", "bare"]),
         "soak_peak_rss_mb": None if peak is None else peak / 1024,
+        "soak_completed": _ratio(_get(r, "soak", "load", "ran_s"), _get(r, "soak", "load", "seconds")),
         "soak_slope_mb_per_min": _get(r, "soak", "load", "slope_mb_per_min"),
         "soak_rise_pct": _get(r, "soak", "load", "rise_pct"),
         "soak_check_found": _ratio(check.get("found"), check.get("accepted")),
@@ -1075,6 +1087,9 @@ def markdown(r: dict[str, Any]) -> str:
     sl, sc = _get(r, "soak", "load") or {}, _get(r, "soak", "check") or {}
     if sl and "error" not in sl:
         w = sl.get("wrk") or {}
+        ran = f"{sl.get('ran_s', sl['seconds']):.0f} of {sl['seconds']:g}"
+        rows.append(("soak: seconds run" + (f" (**{sl['stopped_early']}**)" if sl.get("stopped_early") else ""),
+                     ran, "—", "—", "", "all", met("soak_completed")))
         rows.append((f"soak: runs over {sl['worlds']} worlds for {_duration(sl['seconds'])}: req/s (non-2xx, "
                      "socket errors)", f"{cell(w.get('rps'))} ({_get(w, 'errors', 'status') or 0:,}, "
                      f"{(w.get('error_count') or 0) - (_get(w, 'errors', 'status') or 0):,})", "—", "—", "", "", ""))
@@ -1303,6 +1318,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--soak-worlds", type=int, default=SOAK_WORLDS,
                         help="soak: worlds (w-0 ..) the runs go to in turn")
     parser.add_argument("--soak-sample", type=float, default=5.0, help="soak: seconds between two VmRSS readings")
+    parser.add_argument("--soak-rss-cap", type=float, default=4096.0,
+                        help="soak: stop the load when the mock's RSS passes this many MB (a mock without a memory "
+                             "bound would otherwise take the machine's memory); the soak then reports it")
     parser.add_argument("--soak-check-runs", type=int, default=2560,
                         help="soak: runs of the 'no budget pressure' check (few enough that the budget is not "
                              "reached), every one of them asked for again")
