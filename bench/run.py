@@ -1209,10 +1209,12 @@ def chart(r: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     values = figures(r)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(16.5, 7.6), gridspec_kw={"width_ratios": [1.3, 1.25]})
+    fig = plt.figure(figsize=(16.5, 10.5))
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.3, 1.25], height_ratios=[1.2, 1])
+    left, soak, right = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[:, 1])
     # Left: the ratios themselves, each with its target.
     ratio_keys = [("runs_vs_bare", "runs 202\nvs bare"), ("runs_defaults_vs_bare", "runs 202,\ndefaults\nvs bare"),
-                  ("resume_vs_bare", "resume 204\nvs bare"), ("unpaced_vs_bare", "unpaced chunks/s\nvs bare"),
+                  ("resume_vs_bare", "resume 204\nvs bare"), ("unpaced_vs_bare", "unpaced\nchunks/s\nvs bare"),
                   ("worlds_runs_vs_single", "runs 202, many\nworlds vs one"),
                   ("runs_vs_prism", "runs 202\nvs Prism\n(no target)")]
     targets = {t["key"]: t for t in r["targets"]}
@@ -1221,8 +1223,11 @@ def chart(r: dict[str, Any], path: Path) -> None:
         value, t = values.get(key), targets.get(key)
         color = ("#9e9e9e" if value is None else "#78909c" if t is None else "#2e7d32" if t["met"] else "#c62828")
         left.bar(x, value or 0, color=color, width=0.6)
-        left.annotate("n/a" if value is None else f"{value:.2f}", (x, value or 0), ha="center", va="bottom",
-                      fontsize=10, xytext=(0, 3), textcoords="offset points")
+        inside = value is not None and value >= 0.15  # inside the bar's top: clear of the target's label above
+        left.annotate("n/a" if value is None else f"{value:.2f}", (x, value or 0), ha="center",
+                      va="top" if inside else "bottom", fontsize=10, xytext=(0, -4 if inside else 3),
+                      textcoords="offset points", color="white" if inside else "black",
+                      fontweight="bold" if inside else "normal")
         if t is not None:
             left.hlines(t["target"], x - 0.4, x + 0.4, colors="black", linestyles="--", linewidth=1.5)
             left.annotate(f"target ≥ {t['target']:g}", (x, t["target"]), ha="center", va="bottom", fontsize=8,
@@ -1256,10 +1261,34 @@ def chart(r: dict[str, Any], path: Path) -> None:
     right.set_xlim(0.04, 12)
     right.set_xlabel("share of target (≥ 1 = met; for ≤ targets: target ÷ value)")
     right.set_title("Targets")
+    soak_chart(soak, r)
     fig.suptitle(f"recoup-mock bench · {r['meta']['date']} · commit {r['meta']['commit']}", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def soak_chart(ax: Any, r: dict[str, Any]) -> None:
+    """The soak's RSS over time, its last half shaded, the peak target as a line."""
+    sl = _get(r, "soak", "load") or {}
+    samples = sl.get("rss_samples") or []
+    ax.set_title("Soak: server RSS (VmRSS) over time")
+    if not samples:
+        ax.text(0.5, 0.5, "soak not run", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return
+    minutes = [t / 60 for t, _ in samples]
+    ax.plot(minutes, [kb / 1024 for _, kb in samples], color="#1565c0", linewidth=1.5)
+    ran = (sl.get("ran_s") or sl["seconds"]) / 60
+    ax.axvspan(ran / 2, ran, color="#e0e0e0", zorder=0, label="last half (flatness)")
+    peak = next((t for t in r["targets"] if t["key"] == "soak_peak_rss_mb"), None)
+    if peak is not None:
+        ax.axhline(peak["target"], color="black", linestyle="--", linewidth=1.5,
+                   label=f"target ≤ {peak['target']:g} MB")
+    ax.set_xlabel(f"minutes ({sl['worlds']} worlds, runs at {_get(sl, 'wrk', 'rps') or 0:,.0f} req/s)")
+    ax.set_ylabel("MB")
+    ax.set_ylim(bottom=0)
+    ax.legend(loc="lower right", fontsize=8)
 
 
 def write(results: dict[str, Any], out: Path) -> None:
