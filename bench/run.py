@@ -1305,7 +1305,8 @@ def merged(old: dict[str, Any], new: dict[str, Any], sections: Sequence[str]) ->
     """``old`` results with the ``sections`` of ``new`` (and their timings and errors) in place of its own."""
     out = {**old, **{name: new[name] for name in sections if name in new}}
     out["section_seconds"] = {**old.get("section_seconds", {}), **new.get("section_seconds", {})}
-    out["errors"] = [e for e in old.get("errors", []) if e.split(":")[0] not in sections] + new.get("errors", [])
+    out["errors"] = [e for e in old.get("errors", []) if e.split(":")[0].split()[0] not in sections] \
+        + new.get("errors", [])
     out["targets"] = evaluate(out)
     return out
 

@@ -19,8 +19,9 @@ Two modes, both printing one JSON object on stdout:
             world's POSTs. Reports what is missing.
 
 ``--fresh-chats api`` creates the chats through the API first (``POST /api/sessions``, then
-``POST /api/sandbox`` for the session), before anything is timed; ``--fresh-chats random`` just makes
-up ids (for the bare app, which keeps no state).
+``POST /api/sandbox`` for the session and ``POST /api/sessions/{id}/chats`` for its other chats, eight chats
+a session: see `CHATS_PER_SESSION`), before anything is timed; ``--fresh-chats random`` just makes up ids (for
+the bare app, which keeps no state).
 
 Only loopback addresses are accepted.
 """
@@ -241,16 +242,26 @@ async def connect(host: str, port: int, count: int, batch: int = 200) -> list[Ht
     return conns
 
 
-async def fresh_chats(host: str, port: int, count: int, mode: str, concurrency: int = 32) -> list[tuple[str, str]]:
-    """(sessionId, chatId) pairs: made through the API (``api``) or made up (``random``)."""
+#: Fresh chats made per session (and so per sandbox) by ``--fresh-chats api``. At ``--speed 0`` the mock skips
+#: POST /api/sandbox's provisioning wait but its world clock still moves by it (300 ms), so one sandbox per
+#: chat would age the first sandboxes past their idle deadline (5 minutes of that clock) after ~1,000 chats:
+#: their chats answer 400 "Sandbox not initialized". A few chats a session keep every sandbox fresh.
+CHATS_PER_SESSION = 8
+
+
+async def fresh_chats(host: str, port: int, count: int, mode: str, concurrency: int = 32,
+                      per_session: int = CHATS_PER_SESSION) -> list[tuple[str, str]]:
+    """(sessionId, chatId) pairs: made through the API (``api``: ``POST /api/sessions``, ``POST /api/sandbox``,
+    then ``POST /api/sessions/{id}/chats`` for the session's other chats, ``per_session`` chats a session, none
+    with a message) or made up (``random``)."""
     if mode == "random":
         return [(str(uuid.uuid4()), str(uuid.uuid4())) for _ in range(count)]
     conns = await connect(host, port, min(concurrency, count))
     out: list[tuple[str, str]] = []
-    todo = iter(range(count))
+    todo = iter(range(0, count, per_session))
 
     async def worker(conn: Http) -> None:
-        for _ in todo:
+        for first in todo:
             made = await conn.send(request("POST", "/api/sessions", port, {"title": "bench"}), keep_body=True)
             if made.status != 200:
                 raise RuntimeError(f"POST /api/sessions answered {made.status}: {bytes(made.body)[:300]!r}")
@@ -262,6 +273,12 @@ async def fresh_chats(host: str, port: int, count: int, mode: str, concurrency: 
             if box.status != 200:
                 raise RuntimeError(f"POST /api/sandbox answered {box.status}: {bytes(box.body)[:300]!r}")
             out.append((sid, cid))
+            for _ in range(min(per_session, count - first) - 1):
+                more = await conn.send(request("POST", f"/api/sessions/{sid}/chats", port, {}), keep_body=True)
+                if more.status != 200:
+                    raise RuntimeError(f"POST /api/sessions/{sid}/chats answered {more.status}: "
+                                       f"{bytes(more.body)[:300]!r}")
+                out.append((sid, json.loads(more.body)["chat"]["id"]))
 
     try:
         await asyncio.gather(*(worker(c) for c in conns))
