@@ -620,6 +620,9 @@ class Bench:
                                           timeout=self.args.unpaced_duration + 180)
                     result["peak_rss_mb"] = server.status().get("VmHWM", 0) / 1024
                     out[kind]["rounds"].append(result)
+                    if result["failed"]:  # a stream that failed is a measurement not taken, not a slow one
+                        self.errors.append(f"unpaced: {kind} round {round_no + 1}: {result['failed']} streams "
+                                           f"failed: {result['errors']}")
                     log(f"  unpaced round {round_no + 1} {kind}: {result['chunks_per_s']:.0f} chunks/s, "
                         f"{result['streams_per_s']:.0f} streams/s ({result['streams']} streams, "
                         f"{result['failed']} failed)")

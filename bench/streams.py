@@ -19,7 +19,7 @@ Two modes, both printing one JSON object on stdout:
             world's POSTs. Reports what is missing.
 
 ``--fresh-chats api`` creates the chats through the API first (``POST /api/sessions``, then
-``POST /api/sandbox`` for the session and ``POST /api/sessions/{id}/chats`` for its other chats, eight chats
+``POST /api/sandbox`` for the session and ``POST /api/sessions/{id}/chats`` for its other chats, sixteen chats
 a session: see `CHATS_PER_SESSION`), before anything is timed; ``--fresh-chats random`` just makes up ids (for
 the bare app, which keeps no state).
 
@@ -245,8 +245,9 @@ async def connect(host: str, port: int, count: int, batch: int = 200) -> list[Ht
 #: Fresh chats made per session (and so per sandbox) by ``--fresh-chats api``. At ``--speed 0`` the mock skips
 #: POST /api/sandbox's provisioning wait but its world clock still moves by it (300 ms), so one sandbox per
 #: chat would age the first sandboxes past their idle deadline (5 minutes of that clock) after ~1,000 chats:
-#: their chats answer 400 "Sandbox not initialized". A few chats a session keep every sandbox fresh.
-CHATS_PER_SESSION = 8
+#: their chats answer 400 "Sandbox not initialized". Sixteen chats a session keep every sandbox fresh up to
+#: ~16,000 chats (bench/profile.py's unpaced load makes 500 a second of load).
+CHATS_PER_SESSION = 16
 
 
 async def fresh_chats(host: str, port: int, count: int, mode: str, concurrency: int = 32,
