@@ -1172,8 +1172,8 @@ def markdown(r: dict[str, Any]) -> str:
         _soak_note(r),
         _worlds_note(r),
         f"- Paced streams: best of {m['settings'].get('paced_rounds', 1)} rounds (lowest p99 lateness); the mock at "
-        "`--speed 1`, each stream on a fresh chat (made through the API before "
-        "timing), all requests sent at once on open connections. Lateness of a chunk = its arrival - (stream start "
+        "`--speed 1`, each stream on a fresh chat (made through the API before timing, sixteen to a session), "
+        "all requests sent at once on open connections. Lateness of a chunk = its arrival - (stream start "
         "+ its due time from `mockserver.streams.engine.schedule`), the stream start being the latest instant all of "
         "the stream's chunks agree with, min(arrival - due): the first chunk's arrival unless it was held back; "
         "TTFB is from the request. "
