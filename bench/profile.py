@@ -79,6 +79,7 @@ CATEGORIES: list[tuple[str, str, str | None]] = [
     ("request validation", "starlette/requests.py", None),
     ("routing", "starlette/routing.py", None),
     ("routing", "mockserver/app.py", None),
+    ("routing", "mockserver/routing.py", None),
     ("routing", "mockserver/pipeline.py", r"no_such_operation"),
     ("rendering", "mockserver/streams/sse.py", None),
     ("rendering", "mockserver/errors.py", None),
