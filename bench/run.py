@@ -1377,7 +1377,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.memory_rounds = 1
         args.paced_n, args.unpaced_streams, args.unpaced_duration = [100], 500, 3.0
         args.proxy_ttfb, args.proxy_rounds = 50, 1
-        args.soak_seconds, args.soak_sample, args.soak_check_runs = 20.0, 1.0, 512
+        # The soak's own flags win over --quick's short values when they are given.
+        given = {a.split("=")[0] for a in (argv if argv is not None else sys.argv[1:])}
+        if "--soak-seconds" not in given:
+            args.soak_seconds = 20.0
+        if "--soak-sample" not in given:
+            args.soak_sample = 1.0
+        if "--soak-check-runs" not in given:
+            args.soak_check_runs = 512
     if subprocess.run(["which", "wrk"], capture_output=True).returncode:
         parser.error("wrk is not installed (apt-get install -y wrk; `make bench` does it)")
     bench = Bench(args)
