@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import random
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -21,9 +20,6 @@ from ..streams.protocol import assemble
 from ..streams.scenarios import Scenario
 from .blueprint import ChatDef
 from .store import Chat, Store, message_id, seeded_uuid, ulid_ms
-
-#: What a closed run's generator becomes (never drawn from).
-SPENT_RNG = random.Random(0)
 
 
 def compile_scripts(scenarios: Mapping[str, Scenario]) -> dict[str, Script]:
@@ -72,11 +68,14 @@ class RunManager:
         run_id = self.store.ids.run_id()
         if chat is not None:
             self.store.claim_slot(chat, run_id)
-        rng = self.store.ids.run_rng(run_id)
-        run = self._new_run(run_id, self.scripts[scenario.name], reuse_message_id or message_id(rng),
-                            chat_id=chat.id if chat else None, account_id=account_id, rng=rng)
+        # Everything the run draws, it draws now, from the world's generator: in the order requests
+        # arrive (the same requests give the same bytes), never when a run happens to finish.
+        rng = self.store.ids.rng
+        script = self.scripts[scenario.name]
+        run = self._new_run(run_id, script, reuse_message_id or message_id(rng), chat_id=chat.id if chat else None,
+                            account_id=account_id, row_id=self.store.ids.uuid())
         run.headless = headless
-        due = plan(run, self.settings.speed)
+        due = plan(run, self.settings.speed, rng)
         if due is None:
             fill(run)
             run.close(run.scenario.outcome)
@@ -104,7 +103,7 @@ class RunManager:
         assert pinned.pinned_run is not None
         spec = pinned.pinned_run
         run = self._new_run(spec.id, self.scripts[spec.scenario], spec.message_id, chat_id=chat.id,
-                            account_id=chat.account.id, rng=self.store.ids.run_rng(spec.id))
+                            account_id=chat.account.id, row_id=seeded_uuid(self.store.ids.run_rng(spec.id)))
         fill(run)
         run.pinned = True
         run.closed = True  # readers get a finite replay; the status stays `running` forever
@@ -126,10 +125,8 @@ class RunManager:
         # since with the same (client-chosen) id, get nothing of it.
         if chat is not None and self.store.release_slot(chat, run.id) and run.chunks:
             self.store.add_message(chat, functools.partial(assemble, run.chunks, run.message_id),
-                                   role="assistant", row_id=seeded_uuid(run.rng),
+                                   role="assistant", row_id=run.row_id,
                                    at=self.store.finished_at(ulid_ms(run.id)))
-        # A closed run draws nothing more: drop its generator (2.5 KB; many worlds keep many runs).
-        run.rng = SPENT_RNG
         self._finished.append(run)
         self.expire()
 

@@ -63,14 +63,21 @@ class Ids:
     def uuid(self) -> str:
         return seeded_uuid(self._rng)
 
+    @property
+    def rng(self) -> random.Random:
+        """The world's generator, for what a run draws when it starts (its message id, its jitter):
+        drawn in the order requests arrive, never when a run happens to finish."""
+        return self._rng
+
     def run_id(self) -> str:
         """``wrun_`` + a ULID: 48 bits of (logical) milliseconds, then 80 seeded random bits."""
         value = (self.now_ms() << 80) | self._rng.getrandbits(80)
         return "wrun_" + "".join([_CROCKFORD_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
     def run_rng(self, run_id: str) -> random.Random:
-        """An independent generator for one run (message id, jitter), from the seed and the run id.
-        Seeded with an integer: a string seed would be hashed with SHA-512 on every run."""
+        """An independent generator for one fixture run (its answer's row id), from the seed and the
+        run id: drawing from the world's would move every id after it. Seeded with an integer: a
+        string seed would be hashed with SHA-512."""
         return random.Random((self._seed << 160) | zlib.crc32(run_id.encode()) << 128 | ulid_value(run_id))
 
 

@@ -66,18 +66,19 @@ class Run:
     # __dict__ each kept run is one object fewer for the cyclic collector to scan.
     __slots__ = ("_clock", "_due", "_next", "_on_close", "_silences", "_timer", "_waiting", "_wakeup", "account_id",
                  "chat_id", "chunks", "closed", "eager", "finished_at", "frames", "headless", "id", "listener",
-                 "live_items", "message_id", "pinned", "readers", "rng", "scenario", "script", "started_at", "status",
-                 "times")
+                 "live_items", "message_id", "pinned", "readers", "row_id", "scenario", "script", "started_at",
+                 "status", "times")
 
     def __init__(self, run_id: str, script: Script, message_id: str, *, chat_id: str | None,
-                 account_id: str, rng: random.Random) -> None:
+                 account_id: str, row_id: str) -> None:
         self.id = run_id
         self.script = script
         self.scenario = script.scenario
         self.message_id = message_id
         self.chat_id = chat_id
         self.account_id = account_id
-        self.rng = rng
+        #: The id of the message row its answer is stored as (drawn when it started: see `RunManager.start`).
+        self.row_id = row_id
         self.status: RunStatus = "running"
         self.chunks: list[Mapping[str, Any]] = []
         self.frames: list[bytes] = []
@@ -269,12 +270,12 @@ def _stall_s(item: Item, speed: float) -> float:
     return (item.delay_ms or 0) * speed / 1000 if item.kind == "stall" else 0.0
 
 
-def plan(run: Run, speed: float) -> list[float] | None:
+def plan(run: Run, speed: float, rng: random.Random) -> list[float] | None:
     """The run's due times, or None when nothing in it waits (``--speed 0``): then `fill` plays it
     at once, with no task and no sleeps, and a reader gets the whole stream in one write."""
     if speed == 0:
         return None
-    due = schedule(run.scenario, run.rng, speed)
+    due = schedule(run.scenario, rng, speed)
     if any(due) or any(_stall_s(item, speed) for item in run.script.items):
         return due
     return None
