@@ -161,15 +161,20 @@ def test_a_scripted_drop_is_one_line_and_never_a_traceback(serve: Callable[..., 
 
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_no_line_is_lost_at_shutdown(serve: Callable[..., Served], how: signal.Signals) -> None:
-    served = serve("--speed", "0")
+    served = serve()
     count = 300
     with httpx.Client(base_url=served.base_url, headers=H) as client:
         for _ in range(count):
             assert client.get(f"/api/chat/{CHAT_IDLE}/stream").status_code == 204
-    served.stop(how)  # at once: the last lines were answered just now
+        # A stream still open at shutdown: the server cuts it as it ends, its line the last thing it logs.
+        client.post("/__mock/scenarios/next", json={"name": "stall"}).raise_for_status()
+        with client.stream("POST", "/api/chat", json=chat_body()) as stalled:
+            next(stalled.iter_raw())
+            served.stop(how)  # at once: the last lines were answered just now
     lines = served.access_lines()
-    assert len(lines) == count, f"{len(lines)} lines for {count} requests"
-    assert {re.sub(MS, "T", line) for line in lines} == {f"GET /api/chat/{CHAT_IDLE}/stream 204 T key={KEY}"}
+    assert len(lines) == count + 2, f"{len(lines)} lines for {count + 2} requests"
+    assert {re.sub(MS, "T", line) for line in lines[:count]} == {f"GET /api/chat/{CHAT_IDLE}/stream 204 T key={KEY}"}
+    assert re.fullmatch(rf"POST /api/chat 200 {MS} scenario=stall run=\S+ key={KEY} \(client went away\)", lines[-1])
     assert_no_traceback(served)
 
 
