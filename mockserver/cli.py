@@ -200,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from . import accesslog
     from .app import create_app
     from .middleware import DropFilter
     from .serving import graceful_server
@@ -210,7 +211,12 @@ def _serve(args: argparse.Namespace) -> int:
                             max_worlds=args.max_worlds, profile=args.profile, watch=True if args.watch else None,
                             chaos=args.chaos, chaos_scenarios=args.chaos_scenarios)
     logging.basicConfig(level=logging.INFO if settings.access_log else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+                        format=accesslog.LOG_FORMAT, stream=sys.stderr)
+    # This process's access lines are written in batches, off the requests: installed before create_app
+    # (its middleware takes the process's access log), closed after the server, so no line is lost.
+    access = accesslog.BatchedAccessLog(sys.stderr) if settings.access_log else None
+    if access is not None:
+        accesslog.install(access)
     app = create_app(settings)
     if generic := app.state.mock.generic_operations:
         print(f"recoup-mock: served generically (no handler knows them): {', '.join(generic)}", file=sys.stderr)
@@ -222,7 +228,13 @@ def _serve(args: argparse.Namespace) -> int:
                             timeout_graceful_shutdown=2, server_header=False)
     # After Config, which (re)configures uvicorn's loggers.
     logging.getLogger("uvicorn.error").addFilter(DropFilter())
-    graceful_server(config).run()
+    if access is not None:
+        access.precede(logging.getLogger(), logging.getLogger("uvicorn"))  # their lines come after ours
+    try:
+        graceful_server(config).run()
+    finally:
+        if access is not None:
+            access.close()
     return 0
 
 

@@ -20,6 +20,8 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import accesslog
+from .accesslog import DROPPED, WENT_AWAY
 from .errors import ApiError, UnknownPath
 from .profiles import error_answer
 from .responses import ApiRequest
@@ -43,9 +45,6 @@ CORS_HEADERS: list[tuple[bytes, bytes]] = [
 PREFLIGHT_HEADERS = [*CORS_HEADERS, (b"access-control-max-age", b"600"), (b"content-length", b"0")]
 
 
-#: What the access log adds to a request's line when it did not end with its whole response.
-DROPPED = " (connection dropped by the scenario)"
-WENT_AWAY = " (client went away)"
 INTERNAL_ERROR = "Internal error in recoup-mock; see the server log"
 
 
@@ -94,6 +93,8 @@ class MockMiddleware:
         self.state = state
         self.access_log = access_log
         self.on_error = on_error
+        # The process's access log, as it is when the app first runs (`serve` installs its own first).
+        self._access = accesslog.installed()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The hot path: the steps are a few lines each, or plain calls (no coroutine, tuple or
@@ -175,16 +176,18 @@ class MockMiddleware:
             _publish(self.state.bus, sender.world, entry)
 
     def _log(self, scope: Scope, sender: _Sender, elapsed: float, outcome: str) -> None:
-        """The request's access log line: method, path, status, time, who and what answered, how it ended."""
-        if not (self.access_log and log.isEnabledFor(logging.INFO)):
+        """The request's access log line: method, path, status, time, who and what answered, how it ended.
+        Only the fields are handed on: the writer formats them (when its log is on), off the request."""
+        if not self.access_log:
             return
         if not sender.done and not outcome:
             outcome = WENT_AWAY
         entry = sender.entry
-        extra = "" if entry is None else "".join(
-            f" {k}={v}" for k, v in (("world", _named(sender.world)), ("scenario", entry.scenario),
-                                     ("run", entry.run_id), ("key", entry.account)) if v)
-        log.info("%s %s %s %.1fms%s%s", scope["method"], scope["path"], sender.status, elapsed, extra, outcome)
+        if entry is None:
+            self._access.write(scope["method"], scope["path"], sender.status, elapsed, None, None, None, None, outcome)
+        else:
+            self._access.write(scope["method"], scope["path"], sender.status, elapsed, _named(sender.world),
+                               entry.scenario, entry.run_id, entry.account, outcome)
 
     async def _options(self, scope: Scope, receive: Receive, send: Send, world: World) -> None:
         """Any OPTIONS, answered here before routing: a preflight (200, or the profile's status for the
