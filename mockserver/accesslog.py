@@ -107,11 +107,10 @@ class BatchedAccessLog(AccessLog):
         """Keep one request's line for the next batch (the arguments are `message`'s)."""
         pending = self._pending
         pending.append((self._clock(), method, path, status, elapsed_ms, world, scenario, run, key, outcome))
-        if len(pending) == self._batch or self._closed:
-            if self._closed:  # a request that ended after close (shutdown): nobody else will write it
-                self.flush()
-            else:
-                self._wake.set()
+        if self._closed:  # a request that ended after close (shutdown): nobody else will write it
+            self.flush()
+        elif len(pending) == self._batch:
+            self._wake.set()
 
     def flush(self) -> None:
         """Write the lines kept so far, in one write, and flush the stream."""
