@@ -55,8 +55,11 @@ class Script:
         if first is None or first.get("messageId") != MESSAGE_ID_PLACEHOLDER:
             return None
         chunk = {**first, "messageId": message_id}
-        # Message ids are alphanumeric: swapping them into the pre-encoded frame is exact.
-        return chunk, self.frames[0].replace(_PLACEHOLDER_JSON, sse.encode_json(message_id).encode(), 1)
+        # The placeholder appears once, as a JSON string: swapping in the id's JSON is exact. The
+        # mock's own ids are alphanumeric, which JSON writes as they are; a client's (kept when it
+        # continues its assistant message) may need escaping.
+        quoted = f'"{message_id}"' if message_id.isalnum() and message_id.isascii() else sse.encode_json(message_id)
+        return chunk, self.frames[0].replace(_PLACEHOLDER_JSON, quoted.encode(), 1)
 
 
 class Run:
@@ -146,10 +149,13 @@ class Run:
         if due is None or self.closed or self._next >= len(due):
             return
         limit = asyncio.get_running_loop().time() + _EARLY_S
-        while self._next < len(due) and due[self._next] <= limit:
-            index = self._next
-            self._next += 1
-            _advance(self, index, due[index] + self._clock)
+        start = end = self._next
+        while end < len(due) and due[end] <= limit:
+            end += 1
+        if end > start:
+            self._next = end
+            clock = self._clock
+            _apply(self, start, end, [due[i] + clock for i in range(start, end)])
 
     def close(self, status: RunOutcome) -> None:
         if self.closed:
@@ -282,18 +288,24 @@ def plan(run: Run, speed: float, rng: random.Random) -> list[float] | None:
 
 
 def fill(run: Run) -> None:
-    """Apply every script item not yet applied, at once (one copy when the script is chunks only)."""
-    first = 1 if run.chunks else 0
+    """Apply every script item not yet applied, at once."""
+    start, end = (1 if run.chunks else 0), len(run.script.items)
+    if end > start:
+        _apply(run, start, end, [time.monotonic()] * (end - start))
+
+
+def _apply(run: Run, start: int, end: int, times: list[float]) -> None:
+    """Apply script items ``start`` to ``end`` (each appended at its time in ``times``): in one copy
+    when they are all chunks and nobody watches each one come (the listener tells only watchers)."""
     script = run.script
-    if script.chunks_only and first == len(run.chunks) and not (run.listener is not None and run.eager()):
-        count = len(script.items) - first
-        run.chunks.extend(script.chunks[first:])
-        run.frames.extend(script.frames[first:])
-        run.times.extend(array("d", (time.monotonic(),)) * count)
+    if script.chunks_only and start == len(run.chunks) and not (run.listener is not None and run.eager()):
+        run.chunks.extend(script.chunks[start:end])
+        run.frames.extend(script.frames[start:end])
+        run.times.extend(times)
         run.wake()
         return
-    for index in range(first, len(script.items)):
-        _advance(run, index)
+    for index, at in zip(range(start, end), times, strict=True):
+        _advance(run, index, at)
 
 
 def begin(run: Run, due: list[float], speed: float, on_close: Callable[[Run], None]) -> None:

@@ -1,0 +1,90 @@
+"""A paced run on its one timer: set for the run's end while nobody waits, for each due time while a
+reader does; whoever reads the log sees what is due by then; a stop applies what is due, then cuts."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mockserver.streams.engine import Run, Script, begin, schedule, stop
+from mockserver.streams.scenarios import parse_scenario
+
+EARLY = 0.001  # what the engine allows a timer to fire early
+
+
+def _run(steps: list[Any], **timing: float) -> tuple[Run, list[float]]:
+    scenario = parse_scenario({"name": "t", "steps": steps, "timing": timing}, "t")
+    run = Run("wrun_test", Script(scenario), "m1", chat_id=None, account_id="a", row_id="r")
+    return run, schedule(scenario, random.Random(0), 1.0)
+
+
+def _played(body: Callable[[Run, list[float], list[Run]], Awaitable[None]], steps: list[Any],
+            **timing: float) -> list[Run]:
+    closed: list[Run] = []
+
+    async def main() -> None:
+        run, due = _run(steps, **timing)
+        begin(run, due, 1.0, closed.append)
+        await body(run, due, closed)
+
+    asyncio.run(main())
+    return closed
+
+
+def _due_by_now(run: Run) -> int:
+    now = asyncio.get_running_loop().time() + EARLY
+    assert run._due is not None
+    return sum(1 for at in run._due if at <= now)
+
+
+def test_a_run_nobody_waits_on_sets_one_timer_for_its_end_and_shows_what_is_due_when_read() -> None:
+    async def body(run: Run, due: list[float], closed: list[Run]) -> None:
+        assert run._timer is not None and run._due is not None
+        assert run._timer.when() == run._due[-1]  # one timer, for the end
+        seen = set()
+        loop = asyncio.get_running_loop()
+        groups = sorted(set(run._due))
+        for at, following in itertools.pairwise(groups):  # read between two due times
+            await asyncio.sleep(max(0.0, (at + following) / 2 - loop.time()))
+            expected_low = _due_by_now(run)
+            count = run.summary()["chunks"]  # reading the log applies what is due
+            assert expected_low <= count <= _due_by_now(run)
+            seen.add(count)
+        assert len(seen) > 3  # the log grew while it played, not only at the end
+        assert await run.wait(len(run._due), 5.0) and run.closed
+
+    closed = _played(body, [{"text": "one two three four five six"}], first_chunk_ms=20, chunk_delay_ms=15)
+    assert len(closed) == 1 and closed[0].status == "completed"
+
+
+def test_a_waiting_reader_gets_each_chunk_at_its_due_time() -> None:
+    async def body(run: Run, due: list[float], closed: list[Run]) -> None:
+        assert run._due is not None
+        lateness = []
+        index = 1
+        while not run.closed:
+            assert await run.wait(index, 5.0)
+            now = asyncio.get_running_loop().time()
+            while index < len(run.frames):
+                lateness.append(now - run._due[index])
+                index += 1
+        assert lateness and min(lateness) >= -EARLY  # never before its time
+
+    _played(body, [{"text": "a b c d"}], first_chunk_ms=20, chunk_delay_ms=20)
+
+
+def test_a_stop_applies_what_is_due_then_cuts_the_run_short() -> None:
+    async def body(run: Run, due: list[float], closed: list[Run]) -> None:
+        assert run._due is not None
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, run._due[4] - loop.time()))  # four content chunks are due
+        assert stop(run)
+        assert len(run.chunks) >= 5
+        assert run.closed and run.status == "cancelled" and closed == [run]
+        assert run.chunks[-1]["type"] != "finish"
+        assert not stop(run)  # already over
+
+    _played(body, [{"text": "one two three four five six seven"}], first_chunk_ms=10, chunk_delay_ms=40)
