@@ -1,33 +1,35 @@
 """The OpenAPI contract as the server uses it: operations, request validation, the chunk schema.
 
 Routes, request validation and the chunk schema that fixtures are checked against all come from
-the one document loaded here. Requests are validated with openapi-core's OAS 3.2 schema validators,
-built once per parameter and body schema at load (with their ``$ref``s resolved once), against the
-operation the router already matched: per request there is only casting and validating. Responses
-are not validated here, because that would buffer a stream.
+the one document loaded here. Requests are validated against the operation the router already
+matched, by a compiled validator (jsonschema-rs) per parameter and body schema, built at load: a
+schema the validator cannot compile stops the load. Only a value that fails it is explained, by
+openapi-core's OAS 3.2 schema validator, which is built (and openapi-core imported, a third of a
+second) on the first such value: start-up reads the document as plain data. Responses are not
+validated here, because that would buffer a stream.
 """
 
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError as JsonSchemaError
-from jsonschema_path import SchemaPath
-from openapi_core import Config, OpenAPI
-from openapi_core.validation.schemas import oas32_schema_validators_factory
-from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
-from openapi_core.validation.schemas.validators import SchemaValidator
-from starlette.requests import Request
 
 from .errors import ErrorStyle, Problem, SpecError
 from .yamlfile import read_yaml
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError as JsonSchemaError
+    from openapi_core import OpenAPI
+    from openapi_core.validation.schemas.validators import SchemaValidator
+    from starlette.requests import Request
 
 #: The parts of a request `ApiSpec.validate_request` checks: the parameter locations and the body.
 ALL_PARTS = frozenset({"path", "query", "header", "cookie", "body"})
@@ -101,18 +103,33 @@ class Param:
     missing_rule: str = "is required"
 
 
-class Checker:
-    """One schema, two validators built once from the spec: a compiled one (jsonschema-rs) that
-    answers "valid?" on the hot path, and openapi-core's OAS 3.2 validator, which explains why not.
-    Only a request that fails the first pays for the second."""
+#: Where a schema is in its document: the keys (and list indexes) from the root (``paths``, a path,
+#: a method, ``parameters``, 0, ``schema``), as openapi-core's `SchemaPath` walks them.
+Location = tuple[str | int, ...]
 
-    def __init__(self, explainer: SchemaValidator, schema: Mapping[str, Any], components: Mapping[str, Any]) -> None:
-        self.explainer = explainer
-        self.fast = jsonschema_rs.Draft202012Validator({"components": components, **schema}, validate_formats=True)
+
+class Checker:
+    """One schema, two validators: a compiled one (jsonschema-rs, built with the spec) that answers
+    "valid?" on the hot path, and openapi-core's OAS 3.2 validator, which explains why not. Only a
+    request that fails the first pays for the second, built on the first such request."""
+
+    def __init__(self, spec: ApiSpec, location: Location, fast: jsonschema_rs.Validator) -> None:
+        self._spec = spec
+        self._location = location
+        self.fast = fast
+
+    @functools.cached_property
+    def explainer(self) -> SchemaValidator:
+        """openapi-core's validator of this schema, its ``$ref``s resolved once (built on first use)."""
+        from openapi_core.validation.schemas import oas32_schema_validators_factory
+
+        return oas32_schema_validators_factory.create(self._spec.openapi.spec, self._spec.schema_path(self._location))
 
     def problems(self, value: Any, where: str) -> list[Problem]:
         if self.fast.is_valid(value):
             return []
+        from openapi_core.validation.schemas.exceptions import InvalidSchemaValue
+
         try:
             self.explainer.validate(value)
         except InvalidSchemaValue as exc:
@@ -149,36 +166,48 @@ class ApiSpec:
     def __init__(self, path: Path, document: dict[str, Any] | None = None) -> None:
         self.path = path
         self.document = document if document is not None else load_document(path)
-        # The document is checked by `recoup-mock validate` and the tests; skipping openapi-core's
-        # own full check here (about half a second) keeps start-up fast.
-        self.openapi = OpenAPI.from_dict(self.document, config=Config(spec_validator_cls=None),
-                                         base_uri=path.resolve().as_uri())
+        #: Compiled validators by the schema object they check (kept with it, so that its id stays its
+        #: own): a schema shared through a ``$ref`` (a parameter several operations use) is compiled once.
+        self._compiled: dict[int, tuple[Any, jsonschema_rs.Validator]] = {}
         self.operations = list(self._operations())
         self._by_key = {op.key: op for op in self.operations}
+
+    @functools.cached_property
+    def openapi(self) -> OpenAPI:
+        """openapi-core's view of the document, for the explainers (`Checker.explainer`): built, and
+        openapi-core imported, on first use. The document is checked by `recoup-mock validate` and the
+        tests; skipping openapi-core's own full check here (about half a second) keeps that fast too."""
+        from openapi_core import Config, OpenAPI
+
+        return OpenAPI.from_dict(self.document, config=Config(spec_validator_cls=None),
+                                 base_uri=self.path.resolve().as_uri())
+
+    def schema_path(self, location: Location) -> Any:
+        """openapi-core's `SchemaPath` of the node at ``location``, following ``$ref``s on the way."""
+        return functools.reduce(operator.truediv, location, self.openapi.spec)
 
     def operation(self, key: str) -> Operation | None:
         """The operation with this `Operation.key` (its operationId, else ``"METHOD /path"``), if any."""
         return self._by_key.get(key)
 
     def _operations(self) -> Iterator[Operation]:
-        paths = self.openapi.spec / "paths"
         for path, item in self.document["paths"].items():
             for method in METHODS:
                 if method not in item:
                     continue
                 op = item[method]
                 body = self.deref(op.get("requestBody", {}))
-                op_path = paths / path / method
                 body_validator = None
                 if "application/json" in body.get("content", {}):
-                    body_schema = op_path / "requestBody" / "content" / "application/json" / "schema"
-                    body_validator = self._checker(body_schema, body["content"]["application/json"]["schema"])
+                    body_validator = self._checker(
+                        ("paths", path, method, "requestBody", "content", "application/json", "schema"),
+                        body["content"]["application/json"]["schema"])
                 responses = {str(code): self.deref(answer) for code, answer in op.get("responses", {}).items()}
                 operation_id = op.get("operationId")
                 yield Operation(operation_id, operation_id or f"{method.upper()} {path}", method.upper(), path,
                                 "requestBody" in op, bool(body.get("required")), tuple(body.get("content", {})),
                                 bool(op.get("security", self.document.get("security", [{}]))),
-                                tuple(self._params(paths / path, op_path)), body_validator, responses,
+                                tuple(self._params(path, method, item, op)), body_validator, responses,
                                 self._error_styles(responses))
 
     def _error_styles(self, responses: Mapping[str, Any]) -> dict[str, ErrorStyle]:
@@ -204,29 +233,39 @@ class ApiSpec:
         flat["properties"] = {name: self.deref(sub) for name, sub in flat["properties"].items()}
         return flat
 
-    def _checker(self, schema: SchemaPath, raw: Mapping[str, Any]) -> Checker:
-        """Validators for one schema, built once, with their $refs resolved once."""
-        explainer = oas32_schema_validators_factory.create(self.openapi.spec, schema)
-        return Checker(explainer, raw, self.document.get("components", {}))
+    def _checker(self, location: Location, raw: Mapping[str, Any]) -> Checker:
+        """The validators of the schema ``raw`` at ``location``; the compiled one built now (a schema it
+        cannot compile is refused here, at load), once per schema object."""
+        refs = list(_references(raw))
+        if id(raw) not in self._compiled:
+            # A schema without a reference reaches nothing in the components: compiled alone, it
+            # validates (and is refused) exactly as with them, in a hundredth of the time.
+            scope = {"components": self.document.get("components", {})} if refs else {}
+            self._compiled[id(raw)] = raw, jsonschema_rs.Draft202012Validator({**scope, **raw}, validate_formats=True)
+        checker = Checker(self, location, self._compiled[id(raw)][1])
+        if ("jsonSchemaDialect" in self.document or any(not ref.startswith("#") for ref in refs)
+                or (isinstance(schema := self.deref(raw), Mapping) and "$schema" in schema)):
+            # What building openapi-core's validator can refuse (a dialect it does not know, a reference
+            # out of the document it cannot read) is refused at load, as a spec that compiles is.
+            checker.explainer  # noqa: B018 (built for its checks)
+        return checker
 
-    def _params(self, item: SchemaPath, operation: SchemaPath) -> Iterator[Param]:
+    def _params(self, path: str, method: str, item: Mapping[str, Any], op: Mapping[str, Any]) -> Iterator[Param]:
         """The parameters of an operation (its own override the path item's of the same name and place)."""
-        found: dict[tuple[str, str], SchemaPath] = {}
-        for level in (item, operation):
-            if "parameters" in level:
-                for param in level / "parameters":
-                    found[((param / "name").read_str(), (param / "in").read_str())] = param
-        for (name, location), param in found.items():
-            doc = self.deref(self._param_doc(param))
+        found: dict[tuple[str, str], tuple[Mapping[str, Any], Location]] = {}
+        for level, node in ((("paths", path), item), (("paths", path, method), op)):
+            for index, param in enumerate(node.get("parameters", [])):
+                where = (*level, "parameters", index)
+                doc = self.deref(param)
+                if isinstance(doc, Mapping) and "$ref" in doc:  # a reference out of the document: openapi-core reads it
+                    with self.schema_path(where).resolve() as resolved:
+                        doc = resolved.contents
+                found[(str(doc["name"]), str(doc["in"]))] = doc, where
+        for (name, location), (doc, where) in found.items():
             raw = doc.get("schema", {})
             kind = self.deref(raw).get("type", "string")
-            yield Param(name, location, (param / "required").read_bool(default=False), str(kind),
-                        self._checker(param / "schema", raw), str(doc.get("x-error-message", "is required")))
-
-    @staticmethod
-    def _param_doc(param: SchemaPath) -> Any:
-        with param.resolve() as resolved:
-            return resolved.contents
+            yield Param(name, location, bool(doc.get("required", False)), str(kind),
+                        self._checker((*where, "schema"), raw), str(doc.get("x-error-message", "is required")))
 
     def deref(self, node: Any) -> Any:
         """``node`` with its local ``$ref`` followed (`resolve_ref`)."""
@@ -264,6 +303,19 @@ class ApiSpec:
         """The UI message chunk union of this spec, by chunk type; the built-in one (the bundled
         contract's) when this spec has none, as a spec that documents its streams as ``type: string``."""
         return ChunkSchemas(self.document if has_chunk_schema(self.document) else builtin_chunk_document())
+
+
+def _references(node: Any) -> Iterator[str]:
+    """Every reference (``$ref``, ``$dynamicRef``) in the schema ``node``, however deep (a key of that
+    name that is no reference, a property called ``$ref``, counts too: a false "yes" only costs time)."""
+    if isinstance(node, Mapping):
+        for key, sub in node.items():
+            if key in ("$ref", "$dynamicRef"):
+                yield str(sub)
+            yield from _references(sub)
+    elif isinstance(node, list):
+        for sub in node:
+            yield from _references(sub)
 
 
 def _raw_param(request: Request, param: Param) -> str | None:
@@ -369,6 +421,8 @@ class ChunkSchemas:
             raise SpecError(f"The spec has no components.schemas.{CHUNK_SCHEMA}: fixtures cannot be checked.")
         self.by_type: dict[str, dict[str, Any]] = {}
         self.patterns: list[tuple[str, dict[str, Any]]] = []
+        from jsonschema import Draft202012Validator
+
         self._validators: dict[int, Draft202012Validator] = {}
         components = {"components": document["components"]}
         for branch in schemas[CHUNK_SCHEMA].get("oneOf", []):

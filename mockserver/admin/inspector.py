@@ -21,7 +21,6 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from ..auth import mask
 from ..errors import ApiError
 from ..pipeline import Call
-from ..proxy.recorder import count_chunks, scenario_text, stream_body, timed_steps
 from ..state.events import BYE
 from ..state.journal import PackedHeaders, unpack_headers
 from ..state.store import iso, ulid_ms
@@ -146,6 +145,9 @@ async def run_scenario(call: Call) -> Response:
     if not run.closed:
         raise ApiError(409, f"Run {run.id} is still running ({len(run.chunks)} chunks so far): its scenario is "
                             f"written when it ends (POST /__mock/runs/{run.id}/stop ends it now)")
+    # The recorder's writer is the proxy's: imported here, so that serving loads no part of the proxy.
+    from ..proxy.recorder import count_chunks, scenario_text, stream_body, timed_steps
+
     steps = timed_steps(_served_steps(run), run.started_at, None, done=True)
     name = _served_name(source.name, run.id)
     when = iso(ulid_ms(run.id))
