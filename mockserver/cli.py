@@ -44,12 +44,32 @@ def version() -> str:
     return str(found) if found else "unknown (not installed)"
 
 
-def _parser() -> argparse.ArgumentParser:
+class _VersionAction(argparse.Action):
+    """``--version``, looked up when asked for: reading the installed metadata is start-up time that
+    every other command would pay."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        print(f"{parser.prog} {version()}")
+        parser.exit()
+
+
+def _command(argv: Sequence[str]) -> str | None:
+    """The command a command line names (its first word that is no option), if any."""
+    return next((word for word in argv if not word.startswith("-")), None)
+
+
+def _parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The command line of every command; given the ``command`` that will be parsed, the contract suite's
+    flags (a table of its own, with their help) are only built for it, or for none named."""
     parser = argparse.ArgumentParser(
         prog="recoup-mock",
         description="Serve the Recoup chat API mock, check a spec and fixtures, run the contract suite against the "
                     "mock or a deployment, or check (and record) a deployment through a proxy.")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
+    parser.add_argument("--version", action=_VersionAction, help="show program's version number and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the mock API")
@@ -159,24 +179,26 @@ def _parser() -> argparse.ArgumentParser:
     har.add_argument("--spec", type=Path,
                      help=f"OpenAPI document whose paths are the API's (default {DEFAULT_SPEC.name})")
 
-    # The flags come from the suite's one table of options, which `pytest contracts` is built from too
-    # (importing it loads neither Schemathesis nor the rest of the suite).
-    from .contracts.options import DEFAULT_MAX_STREAMS, argument_specs
+    contract = sub.add_parser("contract", help="run the contract suite against the bundled mock or --base-url")
+    if command in (None, "contract"):
+        # The flags come from the suite's one table of options, which `pytest contracts` is built from too
+        # (importing it loads neither Schemathesis nor the rest of the suite).
+        from .contracts.options import DEFAULT_MAX_STREAMS, argument_specs
 
-    contract = sub.add_parser(
-        "contract", help="run the contract suite against the bundled mock or --base-url",
-        description="Run the contract suite (Schemathesis phases and scripted flows) against the bundled mock, or "
-                    f"a deployment with --base-url. Bounded against a deployment: at most {DEFAULT_MAX_STREAMS} "
-                    "requests that could start an agent run unless --max-streams says otherwise; see also "
-                    "--rate-limit and --dry-run. Exit 0 when nothing new failed, 1 otherwise, 2 on a bad option.")
-    for flag, kwargs in argument_specs(enforce_required=True):
-        contract.add_argument(flag, **kwargs)
+        contract.description = (
+            "Run the contract suite (Schemathesis phases and scripted flows) against the bundled mock, or a "
+            f"deployment with --base-url. Bounded against a deployment: at most {DEFAULT_MAX_STREAMS} requests "
+            "that could start an agent run unless --max-streams says otherwise; see also --rate-limit and "
+            "--dry-run. Exit 0 when nothing new failed, 1 otherwise, 2 on a bad option.")
+        for flag, kwargs in argument_specs(enforce_required=True):
+            contract.add_argument(flag, **kwargs)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``recoup-mock`` command and of ``python -m mockserver``."""
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(_command(argv)).parse_args(argv)
     try:
         if args.command == "serve":
             return _serve(args)
