@@ -408,11 +408,81 @@ def builtin_chunk_document() -> dict[str, Any]:
     return load_document(DEFAULT_SPEC)
 
 
+#: The keywords whose values are data, not schemas, and whose meaning jsonschema-rs and jsonschema share
+#: exactly for the values JSON has (``pattern`` read with Python's ``re`` in both: `_PythonPattern`).
+EXACT_DATA_KEYWORDS = frozenset({
+    "type", "const", "enum", "required", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
+    "minItems", "maxItems", "minLength", "maxLength", "minProperties", "maxProperties", "pattern",
+    "title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment"})
+#: The keywords that hold subschemas, the same in both: a map of them, a list of them, one.
+EXACT_SCHEMA_MAPS = frozenset({"properties", "$defs"})
+EXACT_SCHEMA_LISTS = frozenset({"oneOf", "anyOf", "allOf", "prefixItems"})
+EXACT_SCHEMA_ONE = frozenset({"items", "not", "additionalProperties"})
+
+
+class _PythonPattern:
+    """``pattern`` as jsonschema reads it (``re.search``, Python's syntax and classes: its ``\\s`` is not
+    ECMA's), for the compiled chunk validators: a jsonschema-rs custom keyword."""
+
+    def __init__(self, parent_schema: Mapping[str, Any], value: Any, schema_path: list[str | int]) -> None:
+        self.pattern = value
+
+    def validate(self, instance: Any) -> None:
+        if isinstance(instance, str) and not re.search(self.pattern, instance):
+            raise ValueError(f"{instance!r} does not match {self.pattern!r}")
+
+
+def exact_scope(document: Mapping[str, Any], schema: Any) -> dict[str, Any] | None:
+    """The components ``schema`` reaches (``{"components": {section: {name: ...}}}``), when every keyword it
+    uses on the way is one whose meaning jsonschema-rs shares with jsonschema (`EXACT_DATA_KEYWORDS`, the
+    ``EXACT_SCHEMA_*`` ones, ``x-`` annotations) and every reference a pointer into the components; None
+    for any other schema. Compiled in that scope, the schema says "valid" exactly when jsonschema would."""
+    components = document.get("components", {})
+    reached: dict[str, dict[str, Any]] = {}
+    followed: set[str] = set()
+    todo = [schema]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, bool):
+            continue
+        if not isinstance(node, Mapping):
+            return None
+        for key, value in node.items():
+            if key in EXACT_DATA_KEYWORDS or (isinstance(key, str) and key.startswith("x-")):
+                continue
+            if key in EXACT_SCHEMA_ONE:
+                todo.append(value)
+            elif key in EXACT_SCHEMA_LISTS and isinstance(value, list):
+                todo += value
+            elif key in EXACT_SCHEMA_MAPS and isinstance(value, Mapping):
+                todo += value.values()
+            elif key == "$ref" and isinstance(value, str) and value.startswith("#/components/"):
+                if value in followed:
+                    continue
+                followed.add(value)
+                section, _, rest = value[len("#/components/"):].partition("/")
+                name = rest.partition("/")[0].replace("~1", "/").replace("~0", "~")
+                entry = components.get(section, {}).get(name) if isinstance(components.get(section), Mapping) else None
+                if entry is None:
+                    return None
+                reached.setdefault(section, {})[name] = entry
+                try:
+                    todo.append(resolve_ref(document, {"$ref": value}))
+                except SpecError:
+                    return None
+            else:
+                return None
+    return {"components": reached}
+
+
 class ChunkSchemas:
     """Validators for each chunk type of ``components.schemas.UIMessageChunk``.
 
     The union is split by each branch's ``type`` constant so that an error names the exact field
-    (a bare ``oneOf`` only says "not valid under any of the given schemas").
+    (a bare ``oneOf`` only says "not valid under any of the given schemas"). jsonschema judges and
+    explains a chunk; a branch whose keywords jsonschema-rs reads the same way (`exact_scope`) is first
+    asked of a compiled validator, so that a valid chunk (every chunk of a loading fixture) costs neither
+    jsonschema's import nor its time. Each validator is built on its first chunk.
     """
 
     def __init__(self, document: Mapping[str, Any]) -> None:
@@ -421,15 +491,15 @@ class ChunkSchemas:
             raise SpecError(f"The spec has no components.schemas.{CHUNK_SCHEMA}: fixtures cannot be checked.")
         self.by_type: dict[str, dict[str, Any]] = {}
         self.patterns: list[tuple[str, dict[str, Any]]] = []
-        from jsonschema import Draft202012Validator
-
+        self._document = document
+        #: The branch each resolved schema of `by_type` and `patterns` came from, which chunks are checked by.
+        self._branches: dict[int, Mapping[str, Any]] = {}
         self._validators: dict[int, Draft202012Validator] = {}
-        components = {"components": document["components"]}
+        self._fast: dict[int, jsonschema_rs.Validator | None] = {}
         for branch in schemas[CHUNK_SCHEMA].get("oneOf", []):
             resolved = self._resolve(schemas, branch)
             type_schema = resolved.get("properties", {}).get("type", {})
-            self._validators[id(resolved)] = Draft202012Validator({**components, **branch},
-                                                                  format_checker=Draft202012Validator.FORMAT_CHECKER)
+            self._branches[id(resolved)] = branch
             if "const" in type_schema:
                 self.by_type[type_schema["const"]] = resolved
             elif "pattern" in type_schema:
@@ -449,6 +519,28 @@ class ChunkSchemas:
             return self.by_type[chunk_type]
         return next((s for p, s in self.patterns if re.search(p, chunk_type)), None)
 
+    def _fast_for(self, schema: Mapping[str, Any]) -> jsonschema_rs.Validator | None:
+        """The compiled validator of ``schema``'s branch whose "valid" is jsonschema's, or None."""
+        if id(schema) not in self._fast:
+            branch = self._branches[id(schema)]
+            scope = exact_scope(self._document, branch)
+            try:
+                fast = None if scope is None else jsonschema_rs.Draft202012Validator(
+                    {**scope, **branch}, keywords={"pattern": _PythonPattern})
+            except (jsonschema_rs.ValidationError, ValueError):  # what it cannot compile, jsonschema judges
+                fast = None
+            self._fast[id(schema)] = fast
+        return self._fast[id(schema)]
+
+    def _validator_for(self, schema: Mapping[str, Any]) -> Draft202012Validator:
+        if id(schema) not in self._validators:
+            from jsonschema import Draft202012Validator
+
+            self._validators[id(schema)] = Draft202012Validator(
+                {"components": self._document["components"], **self._branches[id(schema)]},
+                format_checker=Draft202012Validator.FORMAT_CHECKER)
+        return self._validators[id(schema)]
+
     def problems(self, chunk: Any) -> list[str]:
         """Schema problems of one chunk, each naming the field; empty when valid."""
         if not isinstance(chunk, Mapping) or not isinstance(chunk.get("type"), str):
@@ -457,6 +549,12 @@ class ChunkSchemas:
         if schema is None:
             known = ", ".join(sorted(self.by_type)) + ", data-*"
             return [f"unknown chunk type '{chunk['type']}'; the spec defines: {known}"]
-        validator = self._validators[id(schema)]
+        instance = dict(chunk)
+        fast = self._fast_for(schema)
+        try:
+            if fast is not None and fast.is_valid(instance):
+                return []
+        except ValueError:  # a value JSON has no type for (a date YAML read): jsonschema judges it
+            pass
         return [f"{'type' if not e.absolute_path else _pointer(e).lstrip('.')}: {e.message}"
-                for e in validator.iter_errors(dict(chunk))]
+                for e in self._validator_for(schema).iter_errors(instance)]
