@@ -238,9 +238,11 @@ class ApiSpec:
         cannot compile is refused here, at load), once per schema object."""
         refs = list(_references(raw))
         if id(raw) not in self._compiled:
-            # A schema without a reference reaches nothing in the components: compiled alone, it
-            # validates (and is refused) exactly as with them, in a hundredth of the time.
-            scope = {"components": self.document.get("components", {})} if refs else {}
+            # Compiled with the components it reaches (none, without a reference), a schema validates
+            # and is refused exactly as with all of them, in a fraction of the time.
+            scope = reached_scope(self.document, raw) if refs else {}
+            if scope is None:
+                scope = {"components": self.document.get("components", {})}
             self._compiled[id(raw)] = raw, jsonschema_rs.Draft202012Validator({**scope, **raw}, validate_formats=True)
         checker = Checker(self, location, self._compiled[id(raw)][1])
         if ("jsonSchemaDialect" in self.document or any(not ref.startswith("#") for ref in refs)
@@ -433,30 +435,45 @@ class _PythonPattern:
 
 
 def exact_scope(document: Mapping[str, Any], schema: Any) -> dict[str, Any] | None:
-    """The components ``schema`` reaches (``{"components": {section: {name: ...}}}``), when every keyword it
-    uses on the way is one whose meaning jsonschema-rs shares with jsonschema (`EXACT_DATA_KEYWORDS`, the
-    ``EXACT_SCHEMA_*`` ones, ``x-`` annotations) and every reference a pointer into the components; None
-    for any other schema. Compiled in that scope, the schema says "valid" exactly when jsonschema would."""
+    """The components ``schema`` reaches (`reached_scope`), when every keyword it uses on the way is one
+    whose meaning jsonschema-rs shares with jsonschema (`EXACT_DATA_KEYWORDS`, the ``EXACT_SCHEMA_*``
+    ones, ``x-`` annotations); None for any other schema. Compiled in that scope, the schema says "valid"
+    exactly when jsonschema would."""
+    return _scope(document, schema, exact=True)
+
+
+def reached_scope(document: Mapping[str, Any], schema: Any) -> dict[str, Any] | None:
+    """The components ``schema`` reaches through its references, ``{"components": {section: {name: ...}}}``,
+    when each is a pointer into the components and nothing on the way is found otherwise than by its
+    pointer (`NAMING_KEYWORDS`); None for any other schema. Compiled in that scope, a schema validates,
+    and is refused for what it reaches, as in all the components, for a fraction of the time."""
+    return _scope(document, schema, exact=False)
+
+
+#: Keywords that identify a schema or find one otherwise than by its pointer.
+NAMING_KEYWORDS = frozenset({"$id", "$anchor", "$dynamicAnchor", "$dynamicRef", "$recursiveRef", "$recursiveAnchor"})
+
+
+def _scope(document: Mapping[str, Any], schema: Any, exact: bool) -> dict[str, Any] | None:
+    """`exact_scope` (``exact``: only the shared keywords) or `reached_scope` (any keyword, any value
+    walked: a reference in a ``const`` counts too, which only costs a wider scope or None)."""
     components = document.get("components", {})
     reached: dict[str, dict[str, Any]] = {}
     followed: set[str] = set()
     todo = [schema]
     while todo:
         node = todo.pop()
-        if isinstance(node, bool):
+        if isinstance(node, list) and not exact:
+            todo += node
             continue
         if not isinstance(node, Mapping):
-            return None
+            if exact and not isinstance(node, bool):
+                return None
+            continue
         for key, value in node.items():
-            if key in EXACT_DATA_KEYWORDS or (isinstance(key, str) and key.startswith("x-")):
-                continue
-            if key in EXACT_SCHEMA_ONE:
-                todo.append(value)
-            elif key in EXACT_SCHEMA_LISTS and isinstance(value, list):
-                todo += value
-            elif key in EXACT_SCHEMA_MAPS and isinstance(value, Mapping):
-                todo += value.values()
-            elif key == "$ref" and isinstance(value, str) and value.startswith("#/components/"):
+            if key == "$ref":
+                if not (isinstance(value, str) and value.startswith("#/components/")):
+                    return None
                 if value in followed:
                     continue
                 followed.add(value)
@@ -470,6 +487,18 @@ def exact_scope(document: Mapping[str, Any], schema: Any) -> dict[str, Any] | No
                     todo.append(resolve_ref(document, {"$ref": value}))
                 except SpecError:
                     return None
+            elif not exact:
+                if key in NAMING_KEYWORDS:
+                    return None
+                todo.append(value)
+            elif key in EXACT_DATA_KEYWORDS or (isinstance(key, str) and key.startswith("x-")):
+                continue
+            elif key in EXACT_SCHEMA_ONE:
+                todo.append(value)
+            elif key in EXACT_SCHEMA_LISTS and isinstance(value, list):
+                todo += value
+            elif key in EXACT_SCHEMA_MAPS and isinstance(value, Mapping):
+                todo += value.values()
             else:
                 return None
     return {"components": reached}
