@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import importlib.util
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -170,8 +172,7 @@ def derived_document(spec: Path, profile: Profile, document: dict[str, Any] | No
     document = load_document(spec) if document is None else document
     if not profile.overlaid:
         return document
-    from oas_patch.overlay import apply_overlay  # only when a profile needs it
-
+    apply_overlay = overlay_applier()
     path = overlay_path(spec, document)
     if path is None:
         return document
@@ -183,6 +184,30 @@ def derived_document(spec: Path, profile: Profile, document: dict[str, Any] | No
     except Exception as exc:  # the overlay library raises what jsonpath raises
         raise SpecError(f"{path}: cannot apply the overlay to {spec}: {exc}") from None
     return derived
+
+
+@functools.cache
+def overlay_applier() -> Callable[[Any, Any], Any]:
+    """oas-patch's ``apply_overlay``, loaded (when a profile first needs it) from its own module alone:
+    the package's ``__init__`` also imports its command line, its overlay differ and its validator
+    (click, rich, deepdiff, pydantic, jsonschema: a quarter of a second) that applying never uses. The
+    same code runs; a layout this cannot load it from is imported the ordinary way."""
+    package = importlib.util.find_spec("oas_patch")
+    locations = list(package.submodule_search_locations or []) if package is not None else []
+    spec = importlib.util.spec_from_file_location("mockserver.profiles._oas_patch_overlay",
+                                                  Path(locations[0]) / "overlay.py") if locations else None
+    if spec is not None and spec.loader is not None:
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+            applier: Callable[[Any, Any], Any] = module.apply_overlay
+            return applier
+        except (ImportError, OSError, AttributeError):  # another layout (a relative import, no such file)
+            pass
+    from oas_patch.overlay import apply_overlay
+
+    fallback: Callable[[Any, Any], Any] = apply_overlay
+    return fallback
 
 
 class Specs:

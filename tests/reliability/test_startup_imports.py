@@ -52,3 +52,17 @@ def test_serve_answers_its_first_request_without_loading_what_it_does_not_use() 
     assert "mockserver.app" in at_startup  # the report is there and it covers the start-up
     assert loaded_of(at_startup, NOT_AT_STARTUP) == []
     assert "openapi_core" in imported(server.log())
+
+
+@pytest.mark.usefixtures("importtime")
+def test_serve_with_the_deployed_profile_loads_the_overlay_library_without_its_command_line() -> None:
+    server = ServerProcess("--profile", "deployed")
+    try:
+        assert_no_content(httpx.get(f"{server.base_url}/api/chat/{CHAT_IDLE}/stream",
+                                    headers={"x-api-key": ALICE, "prefer": "code=204"}))
+        at_startup = imported(server.log())
+    finally:
+        server.stop()
+    assert "jsonpath_ng" in at_startup  # the overlay was applied
+    # oas-patch's package (its CLI, differ and validator) is not: only its overlay module is run.
+    assert loaded_of(at_startup, ("oas_patch", "deepdiff", "pydantic", "click.testing", "rich", *NOT_AT_STARTUP)) == []

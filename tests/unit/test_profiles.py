@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import importlib.util
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from oas_patch.overlay import apply_overlay
 
 from mockserver.cli import main
 from mockserver.errors import ConfigError
-from mockserver.profiles import DRIFT_ROWS, PROFILES, Behaviour, derived_document, overlay_path, profile_named
+from mockserver.profiles import (
+    DRIFT_ROWS,
+    PROFILES,
+    Behaviour,
+    derived_document,
+    overlay_applier,
+    overlay_path,
+    profile_named,
+)
 from mockserver.settings import DEFAULT_FIXTURES, DEFAULT_SPEC
-from mockserver.spec import check_document
+from mockserver.spec import check_document, load_document
 
 DRIFT = Path(__file__).resolve().parents[2] / "docs" / "drift.md"
 
@@ -78,3 +89,19 @@ def test_validate_checks_the_profiles_contract(capsys: pytest.CaptureFixture[str
     (tmp_path / "deployed.overlay.yaml").write_text("overlay: 1.0.0\nactions: {}\n", encoding="utf-8")
     assert main(["validate", "--profile", "deployed", "--spec", str(spec), "--fixtures", str(DEFAULT_FIXTURES)]) == 1
     assert "deployed.overlay.yaml is not an OpenAPI Overlay" in capsys.readouterr().err
+
+
+def test_the_overlay_is_applied_by_oas_patch_own_code_loaded_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    document = load_document(DEFAULT_SPEC)
+    overlay = yaml.safe_load(overlay_path(DEFAULT_SPEC, document).read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    expected = apply_overlay(copy.deepcopy(document), overlay)
+    assert overlay_applier() is not apply_overlay  # the module alone, not the package's import
+    assert derived_document(DEFAULT_SPEC, profile_named("deployed"), document) == expected
+    # A layout it cannot load the module from alone: the package's own import.
+    overlay_applier.cache_clear()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    try:
+        assert overlay_applier() is apply_overlay
+        assert derived_document(DEFAULT_SPEC, profile_named("deployed"), document) == expected
+    finally:
+        overlay_applier.cache_clear()
