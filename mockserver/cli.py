@@ -105,6 +105,13 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
                        help="most worlds alive at once, counting the default world (so at least 2; default 256); "
                             "past it the least recently used idle x-mock-world world is dropped, or a new one gets "
                             "503")
+    serve.add_argument("--memory-budget", type=float, metavar="MB",
+                       help="one memory budget, in MB, for what all worlds keep: finished runs (their streams, a "
+                            "headless run's session and chat), journal entries and idle worlds, as estimated; past "
+                            "it the oldest finished state of the least recently used worlds is evicted, then idle "
+                            "worlds (never a live run, a pinned run or a queued scenario), and an evicted run is "
+                            "a 404 that says so (default 160; 0 = no budget, only the per-world caps; env "
+                            "RECOUP_MOCK_MEMORY_BUDGET)")
 
     # No defaults on these flags: a flag left out is None, and the setting then comes from RECOUP_MOCK_<NAME>
     # or the default of `Settings`, the same way for every command (`env_settings`).
@@ -231,7 +238,8 @@ def _serve(args: argparse.Namespace) -> int:
                             speed=args.speed, seed=args.seed, admin_token=args.admin_token,
                             admin=False if args.no_admin else None, access_log=False if args.quiet else None,
                             max_worlds=args.max_worlds, profile=args.profile, watch=True if args.watch else None,
-                            chaos=args.chaos, chaos_scenarios=args.chaos_scenarios)
+                            chaos=args.chaos, chaos_scenarios=args.chaos_scenarios,
+                            memory_budget_mb=args.memory_budget)
     logging.basicConfig(level=logging.INFO if settings.access_log else logging.WARNING,
                         format=accesslog.LOG_FORMAT, stream=sys.stderr)
     # This process's access lines are written in batches, off the requests: installed before create_app

@@ -311,7 +311,7 @@ def endpoint(key: str, spec_for: SpecFor, handler: Handler, authorize: Authorize
             body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
             entry = request.scope.get("recoup.entry")
             if entry is not None:
-                entry.request_body = body[:JOURNAL_BODY_BYTES]
+                world.journal.keep_body(entry, body[:JOURNAL_BODY_BYTES])  # charged to the memory budget
         behaviour = world.profile.behaviour
         name = handles or key
         first = behaviour.checked_before_auth.get(name)

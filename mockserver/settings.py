@@ -7,6 +7,7 @@ Nothing here reads the environment at import time; `Settings.from_env` is called
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,15 @@ def _bundled(name: str) -> Path:
 DEFAULT_SPEC = _bundled("openapi") / "chat.yaml"
 DEFAULT_ADMIN_SPEC = _bundled("openapi") / "admin.yaml"
 DEFAULT_FIXTURES = _bundled("fixtures")
+
+
+#: The environment variables whose name is not ``RECOUP_MOCK_`` + the setting's name in capitals.
+ENV_NAMES = {"memory_budget_mb": "RECOUP_MOCK_MEMORY_BUDGET"}
+
+
+def env_name(setting: str) -> str:
+    """The environment variable a setting is read from."""
+    return ENV_NAMES.get(setting, f"RECOUP_MOCK_{setting.upper()}")
 
 
 @dataclass(frozen=True)
@@ -59,6 +69,14 @@ class Settings:
     max_finished_runs: int = 1000
     #: How many requests each world's journal keeps (oldest dropped first).
     journal_size: int = 10_000
+    #: One memory budget, in megabytes (1 MB = 1,048,576 bytes), for what every world keeps: finished runs
+    #: (their recorded streams, a headless run's session and chat), journal entries and the idle worlds
+    #: themselves, as estimated by `mockserver.state.budget`. Past it the oldest finished state of the
+    #: least recently used worlds is evicted (never a live run, a pinned run or a queued scenario); 0: no
+    #: budget, only the per-world caps above. The default keeps a CI machine's mock under 300 MB of RSS:
+    #: 160 MB of kept state over a process of 60 to 80 MB, with room for live streams and what the
+    #: allocator holds on to after an eviction.
+    memory_budget_mb: float = 160.0
     #: ``documented`` (the contract) or ``deployed`` (what production does, docs/drift.md): the
     #: profile of the default world and of every world that does not choose its own.
     profile: str = "documented"
@@ -87,6 +105,8 @@ class Settings:
             ("chaos", self.chaos, 0 <= self.chaos <= 1,
              "a number from 0 to 1 (the share of chat requests served a fault scenario; 0 = none)"),
             ("journal_size", self.journal_size, self.journal_size > 0, "a positive integer"),
+            ("memory_budget_mb", self.memory_budget_mb, 0 <= self.memory_budget_mb < math.inf,
+             "a number of megabytes >= 0 (0 = no budget, only the per-world caps)"),
             ("max_worlds", self.max_worlds, self.max_worlds >= 2,
              "an integer >= 2 (the limit counts the default world, which is always there, so 1 leaves no room "
              "for an x-mock-world world)"),
@@ -98,10 +118,10 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
-        """Read ``RECOUP_MOCK_<NAME>`` variables, then apply ``overrides`` (CLI flags win)."""
+        """Read ``RECOUP_MOCK_<NAME>`` variables (`env_name`), then apply ``overrides`` (CLI flags win)."""
         values: dict[str, Any] = {}
         for field in dataclasses.fields(cls):
-            raw = environ.get(f"RECOUP_MOCK_{field.name.upper()}")
+            raw = environ.get(env_name(field.name))
             if raw is not None:
                 values[field.name] = _cast(field.name, raw, str(field.type))
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -124,7 +144,7 @@ def _cast(name: str, raw: str, type_name: str) -> Any:
             return Path(raw)
     except ValueError:
         raise ConfigError(
-            f"Environment variable RECOUP_MOCK_{name.upper()} has value {raw!r}; not a valid {type_name}."
+            f"Environment variable {env_name(name)} has value {raw!r}; not a valid {type_name}."
         ) from None
     return raw or None if type_name == "str | None" else raw
 

@@ -51,8 +51,10 @@ async def reset_mock(call: Call) -> Response:
 
 
 async def list_requests(call: Call) -> Response:
-    entries = select_entries(list(call.world.journal.entries), call.request.query_params)
-    return JSONResponse({"requests": [e.to_json() for e in entries]})
+    journal = call.world.journal
+    entries = select_entries(list(journal.entries), call.request.query_params)
+    # How many the memory budget took from this journal (oldest first): a listing never silently shorter.
+    return JSONResponse({"requests": [e.to_json() for e in entries], "evicted": journal.evicted})
 
 
 async def queue_scenarios(call: Call) -> Response:
@@ -122,7 +124,8 @@ async def get_status(call: Call) -> Response:
     return JSONResponse({**call.world.counts(), "world": call.world.name, "tasks": len(asyncio.all_tasks()),
                          "reloads": call.state.reloads, "reloadError": call.state.reload_error,
                          "genericOperations": call.state.generic_operations,
-                         "chaosScenarios": list(call.world.catalog.chaos)})
+                         "chaosScenarios": list(call.world.catalog.chaos),
+                         "memoryBudget": call.state.worlds.budget.status()})
 
 
 async def configure_world(call: Call) -> Response:

@@ -213,7 +213,9 @@ async def get_chat_run_status(call: Call) -> Response:
     run = call.world.runs.get(run_id)
     anyone = call.world.profile.behaviour.any_account_reads_runs  # the deployed server checks no owner
     if run is None or (run.account_id != call.account.id and not anyone):
-        raise ApiError(404, f"Run not found: {run_id}", terse="Run not found")
+        # One the memory budget evicted says so, in both error styles (`RunManager.evicted_message`).
+        evicted = call.world.runs.evicted_message(run_id) if run is None else None
+        raise ApiError(404, evicted or f"Run not found: {run_id}", terse=None if evicted else "Run not found")
     return JsonAnswer({"runId": run.id, "status": run.status})
 
 

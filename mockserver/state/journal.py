@@ -2,7 +2,9 @@
 
 Entries hold their headers as tuples of ``bytes`` pairs (`pack_headers`): one C-level copy per
 request, and nothing for the cyclic collector to scan once it has seen them (it stops tracking a
-tuple of untracked objects), so a journal of many worlds costs it nothing.
+tuple of untracked objects), so a journal of many worlds costs it nothing. A world's journal counts
+what it keeps against the process's memory budget (`mockserver.state.budget`), which may evict its
+oldest entries (`Journal.evict_until`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from .budget import Budget, entry_cost
 
 #: Header pairs as a journal entry keeps them.
 PackedHeaders = tuple[tuple[bytes, bytes], ...]
@@ -82,18 +86,74 @@ def select_entries(entries: list[JournalEntry], query: Mapping[str, str]) -> lis
 
 
 class Journal:
-    """The last N requests, oldest dropped first. Times are wall-clock (this is for people)."""
+    """The last N requests, oldest dropped first. Times are wall-clock (this is for people).
 
-    def __init__(self, size: int) -> None:
+    Given a `Budget`, what it keeps is charged to it (`mockserver.state.budget.entry_cost` of each entry,
+    its body once `keep_body` has it), and `evict_until` hands its oldest entries back."""
+
+    def __init__(self, size: int, budget: Budget | None = None) -> None:
         self.entries: deque[JournalEntry] = deque(maxlen=size)
         self._seq = 0
+        self.budget = budget
+        #: The estimated bytes of the entries kept (what was charged to the budget for them).
+        self.kept_bytes = 0
+        #: How many entries the memory budget evicted, and the last one's ``seq`` (entries go oldest first,
+        #: so every ``seq`` up to it that is not kept was evicted, by the budget or by the journal's size).
+        self.evicted = 0
+        self.evicted_seq = 0
 
     def record(self, method: str, path: str, status: int) -> JournalEntry:
         self._seq += 1
         entry = JournalEntry(self._seq, time.time(), method, path, status)
-        self.entries.append(entry)
+        budget = self.budget
+        if budget is not None:
+            if len(self.entries) == self.entries.maxlen:
+                self._forget(self.entries[0])  # the deque is about to drop it
+            cost = entry_cost(path, b"")
+            self.kept_bytes += cost
+            self.entries.append(entry)
+            budget.charge(cost)  # after the append: an eviction it sets off may take this entry too
+        else:
+            self.entries.append(entry)
         return entry
 
-    def clear(self) -> None:
-        self.entries.clear()
+    def keep_body(self, entry: JournalEntry, body: bytes) -> None:
+        """Keep ``body`` (already cut to what the journal keeps) as ``entry``'s request body, charged
+        to the budget unless the entry is no longer kept."""
+        entry.request_body = body
+        budget = self.budget
+        if budget is not None and body and self.entries and entry.seq >= self.entries[0].seq:
+            self.kept_bytes += len(body)
+            budget.charge(len(body))
 
+    def _forget(self, entry: JournalEntry) -> None:
+        cost = entry_cost(entry.path, entry.request_body)
+        self.kept_bytes -= cost
+        if self.budget is not None:
+            self.budget.credit(cost)
+
+    def evict_until(self, target: int) -> None:
+        """Evict the oldest entries until the budget's estimate is at ``target`` or none is left."""
+        budget = self.budget
+        if budget is None:
+            return
+        while self.entries and budget.used > target:
+            entry = self.entries.popleft()
+            self._forget(entry)
+            self.evicted += 1
+            self.evicted_seq = entry.seq
+            budget.entries_evicted += 1
+
+    def detach(self) -> None:
+        """Give everything back to the budget and charge it no more (the world is reset or dropped)."""
+        if self.budget is not None:
+            self.budget.credit(self.kept_bytes)
+            self.budget = None
+        self.kept_bytes = 0
+
+    def clear(self) -> None:
+        if self.budget is not None:
+            self.budget.credit(self.kept_bytes)
+        self.kept_bytes = 0
+        self.evicted = 0
+        self.entries.clear()

@@ -2,7 +2,9 @@
 
 When a run closes, its chat's stream slot is released (compare-and-set on the run id) and the
 assembled assistant message is stored. Finished runs are kept for `Settings.run_ttl_seconds`
-and at most `Settings.max_finished_runs`, so a mock left running for days stays bounded.
+and at most `Settings.max_finished_runs`, so a mock left running for days stays bounded; each is
+charged to the process's memory budget (`mockserver.state.budget`), which may evict the oldest of them
+first (`RunManager.evict_until`). A run the budget evicted is answered as such (`RunManager.evicted_message`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from ..streams.engine import Run, Script, begin, fill, plan, stop
 from ..streams.protocol import assemble
 from ..streams.scenarios import Scenario
 from .blueprint import ChatDef
-from .store import Chat, Store, message_id, seeded_uuid, ulid_ms
+from .budget import Budget, run_cost
+from .store import Chat, Store, iso, message_id, seeded_uuid, ulid_ms
 
 
 def compile_scripts(scenarios: Mapping[str, Scenario]) -> dict[str, Script]:
@@ -32,7 +35,7 @@ class RunManager:
 
     def __init__(self, store: Store, scripts: Mapping[str, Script], settings: Settings,
                  listener: Callable[[Run, int | None], None] | None = None,
-                 watched: Callable[[], bool] | None = None) -> None:
+                 watched: Callable[[], bool] | None = None, budget: Budget | None = None) -> None:
         self.store = store
         self.settings = settings
         #: Given to every run: told of its chunks and its close (the inspector's events).
@@ -45,6 +48,17 @@ class RunManager:
         self._finished: deque[Run] = deque()
         #: The runs playing on their timers (paced and not yet closed).
         self._playing: set[Run] = set()
+        #: The process's memory budget, charged for each finished run kept (None: not counted).
+        self.budget = budget
+        #: The estimated bytes of the finished runs kept (what was charged to the budget for them).
+        self.kept_bytes = 0
+        #: How many finished runs the budget evicted, and the latest millisecond of their ids' clock:
+        #: the tombstone that tells an evicted run from one never made (`evicted_message`).
+        self.evicted = 0
+        self.evicted_ms = 0
+        #: This world was dropped for the budget and made again; its runs of before were all forgotten,
+        #: up to `evicted_ms`.
+        self.remade = False
 
     def get(self, run_id: str | None) -> Run | None:
         return self.runs.get(run_id) if run_id else None
@@ -128,6 +142,10 @@ class RunManager:
                                    role="assistant", row_id=run.row_id,
                                    at=self.store.finished_at(ulid_ms(run.id)))
         self._finished.append(run)
+        if self.budget is not None:
+            cost = run_cost(run)
+            self.kept_bytes += cost
+            self.budget.charge(cost)  # may evict, this run included: it is finished
         self.expire()
 
     def expire(self) -> None:
@@ -143,11 +161,58 @@ class RunManager:
             len(self._finished) > keep
             or loop_time - (self._finished[0].finished_at or loop_time) > ttl
         ):
+            self._forget(self._finished.popleft())
+
+    def evict_until(self, target: int) -> None:
+        """Evict the oldest finished runs (with a headless run's own session and chat) until the
+        budget's estimate is at ``target`` or none is left. Live and pinned runs are never finished."""
+        budget = self.budget
+        if budget is None:
+            return
+        while self._finished and budget.used > target:
             run = self._finished.popleft()
-            self.runs.pop(run.id, None)
-            chat = self.store.chats.get(run.chat_id) if run.chat_id else None
-            if run.headless and chat is not None and chat.active_stream_id is None:
-                self.store.forget_chat(chat)  # a headless run's own session and chat go with it
+            self._forget(run)
+            self.evicted += 1
+            self.evicted_ms = max(self.evicted_ms, ulid_ms(run.id))
+            budget.runs_evicted += 1
+
+    def _forget(self, run: Run) -> None:
+        self.runs.pop(run.id, None)
+        chat = self.store.chats.get(run.chat_id) if run.chat_id else None
+        if run.headless and chat is not None and chat.active_stream_id is None:
+            self.store.forget_chat(chat)  # a headless run's own session and chat go with it
+        if self.budget is not None:
+            cost = run_cost(run)
+            self.kept_bytes -= cost
+            self.budget.credit(cost)
+
+    def detach(self) -> None:
+        """Give every finished run's bytes back to the budget and charge it no more (the world is
+        reset or dropped: its runs that are still settling must not count against the new state)."""
+        if self.budget is not None:
+            self.budget.credit(self.kept_bytes)
+            self.budget = None
+        self.kept_bytes = 0
+
+    def evicted_message(self, run_id: str) -> str | None:
+        """The 404's message for a run ``run_id`` that is not kept, if the memory budget evicted it as far
+        as the tombstone can tell (a run id carries its world's clock, and every run evicted had one at or
+        before `evicted_ms`); None for an id the budget cannot have taken."""
+        ms = ulid_ms(run_id) if run_id.startswith("wrun_") else 0
+        if not 0 < ms <= self.evicted_ms:
+            return None
+        budget = self.budget
+        why = budget.describe() if budget is not None else "the process kept more than its memory budget"
+        if self.remade:
+            what = (f"its world was dropped, with every run it kept, because {why}, and made again on its next "
+                    f"request; this id is from before then ({iso(ms)} on the world's clock)")
+        else:
+            what = (f"the oldest finished runs of this world ({self.evicted} so far, their ids up to "
+                    f"{iso(self.evicted_ms)} on the world's clock) were evicted because {why}; this id is "
+                    f"from {iso(ms)}")
+        return (f"Run not found: {run_id}: evicted for the memory budget: {what}. Evicted runs are not "
+                f"remembered one by one, so an id of that age that was never issued, or a run forgotten past "
+                f"max_finished_runs or run_ttl_seconds, is answered the same")
 
     async def shutdown(self) -> int:
         """Cancel every live run (reset, server shutdown). Returns how many were cancelled."""

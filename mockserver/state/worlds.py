@@ -9,6 +9,10 @@ one world is seen in another, and a world's ids and bytes depend only on the req
 included (so the setting is at least 2). Past that it drops the least recently used world that is idle
 (no live run, no request in flight); when none is, the new world is refused with 503 and
 ``Retry-After``. The default world is never dropped.
+
+All worlds share one memory budget (`mockserver.state.budget`): each charges it for the world itself, its
+finished runs and its journal, and when the sum passes `Settings.memory_budget_mb`, `Worlds.reclaim`
+evicts the oldest finished state of the least recently used worlds first, then whole idle worlds.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ..profiles import Profile, profile_named
 from ..settings import Settings
 from ..streams.engine import Run
 from ..streams.scenarios import Answers, Scenario
+from .budget import WORLD_COST, Budget, reclaim
 from .catalog import Catalog
 from .chaos import READ_OPERATIONS, STREAM_OPERATIONS, Chaos
 from .events import EventBus
@@ -38,20 +43,26 @@ NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 NAME_RULE = "1 to 64 characters of A-Z, a-z, 0-9, '.', '_' and '-'"
 #: Seconds a client refused for the world limit is told to wait (a live run ends within seconds).
 RETRY_AFTER = "1"
+#: How many names of worlds the budget dropped are remembered (the tombstone that lets a world made again
+#: under the same name say that its earlier runs were evicted); the oldest name is forgotten first.
+DROPPED_NAMES = 1024
 
 
 class World:
     """One world's state. A reset rebuilds its store and runs from the blueprint and seed."""
 
-    def __init__(self, name: str, settings: Settings, catalog: Catalog, profile: Profile, bus: EventBus) -> None:
+    def __init__(self, name: str, settings: Settings, catalog: Catalog, profile: Profile, bus: EventBus,
+                 budget: Budget | None = None) -> None:
         self.name = name
         self.settings = settings
         self.bus = bus
+        #: The process's memory budget, which this world's runs and journal are charged to.
+        self.budget = budget
         #: What the world is built from; a reload swaps it (`Worlds.swap`).
         self.catalog = catalog
         #: How this world answers: as documented, or as deployed (`mockserver.profiles`).
         self.profile = profile
-        self.journal = Journal(settings.journal_size)
+        self.journal = Journal(settings.journal_size, budget)
         #: One-shot scenario choices for the next stream requests (admin `queueScenarios`).
         self.queued_scenarios: deque[str] = deque()
         #: One-shot scenario choices for the next requests of one operation, by operationId (admin
@@ -70,7 +81,7 @@ class World:
         behaviour = self.profile.behaviour
         store = Store(blueprint, self.settings.seed, rules=behaviour.sandbox, model=behaviour.default_model)
         runs = RunManager(store, self.catalog.scripts, self.settings, listener=self._run_event,
-                          watched=self._watched)
+                          watched=self._watched, budget=self.budget)
         for chat_def in blueprint.chats:
             if chat_def.pinned_run is not None:
                 runs.pin(store.chats[chat_def.id], chat_def)
@@ -143,6 +154,26 @@ class World:
     def idle(self) -> bool:
         return self.in_flight == 0 and self.runs.live_count() == 0
 
+    def shed(self, target: int) -> None:
+        """Evict this world's finished runs, then its journal entries, oldest first, until the budget's
+        estimate is at ``target`` (`mockserver.state.budget.reclaim`)."""
+        self.runs.evict_until(target)
+        self.journal.evict_until(target)
+
+    @property
+    def droppable(self) -> bool:
+        """Whether the budget may drop the whole world: not the default world, idle, and nothing queued.
+        Its pinned fixture runs come back as they were when it is made again (they are the blueprint's)."""
+        return (self.name != DEFAULT and not self.queued_scenarios and not self.queued_for and self.idle)
+
+    def detach(self) -> None:
+        """Give back to the budget all that this world is charged for: it is being dropped."""
+        self.runs.detach()
+        self.journal.detach()
+        if self.budget is not None:
+            self.budget.credit(WORLD_COST)
+            self.budget = None
+
     async def reset(self, profile: Profile | None = None, chaos: float | None = None) -> int:
         """Back to the blueprint; the world keeps its profile and chaos rate unless given others
         (`Worlds.configure`), and its chaos sequence starts again. Returns how many live runs were cancelled."""
@@ -166,6 +197,7 @@ class World:
             if rebuild:
                 if profile is not None:
                     self.profile = profile  # first: the state is built for the world's profile
+                runs.detach()  # its runs still settling charge the budget no more
                 self.store, self.runs, self.rooms = self._build()
                 self.chaos = Chaos(self.settings.seed, self.chaos.rate if chaos is None else chaos)
                 self.journal.clear()
@@ -183,6 +215,7 @@ class World:
             "readers": sum(r.readers for r in runs.runs.values()),
             "chats": len(self.store.chats), "sessions": len(self.store.sessions),
             "requests": len(self.journal.entries),
+            "runsEvicted": runs.evicted, "requestsEvicted": self.journal.evicted,
             "queued": len(self.queued_scenarios) + sum(len(q) for q in self.queued_for.values()),
         }
 
@@ -196,19 +229,45 @@ class Worlds:
         self.bus = bus
         #: The profile of the default world and of every world that does not choose one.
         self.profile = profile_named(settings.profile)
+        #: The one memory budget of every world (`mockserver.state.budget`).
+        self.budget = Budget(settings.memory_budget_mb)
+        self.budget.reclaim = self.reclaim
         self._worlds: OrderedDict[str, World] = OrderedDict()
+        #: Worlds the budget dropped: name -> the world's clock then (`DROPPED_NAMES` at most).
+        self._dropped: OrderedDict[str, int] = OrderedDict()
         self.default = self._create(DEFAULT)
 
     def __iter__(self) -> Iterator[World]:
-        return iter(list(self._worlds.values()))
+        """The default world first, then the others least recently used first (the registry keeps the
+        default world in its place by use too, for the budget's order)."""
+        return iter([self.default, *(w for w in self._worlds.values() if w is not self.default)])
 
     def __len__(self) -> int:
         return len(self._worlds)
 
     def _create(self, name: str, profile: Profile | None = None) -> World:
-        world = World(name, self.settings, self.catalog, profile or self.profile, self.bus)
+        world = World(name, self.settings, self.catalog, profile or self.profile, self.bus, self.budget)
         self._worlds[name] = world
+        if (dropped_at := self._dropped.pop(name, None)) is not None:
+            world.runs.evicted_ms, world.runs.remade = dropped_at, True
+        self.budget.charge(WORLD_COST)
         return world
+
+    def _drop(self, world: World) -> None:
+        del self._worlds[world.name]
+        world.detach()
+
+    def reclaim(self, target: int) -> None:
+        """Evict until the budget's estimate is at ``target``: the oldest finished state of the least
+        recently used worlds first, then whole idle worlds (`mockserver.state.budget.reclaim`)."""
+        reclaim(self.budget, self._worlds.values(), target, self._drop_for_budget)
+
+    def _drop_for_budget(self, keeper: object) -> None:
+        assert isinstance(keeper, World)
+        self._dropped[keeper.name] = keeper.store.ids.peek_ms()
+        if len(self._dropped) > DROPPED_NAMES:
+            self._dropped.popitem(last=False)
+        self._drop(keeper)
 
     async def configure(self, name: str, profile: Profile, chaos: float) -> World:
         """Give the world ``name`` this profile and chaos rate, from a fresh state (a reset, cancelling its
@@ -221,7 +280,8 @@ class Worlds:
         """The world named ``name`` (the header's value; None for the default), created on first use.
         400 for a name that breaks the rule, 503 when the limit is reached and no world can go."""
         if name is None:
-            world = self.default  # the default world is never dropped: its place in the order is moot
+            world = self.default  # never dropped, but its finished state is evicted in its turn
+            self._worlds.move_to_end(DEFAULT)
         elif (found := self._worlds.get(name)) is not None:
             world = found
             self._worlds.move_to_end(name)
@@ -239,7 +299,7 @@ class Worlds:
     def _drop_one_idle(self) -> None:
         for world in self._worlds.values():  # least recently used first
             if world is not self.default and world.idle:
-                del self._worlds[world.name]
+                self._drop(world)
                 return
         limit = self.settings.max_worlds
         raise ApiError(503, f"Cannot create another world: the limit of {limit} worlds (the default world "
@@ -263,6 +323,8 @@ class Worlds:
         cancelled, for the reason `World.reset` rebuilds first."""
         dropped = list(self._worlds.values())
         self._worlds.clear()
+        for world in dropped:
+            world.detach()
         self.default = self._create(DEFAULT)
         cancelled = sum(await asyncio.gather(*(world.retire() for world in dropped)))
         self.bus.publish({"type": "reset", "world": None})

@@ -34,7 +34,7 @@ def journal(client: TestClient, **params: Any) -> list[dict[str, Any]]:
     assert response.status_code == 200, response.text
     assert_cors(response)
     body = response.json()
-    assert set(body) == {"requests"}
+    assert set(body) == {"requests", "evicted"} and body["evicted"] == 0  # no budget pressure here
     return list(body["requests"])
 
 

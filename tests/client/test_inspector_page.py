@@ -362,7 +362,7 @@ def test_the_inspector_shows_another_clients_stream_live_stops_it_queues_a_scena
     assert [(r["method"], r["path"], r["status"]) for r in world_journal] == [("GET", f"/api/chat/{CHAT_IDLE}/stream",
                                                                                "204")]
     assert run_id not in world_runs and second_run not in world_runs
-    assert world_after_reset == {"requests": []} and len(default_after_reset["requests"]) == 6
+    assert world_after_reset == {"requests": [], "evicted": 0} and len(default_after_reset["requests"]) == 6
     # All of it in one document, without errors.
     assert same_document, "the page was reloaded"
     assert len(log["navigations"]) == 1, log["navigations"]

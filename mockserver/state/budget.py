@@ -1,0 +1,166 @@
+"""One memory budget for everything the process keeps: finished runs, journal entries and idle worlds.
+
+Every world keeps its own finished runs (`Settings.max_finished_runs`) and journal
+(`Settings.journal_size`), so many worlds keep many times what one keeps. The `Budget` adds up a cheap
+estimate of the bytes all of them keep (`run_cost`, `entry_cost`, `WORLD_COST`: a fixed cost per kept
+object plus the lengths of the bytes it holds, never a walk of the objects) and, when the sum passes
+`Settings.memory_budget_mb`, has the oldest finished state of the least recently used worlds evicted
+(`reclaim`) until it is an eighth under the limit again: first each world's finished runs and then its
+journal entries, least recently used world first; then whole idle worlds. A live run, a pinned fixture
+run and a queued scenario are never evicted.
+
+On the hot path a charge is an addition and a comparison: eviction runs only when the sum crosses the
+trigger, and frees an eighth of the budget at a time, so its scan of the worlds is paid for by the many
+requests it takes to fill that eighth again (O(1) amortised per request). When nothing more can go
+(everything kept is live, pinned or queued), the trigger moves an eighth above the sum, so a full budget
+is not scanned again on every request.
+
+Calibration (the estimate against real RSS, measured once, 2026-12-06, CPython 3.11, in one fresh process
+per figure: an in-process app at speed 0 with no budget and caps high enough to keep everything, every
+world warmed up first, ``gc.collect()`` and ``VmRSS`` from ``/proc/self/status`` before and after 20,000
+requests over 100 worlds, each a ``POST /api/chat/runs`` with a one-line prompt sent by httpx):
+
+what each request left kept, in bytes: real RSS growth / the estimate / estimate ÷ real
+
+- a headless ``default`` run (19 chunks) and its journal entry: 5,662 / 5,890 / 1.04
+- a headless ``slow`` run (54 chunks) and its journal entry: 6,589 / 6,870 / 1.04
+- a journal entry alone (a 404 ``GET /api/chat/runs/{id}``): 1,110 / 1,198 / 1.08
+- an idle world (bench/README.md "Idle worlds", N = 1,000, one fresh process): 14,030 / 16,384 / 1.17
+
+So the costs below err a few per cent high: a chunk about 26.5 bytes (the slow run's 35 more chunks cost
+928 bytes more), a journal entry with a typical client's packed headers (about 250 bytes of them: a
+browser's are longer, and the entry costs that much more than estimated) 1.1 KB plus its path and kept
+body, a finished run 1.25 KB and a headless run's own session, chat and two stored messages 2.75 KB more.
+What RSS does after an eviction is the allocator's: freed objects are reused by the next ones, so RSS
+stays at its peak rather than falling, and the budget bounds that peak.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+#: Bytes in a megabyte, as ``/proc`` counts (and as ``--memory-budget`` means it).
+MB = 1024 * 1024
+#: What a kept finished run costs besides its chunks (see the module's calibration).
+RUN_COST = 1280
+#: What each chunk of a kept run adds: its slots in the chunk, frame and time lists (the chunks and
+#: frames themselves are the compiled script's, shared by every run of the scenario).
+CHUNK_COST = 28
+#: A headless run's own session and chat, with its user and assistant messages (`POST /api/chat/runs`).
+HEADLESS_COST = 2816
+#: A journal entry besides its path and kept body: the entry and its packed headers.
+ENTRY_COST = 1152
+#: An idle world: its store built from the blueprint, runs, journal, chaos (bench/README.md "Idle worlds").
+WORLD_COST = 16 * 1024
+#: Eviction frees this share of the budget at a time (hysteresis: one scan pays for many requests).
+SLACK = 8
+
+
+class Spent(Protocol):
+    """What a kept finished run's estimate reads."""
+
+    headless: bool
+
+    @property
+    def frames(self) -> list[bytes]: ...
+
+
+def run_cost(run: Spent) -> int:
+    """The estimated bytes a finished run keeps (the same before and after it is forgotten: a closed
+    run's log does not change). Its first frame is its own (it carries the run's message id); the
+    others are the script's."""
+    frames = run.frames
+    cost = RUN_COST + CHUNK_COST * len(frames) + (len(frames[0]) if frames else 0)
+    return cost + HEADLESS_COST if run.headless else cost
+
+
+def entry_cost(path: str, body: bytes) -> int:
+    """The estimated bytes a journal entry for ``path`` keeps with ``body``."""
+    return ENTRY_COST + len(path) + len(body)
+
+
+class Keeper(Protocol):
+    """A world, as eviction sees it (`mockserver.state.worlds.World`)."""
+
+    def shed(self, target: int) -> None:
+        """Evict finished state, oldest first, until the budget is at ``target`` or nothing is left."""
+
+    @property
+    def droppable(self) -> bool:
+        """Whether the whole world may go: idle, nothing queued, not the default world."""
+
+
+class Budget:
+    """The process-wide estimate of the bytes kept, its limit, and what was evicted to keep to it."""
+
+    def __init__(self, limit_mb: float) -> None:
+        #: The limit in bytes; 0: no budget (only the per-world caps).
+        self.limit = round(limit_mb * MB)
+        self.limit_mb = limit_mb
+        #: The estimated bytes kept now.
+        self.used = 0
+        #: Eviction starts when `used` passes this: the limit, or above it after nothing more could go.
+        self.trigger = self.limit if self.limit else -1
+        self.runs_evicted = 0
+        self.entries_evicted = 0
+        self.worlds_evicted = 0
+        #: Frees kept state down to a target (`Worlds.reclaim`); set by whoever keeps the worlds.
+        self.reclaim: Callable[[int], None] | None = None
+        self._reclaiming = False
+
+    def charge(self, size: int) -> None:
+        """``size`` more bytes are kept; evict if that takes the sum past the trigger."""
+        self.used += size
+        if self.used > self.trigger >= 0 and not self._reclaiming:
+            self.relieve()
+
+    def credit(self, size: int) -> None:
+        """``size`` bytes are no longer kept."""
+        self.used -= size
+
+    @property
+    def target(self) -> int:
+        """What eviction brings the sum down to: an eighth under the limit."""
+        return self.limit - self.limit // SLACK
+
+    def relieve(self) -> None:
+        """Evict down to `target`. When that cannot be reached, the next attempt waits until another
+        eighth of the budget has been charged."""
+        if self.reclaim is None:
+            return
+        self._reclaiming = True
+        try:
+            self.reclaim(self.target)
+        finally:
+            self._reclaiming = False
+        self.trigger = self.limit if self.used <= self.target else self.used + self.limit // SLACK
+
+    def status(self) -> dict[str, object]:
+        """What ``GET /__mock/status`` reports as ``memoryBudget``."""
+        return {"limitMb": self.limit_mb if self.limit else None, "limitBytes": self.limit or None,
+                "usedBytes": self.used,
+                "evicted": {"runs": self.runs_evicted, "journalEntries": self.entries_evicted,
+                            "worlds": self.worlds_evicted}}
+
+    def describe(self) -> str:
+        """The budget, for a message about something it evicted."""
+        return (f"the process kept more than its memory budget of {self.limit_mb:g} MB (estimated; raise it "
+                f"with --memory-budget MB or RECOUP_MOCK_MEMORY_BUDGET, 0 for none)")
+
+
+def reclaim(budget: Budget, keepers: Iterable[Keeper], target: int, drop: Callable[[Keeper], None]) -> None:
+    """Evict until ``budget.used`` is at ``target``: the finished state of each keeper in turn (the
+    least recently used first), then whole droppable keepers in the same order, except the most recently
+    used one (the one being served: a request charges the journal before its world counts it in flight)."""
+    keepers = list(keepers)
+    for keeper in keepers:
+        if budget.used <= target:
+            return
+        keeper.shed(target)
+    for keeper in keepers[:-1]:
+        if budget.used <= target:
+            return
+        if keeper.droppable:
+            drop(keeper)
+            budget.worlds_evicted += 1
