@@ -24,6 +24,7 @@ from ..pipeline import Call
 from ..state.events import BYE
 from ..state.journal import PackedHeaders, unpack_headers
 from ..state.store import iso, ulid_ms
+from ..state.worlds import World
 from ..streams import sse
 from ..streams.engine import Run
 
@@ -103,8 +104,12 @@ async def request_detail(call: Call) -> Response:
     seq = int(call.request.path_params["seq"])
     entry = next((e for e in call.world.journal.entries if e.seq == seq), None)
     if entry is None:
+        journal = call.world.journal
+        why = (f"; the memory budget evicted the oldest {journal.evicted} of its entries, up to request "
+               f"{journal.evicted_seq} ({journal.budget.describe() if journal.budget else 'the budget'})"
+               if 0 < seq <= journal.evicted_seq else "")
         raise ApiError(404, f"No request {seq} in the journal of world {call.world.name!r} "
-                            f"(it keeps the last {call.world.journal.entries.maxlen})")
+                            f"(it keeps the last {journal.entries.maxlen}){why}")
     run = call.world.runs.get(entry.run_id)
     return JSONResponse({
         **entry.to_json(),
@@ -121,8 +126,14 @@ async def list_runs(call: Call) -> Response:
 async def get_run(call: Call) -> Response:
     run = call.world.runs.get(call.request.path_params["runId"])
     if run is None:
-        raise ApiError(404, f"No run {call.request.path_params['runId']!r} in world {call.world.name!r}")
+        raise no_run(call.world, call.request.path_params["runId"])
     return JSONResponse(run_view(run))
+
+
+def no_run(world: World, run_id: str, hint: str = "") -> ApiError:
+    """The 404 of an admin route for a run the world does not keep: one the memory budget evicted says so."""
+    evicted = world.runs.evicted_message(run_id)
+    return ApiError(404, f"No run {run_id!r} in world {world.name!r}" + (f"; {evicted}" if evicted else hint))
 
 
 async def run_scenario(call: Call) -> Response:
@@ -136,8 +147,7 @@ async def run_scenario(call: Call) -> Response:
     world = call.world
     run = world.runs.get(call.request.path_params["runId"])
     if run is None:
-        raise ApiError(404, f"No run {call.request.path_params['runId']!r} in world {world.name!r}; "
-                            f"GET /__mock/runs lists the runs it keeps")
+        raise no_run(world, call.request.path_params["runId"], "; GET /__mock/runs lists the runs it keeps")
     source = run.scenario
     if run.pinned:
         raise ApiError(409, f"Run {run.id} is the pinned run of chat {run.chat_id} in world.yaml: it was never "
@@ -197,5 +207,5 @@ async def stop_run(call: Call) -> Response:
     """Cancel a live run, as the chat's stop would (without needing the account's key)."""
     run = call.world.runs.get(call.request.path_params["runId"])
     if run is None:
-        raise ApiError(404, f"No run {call.request.path_params['runId']!r} in world {call.world.name!r}")
+        raise no_run(call.world, call.request.path_params["runId"])
     return JSONResponse({"runId": run.id, "stopped": await call.world.runs.cancel(run)})

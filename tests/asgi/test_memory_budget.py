@@ -187,3 +187,19 @@ def test_resets_and_drops_give_back_all_they_kept(small: TestClient) -> None:
     assert budget_status(small)["usedBytes"] == recount(small)
     assert_json(small.post("/__mock/reset?all=true"))
     assert budget_status(small)["usedBytes"] == recount(small) == WORLD_COST
+
+
+def test_the_inspectors_run_and_request_routes_say_what_the_budget_evicted(small: TestClient) -> None:
+    ids = [start(small, "a") for _ in range(40)]
+    for _ in range(100):  # then journal entries past what the runs' eviction freed: the oldest entries go too
+        small.get(f"/api/chat/runs/{UNKNOWN_RUN}", headers=alice("a"))
+    admin = {"x-mock-world": "a"}
+    for route in (f"/__mock/runs/{ids[0]}", f"/__mock/runs/{ids[0]}/scenario"):
+        message = assert_error(small.get(route, headers=admin), 404)
+        assert "evicted for the memory budget" in message and "--memory-budget" in message, (route, message)
+    stopped = small.post(f"/__mock/runs/{ids[0]}/stop", headers=admin)
+    assert "evicted for the memory budget" in assert_error(stopped, 404)
+    assert "evicted" not in assert_error(small.get(f"/__mock/runs/{UNKNOWN_RUN}", headers=admin), 404)
+    message = assert_error(small.get("/__mock/requests/1", headers=admin), 404)
+    assert "the memory budget evicted the oldest" in message and "--memory-budget" in message, message
+    assert "evicted" not in assert_error(small.get("/__mock/requests/9999", headers=admin), 404)
