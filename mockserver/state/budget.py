@@ -55,6 +55,9 @@ ENTRY_COST = 1152
 WORLD_COST = 16 * 1024
 #: Eviction frees this share of the budget at a time (hysteresis: one scan pays for many requests).
 SLACK = 8
+#: When nothing more can go, at least this many bytes more are charged before eviction is tried again
+#: (with a budget smaller than what cannot go, an eighth of it would be a scan every few requests).
+MIN_RETRY = 256 * 1024
 
 
 class Spent(Protocol):
@@ -126,7 +129,7 @@ class Budget:
 
     def relieve(self) -> None:
         """Evict down to `target`. When that cannot be reached, the next attempt waits until another
-        eighth of the budget has been charged."""
+        eighth of the budget (at least `MIN_RETRY`) has been charged."""
         if self.reclaim is None:
             return
         self._reclaiming = True
@@ -134,7 +137,7 @@ class Budget:
             self.reclaim(self.target)
         finally:
             self._reclaiming = False
-        self.trigger = self.limit if self.used <= self.target else self.used + self.limit // SLACK
+        self.trigger = self.limit if self.used <= self.target else self.used + max(self.limit // SLACK, MIN_RETRY)
 
     def status(self) -> dict[str, object]:
         """What ``GET /__mock/status`` reports as ``memoryBudget``."""

@@ -103,16 +103,23 @@ def test_a_charge_past_the_limit_evicts_down_to_an_eighth_under_it_once() -> Non
 
 
 def test_when_nothing_can_go_the_budget_is_not_scanned_again_on_every_charge() -> None:
-    budget = Budget(1)
+    budget = Budget(4)
     calls: list[int] = []
     budget.reclaim = calls.append  # frees nothing: everything kept is live, pinned or queued
-    budget.charge(MB + 1)
+    budget.charge(4 * MB + 1)
     assert len(calls) == 1
-    for _ in range(100):
-        budget.charge(1000)  # 100 KB more: under the eighth (128 KB) the trigger moved up by
+    for _ in range(500):
+        budget.charge(1000)  # 500 KB more: under the eighth (512 KB) the trigger moved up by
     assert len(calls) == 1
-    budget.charge(MB // 8)
+    budget.charge(MB // 2)
     assert len(calls) == 2
+    # A budget smaller than what cannot go waits at least MIN_RETRY, not an eighth of almost nothing.
+    tiny = Budget(0.01)
+    tiny_calls: list[int] = []
+    tiny.reclaim = tiny_calls.append
+    for _ in range(200):
+        tiny.charge(1000)  # 200 KB, 20 times the budget
+    assert len(tiny_calls) == 1
 
 
 def test_no_budget_counts_but_never_evicts() -> None:
