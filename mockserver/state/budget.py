@@ -5,8 +5,8 @@ Every world keeps its own finished runs (`Settings.max_finished_runs`) and journ
 estimate of the bytes all of them keep (`run_cost`, `entry_cost`, `WORLD_COST`: a fixed cost per kept
 object plus the lengths of the bytes it holds, never a walk of the objects) and, when the sum passes
 `Settings.memory_budget_mb`, has the oldest finished state of the least recently used worlds evicted
-(`reclaim`) until it is an eighth under the limit again: first each world's finished runs and then its
-journal entries, least recently used world first; then whole idle worlds. A live run, a pinned fixture
+(`reclaim`) until it is an eighth under the limit again: each world's finished runs and journal entries,
+oldest first, the least recently used world first; then whole idle worlds. A live run, a pinned fixture
 run and a queued scenario are never evicted.
 
 On the hot path a charge is an addition and a comparison: eviction runs only when the sum crosses the
@@ -15,24 +15,27 @@ requests it takes to fill that eighth again (O(1) amortised per request). When n
 (everything kept is live, pinned or queued), the trigger moves an eighth above the sum, so a full budget
 is not scanned again on every request.
 
-Calibration (the estimate against real RSS, measured once, 2026-12-06, CPython 3.11, in one fresh process
-per figure: an in-process app at speed 0 with no budget and caps high enough to keep everything, every
-world warmed up first, ``gc.collect()`` and ``VmRSS`` from ``/proc/self/status`` before and after 20,000
-requests over 100 worlds, each a ``POST /api/chat/runs`` with a one-line prompt sent by httpx):
+Calibration (the estimate against real RSS, measured once, 2026-12-06, CPython 3.11, on top of main's
+e9ab110, in one fresh process per figure: an in-process app at speed 0 with no budget and caps high
+enough to keep everything, every world warmed up first, ``gc.collect()`` and ``VmRSS`` from
+``/proc/self/status`` before and after 20,000 requests over 100 worlds, each a ``POST /api/chat/runs``
+with a one-line prompt sent by httpx); what each request left kept, in bytes, real RSS growth / the
+estimate / estimate ÷ real:
 
-what each request left kept, in bytes: real RSS growth / the estimate / estimate ÷ real
+- a headless ``default`` run (19 chunks) and its journal entry: 6,659 / 6,722 / 1.01
+- a headless ``slow`` run (54 chunks) and its journal entry: 7,714 / 7,702 / 1.00
+- a journal entry alone (a 404 ``GET /api/chat/runs/{id}``): 1,842 / 1,902 / 1.03
+- an idle world (bench/README.md "Idle worlds", N = 1,000, one fresh process): 14,780 / 16,384 / 1.11
 
-- a headless ``default`` run (19 chunks) and its journal entry: 5,662 / 5,890 / 1.04
-- a headless ``slow`` run (54 chunks) and its journal entry: 6,589 / 6,870 / 1.04
-- a journal entry alone (a 404 ``GET /api/chat/runs/{id}``): 1,110 / 1,198 / 1.08
-- an idle world (bench/README.md "Idle worlds", N = 1,000, one fresh process): 14,030 / 16,384 / 1.17
-
-So the costs below err a few per cent high: a chunk about 26.5 bytes (the slow run's 35 more chunks cost
-928 bytes more), a journal entry with a typical client's packed headers (about 250 bytes of them: a
-browser's are longer, and the entry costs that much more than estimated) 1.1 KB plus its path and kept
-body, a finished run 1.25 KB and a headless run's own session, chat and two stored messages 2.75 KB more.
-What RSS does after an eviction is the allocator's: freed objects are reused by the next ones, so RSS
-stays at its peak rather than falling, and the budget bounds that peak.
+So: a chunk about 26.5 bytes (the slow run's 35 more chunks cost 928 bytes more: its slots in three
+lists); a journal entry 1.8 KB plus its path and kept body, most of it the request's and response's
+header pairs it keeps as tuples (9 and 7 of them here, about 140 bytes each with their values: a
+browser sends more, and its entries cost that much more than estimated); a finished run 1.4 KB, and a
+headless run's own session, chat and two stored messages 2.75 KB more. What RSS does after an
+eviction is the allocator's: freed objects are reused by the next ones, so RSS stays at its peak
+rather than falling, and the budget bounds that peak (an in-process check, 80,000 headless runs over
+255 worlds with a 30 MB budget: RSS rose 27 MB in the first 10,000 runs and then stayed within
+0.3 MB, the estimate at 26 to 30 MB).
 """
 
 from __future__ import annotations
@@ -43,14 +46,14 @@ from typing import Protocol
 #: Bytes in a megabyte, as ``/proc`` counts (and as ``--memory-budget`` means it).
 MB = 1024 * 1024
 #: What a kept finished run costs besides its chunks (see the module's calibration).
-RUN_COST = 1280
+RUN_COST = 1408
 #: What each chunk of a kept run adds: its slots in the chunk, frame and time lists (the chunks and
 #: frames themselves are the compiled script's, shared by every run of the scenario).
 CHUNK_COST = 28
 #: A headless run's own session and chat, with its user and assistant messages (`POST /api/chat/runs`).
 HEADLESS_COST = 2816
 #: A journal entry besides its path and kept body: the entry and its packed headers.
-ENTRY_COST = 1152
+ENTRY_COST = 1856
 #: An idle world: its store built from the blueprint, runs, journal, chaos (bench/README.md "Idle worlds").
 WORLD_COST = 16 * 1024
 #: Eviction frees this share of the budget at a time (hysteresis: one scan pays for many requests).

@@ -4,7 +4,7 @@ Entries hold their headers as tuples of ``bytes`` pairs (`pack_headers`): one C-
 request, and nothing for the cyclic collector to scan once it has seen them (it stops tracking a
 tuple of untracked objects), so a journal of many worlds costs it nothing. A world's journal counts
 what it keeps against the process's memory budget (`mockserver.state.budget`), which may evict its
-oldest entries (`Journal.evict_until`).
+oldest entries (`Journal.evict_oldest`).
 """
 
 from __future__ import annotations
@@ -89,7 +89,7 @@ class Journal:
     """The last N requests, oldest dropped first. Times are wall-clock (this is for people).
 
     Given a `Budget`, what it keeps is charged to it (`mockserver.state.budget.entry_cost` of each entry,
-    its body once `keep_body` has it), and `evict_until` hands its oldest entries back."""
+    its body once `keep_body` has it), and `evict_oldest` hands its oldest entry back."""
 
     def __init__(self, size: int, budget: Budget | None = None) -> None:
         self.entries: deque[JournalEntry] = deque(maxlen=size)
@@ -132,17 +132,18 @@ class Journal:
         if self.budget is not None:
             self.budget.credit(cost)
 
-    def evict_until(self, target: int) -> None:
-        """Evict the oldest entries until the budget's estimate is at ``target`` or none is left."""
-        budget = self.budget
-        if budget is None:
-            return
-        while self.entries and budget.used > target:
-            entry = self.entries.popleft()
-            self._forget(entry)
-            self.evicted += 1
-            self.evicted_seq = entry.seq
-            budget.entries_evicted += 1
+    def oldest_time(self) -> float | None:
+        """When the oldest entry kept was recorded (epoch seconds), if any."""
+        return self.entries[0].time if self.entries else None
+
+    def evict_oldest(self) -> None:
+        """Evict the oldest entry for the memory budget (there is one: see `oldest_time`)."""
+        entry = self.entries.popleft()
+        self._forget(entry)
+        self.evicted += 1
+        self.evicted_seq = entry.seq
+        if self.budget is not None:
+            self.budget.entries_evicted += 1
 
     def detach(self) -> None:
         """Give everything back to the budget and charge it no more (the world is reset or dropped)."""

@@ -4,7 +4,7 @@ When a run closes, its chat's stream slot is released (compare-and-set on the ru
 assembled assistant message is stored. Finished runs are kept for `Settings.run_ttl_seconds`
 and at most `Settings.max_finished_runs`, so a mock left running for days stays bounded; each is
 charged to the process's memory budget (`mockserver.state.budget`), which may evict the oldest of them
-first (`RunManager.evict_until`). A run the budget evicted is answered as such (`RunManager.evicted_message`).
+first (`RunManager.evict_oldest`). A run the budget evicted is answered as such (`RunManager.evicted_message`).
 """
 
 from __future__ import annotations
@@ -163,18 +163,20 @@ class RunManager:
         ):
             self._forget(self._finished.popleft())
 
-    def evict_until(self, target: int) -> None:
-        """Evict the oldest finished runs (with a headless run's own session and chat) until the
-        budget's estimate is at ``target`` or none is left. Live and pinned runs are never finished."""
-        budget = self.budget
-        if budget is None:
-            return
-        while self._finished and budget.used > target:
-            run = self._finished.popleft()
-            self._forget(run)
-            self.evicted += 1
-            self.evicted_ms = max(self.evicted_ms, ulid_ms(run.id))
-            budget.runs_evicted += 1
+    def oldest_finished_at(self) -> float | None:
+        """When the oldest finished run kept ended (the loop's clock), if any. Live and pinned runs are
+        never among the finished."""
+        return self._finished[0].finished_at if self._finished else None
+
+    def evict_oldest(self) -> None:
+        """Evict the oldest finished run (with a headless run's own session and chat) for the memory
+        budget (there is one: see `oldest_finished_at`)."""
+        run = self._finished.popleft()
+        self._forget(run)
+        self.evicted += 1
+        self.evicted_ms = max(self.evicted_ms, ulid_ms(run.id))
+        if self.budget is not None:
+            self.budget.runs_evicted += 1
 
     def _forget(self, run: Run) -> None:
         self.runs.pop(run.id, None)

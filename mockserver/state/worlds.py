@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections import OrderedDict, deque
 from collections.abc import Iterator
 from typing import Any
@@ -155,10 +156,21 @@ class World:
         return self.in_flight == 0 and self.runs.live_count() == 0
 
     def shed(self, target: int) -> None:
-        """Evict this world's finished runs, then its journal entries, oldest first, until the budget's
-        estimate is at ``target`` (`mockserver.state.budget.reclaim`)."""
-        self.runs.evict_until(target)
-        self.journal.evict_until(target)
+        """Evict this world's finished state, oldest first, until the budget's estimate is at ``target``
+        (`mockserver.state.budget.reclaim`): its finished runs and its journal entries, whichever ended
+        or was recorded earlier (a run's end on the loop's clock, an entry on the wall clock)."""
+        budget, runs, journal = self.budget, self.runs, self.journal
+        if budget is None:
+            return
+        wall_minus_loop = time.time() - asyncio.get_running_loop().time()
+        while budget.used > target:
+            ended, recorded = runs.oldest_finished_at(), journal.oldest_time()
+            if ended is None and recorded is None:
+                return
+            if recorded is None or (ended is not None and ended + wall_minus_loop <= recorded):
+                runs.evict_oldest()
+            else:
+                journal.evict_oldest()
 
     @property
     def droppable(self) -> bool:

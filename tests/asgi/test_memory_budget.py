@@ -73,6 +73,12 @@ def test_an_evicted_run_is_a_404_that_says_it_was_evicted_why_and_how_to_keep_it
     assert counts["evicted"]["runs"] >= 28 and counts["usedBytes"] <= counts["limitBytes"] == round(0.1 * 1024 ** 2)
     assert worlds_by_name(small)["a"]["runsEvicted"] == counts["evicted"]["runs"]
     assert counts["usedBytes"] == recount(small)
+    # Oldest first, runs and journal entries alike: what is kept is the newest of each.
+    listed = {r["runId"] for r in assert_json(small.get("/__mock/runs", headers={"x-mock-world": "a"}))["runs"]}
+    kept = [run_id for run_id in ids if run_id in listed]  # (admin calls are not journaled: no pressure)
+    assert kept and kept == ids[len(ids) - len(kept):], kept
+    journal = assert_json(small.get("/__mock/requests", headers={"x-mock-world": "a"}))
+    assert journal["requests"] and journal["evicted"] > 0
 
 
 def test_a_run_that_never_existed_is_told_apart_from_an_evicted_one(small: TestClient) -> None:
