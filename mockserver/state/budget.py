@@ -27,6 +27,9 @@ estimate / estimate ÷ real:
 - a journal entry alone (a 404 ``GET /api/chat/runs/{id}``): 1,842 / 1,902 / 1.03
 - an idle world (bench/README.md "Idle worlds", N = 1,000, one fresh process): 14,780 / 16,384 / 1.11
 
+Measured again on main's 926a024 (runs draw from their world's generator, timers instead of tasks):
+1.01, 1.00 and 1.03 of RSS.
+
 So: a chunk about 26.5 bytes (the slow run's 35 more chunks cost 928 bytes more: its slots in three
 lists); a journal entry 1.8 KB plus its path and kept body, most of it the request's and response's
 header pairs it keeps as tuples (9 and 7 of them here, about 140 bytes each with their values: a
