@@ -34,11 +34,19 @@ def passing_contract_run(capsys: pytest.CaptureFixture[str], *args: str) -> tupl
     return out, float(took.group(1))
 
 
-def test_full_suite_passes_on_the_bundled_mock(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+#: ``make test`` runs the whole suite with fewer generated examples (the coverage phase, every flow and every
+#: operation are the same whatever the count); ``make stress`` runs it as a user does, with the default count.
+FULL_SUITE_EXAMPLES = [pytest.param(("--max-examples", "15"), id="15-examples"),
+                       pytest.param((), id="default-examples", marks=pytest.mark.stress)]
+
+
+@pytest.mark.parametrize("examples", FULL_SUITE_EXAMPLES)
+def test_full_suite_passes_on_the_bundled_mock(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                               examples: tuple[str, ...]) -> None:
     """No --base-url: every operation, every phase, every flow, against the bundled mock at full speed. The
     JUnit report lists every operation of chat.yaml, and the flows reach each one of the front end's surface."""
     junit = tmp_path / "contract.xml"
-    out, _ = passing_contract_run(capsys, "--seed", "4", "--junit", str(junit))
+    out, _ = passing_contract_run(capsys, "--seed", "4", "--junit", str(junit), *examples)
     assert "recoup-mock contract PASSED: 0 failure(s)" in out
     for part in ("flows", "phase:examples", "phase:coverage", "phase:fuzzing", "phase:stateful"):
         assert re.search(rf"{re.escape(part)} \d+", out), part
