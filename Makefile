@@ -39,9 +39,10 @@ client-deps:
 test: $(STAMP) lint client-deps
 	$(BIN)/pytest
 
-# The long reliability runs (the short versions run under `make test`).
+# The long variants (reliability runs, contract and fuzzing runs at their full counts), wherever they are;
+# the short versions run under `make test`.
 stress: $(STAMP)
-	$(BIN)/pytest -m stress tests/reliability
+	$(BIN)/pytest -m stress
 
 # Benchmarks: writes bench/results/latest.{md,json,png}.
 bench: $(STAMP)
