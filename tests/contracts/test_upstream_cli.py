@@ -31,11 +31,18 @@ def mock(request: pytest.FixtureRequest) -> Iterator[tuple[str, ServerProcess]]:
         server.stop()
 
 
-def test_schemathesis_finds_nothing_on_the_upstream_spec(mock: tuple[str, ServerProcess], tmp_path: Path) -> None:
+#: Examples per operation and phase: fewer under ``make test`` (the examples and coverage phases do not depend
+#: on the count), the full count under ``make stress``.
+EXAMPLES = [pytest.param(10, id="10-examples"), pytest.param(25, id="25-examples", marks=pytest.mark.stress)]
+
+
+@pytest.mark.parametrize("examples", EXAMPLES)
+def test_schemathesis_finds_nothing_on_the_upstream_spec(mock: tuple[str, ServerProcess], tmp_path: Path,
+                                                         examples: int) -> None:
     profile, server = mock
     command = [sys.executable, "-m", "schemathesis.cli", "run", str(UPSTREAM), "--url", server.base_url,
-               "--header", f"x-api-key: {ALICE}", "--checks", CHECKS[profile], "--max-examples", "25", "--seed", "1",
-               "--request-timeout", "10", "--max-failures", "20", "--no-color"]
+               "--header", f"x-api-key: {ALICE}", "--checks", CHECKS[profile], "--max-examples", str(examples),
+               "--seed", "1", "--request-timeout", "10", "--max-failures", "20", "--no-color"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     tail = result.stdout[-6000:]
     assert result.returncode == 0, f"schemathesis found failures:\n{tail}\n{result.stderr[-2000:]}"
