@@ -21,6 +21,10 @@ from mockserver.serving import ServedApp
 
 SEED = 20261122
 STREAM_FLOWS: dict[str, Any] = {"flows": ("chat_turn",), "phases": ()}
+#: The read bound of the runs whose defect is a condition that never comes (a sandbox never active, a chat
+#: never unread): the flow polls for it up to the request timeout, so it waits this out in full. The faithful
+#: mock at full speed meets each condition on its first read.
+NEVER_S = 1.5
 
 #: What each defect run exercises: the smallest part of the suite that reaches the defect.
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -37,7 +41,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "server-error-on-edge-input": {"flows": (), "phases": ("coverage",), "include": ("resumeChatStream",)},
     "stream-never-closes": {**STREAM_FLOWS, "request_timeout": 1.5},
     "peer-reads-sessions": {"flows": (), "phases": ("fuzzing",), "include": ("createSession", "getSession")},
-    "sandbox-never-active": {"flows": ("sandbox_active",), "phases": ()},
+    "sandbox-never-active": {"flows": ("sandbox_active",), "phases": (), "request_timeout": NEVER_S},
     "session-title-lost": {"flows": ("read_back",), "phases": ()},
     "answer-stored-under-another-id": {"flows": ("turn_persisted",), "phases": ()},
     "answer-text-altered": {"flows": ("turn_persisted",), "phases": ()},
@@ -46,7 +50,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "rename-not-in-sidebar": {"flows": ("rename_visible",), "phases": ()},
     "delete-keeps-chat": {"flows": ("delete_gone",), "phases": ()},
     "read-mark-ignored": {"flows": ("read_marks",), "phases": ()},
-    "never-unread": {"flows": ("read_marks",), "phases": ()},
+    "never-unread": {"flows": ("read_marks",), "phases": (), "request_timeout": NEVER_S},
     "peer-deletes-session-chats": {"flows": ("cross_account",), "phases": ()},
     "peer-renames-rooms": {"flows": ("cross_account",), "phases": ()},
 }
