@@ -7,11 +7,13 @@
 // It prints {"ready": true, ...} once the browser is up, then reads one JSON command per line on stdin
 // and answers each with one JSON line on stdout: {id, ok: true, value} or {id, ok: false, error}.
 //   goto {url} | reload | waitFor {fn, arg, timeout} | evaluate {fn, arg} | click {selector}
-//   fill {selector, value} | select {selector, value} | screenshot {path} | download {selector, path} | log | close
+//   fill {selector, value} | select {selector, value} | screenshot {path} | download {selector, path} | log
+//   clearLog | close
 // `download` clicks `selector`, waits for the download it starts, saves it to `path` and answers with the
 // file name the page suggested.
 // `fn` is the source of a function run in the page; waitFor answers with its first truthy result.
-// `log` answers with the console errors, page errors, failed requests and main-frame navigations so far.
+// `log` answers with the console errors, page errors, failed requests and main-frame navigations so far;
+// `clearLog` empties them (one browser serves several tests, each starting from an empty log).
 // Every step is bounded by its `timeout` (ms, default 10000); end of input closes the browser.
 
 import { mkdtempSync, rmSync } from "node:fs";
@@ -64,6 +66,7 @@ const OPS = {
     return download.suggestedFilename();
   },
   log: async () => log,
+  clearLog: async () => { for (const entries of Object.values(log)) entries.length = 0; },
 };
 
 say({ ready: true, browserVersion: context.browser()?.version() ?? null });

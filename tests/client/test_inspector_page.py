@@ -103,6 +103,11 @@ class Page:
         self.step("goto", url="about:blank")
         return log
 
+    def blank(self) -> None:
+        """A blank page and an empty log: where each test starts."""
+        self.step("goto", url="about:blank")
+        self.step("clearLog")
+
     def close(self) -> None:
         with contextlib.suppress(Exception):
             self.step("close")
@@ -117,16 +122,26 @@ class Page:
                     pipe.close()
 
 
-@pytest.fixture
-def page() -> Iterator[Page]:
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Page]:
+    """One Chromium for the module's tests (starting one takes seconds)."""
     node = require_node_project(CLIENT_DIR, "playwright-core")
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing; `make client-deps` installs Debian's chromium")
-    browser = Page(node)
+    shared = Page(node)
     try:
-        yield browser
+        yield shared
     finally:
-        browser.close()
+        shared.close()
+
+
+@pytest.fixture
+def page(browser: Page) -> Page:
+    """The module's browser on a blank page with an empty log. Nothing else carries over from a previous
+    test: each test's mock is a new server on a new port, so its page is another origin, with its own
+    sessionStorage (the admin token, the world) and cache."""
+    browser.blank()
+    return browser
 
 
 class Stream:

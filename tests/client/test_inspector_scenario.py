@@ -14,7 +14,7 @@ import httpx
 import pytest
 import yaml
 from support import ALICE, PINNED_RUN, chat_body, chunks_of, live_server
-from test_inspector_page import RUN_ROW, Page, Stream, page  # noqa: F401 (page is the fixture)
+from test_inspector_page import RUN_ROW, Page, Stream, browser, page  # noqa: F401 (the fixtures)
 
 from mockserver.settings import DEFAULT_FIXTURES
 
