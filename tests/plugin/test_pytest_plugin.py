@@ -2,7 +2,9 @@
 
 Each test writes a foreign test directory with pytester and runs pytest on it in a subprocess, so the
 plugin is found through its installed entry point, with nothing else configured: no conftest of ours,
-no ``-p``, no ini file.
+no ``-p`` that loads it, no ini file. Two plugins of this checkout's test tools are kept out of those runs
+(`run_foreign`); a user's suite beside every plugin the ``[contract]`` extra brings is
+tests/packaging/test_installed_wheel.py::test_a_user_suite_gets_the_recoup_mock_fixture.
 """
 
 from __future__ import annotations
@@ -99,9 +101,17 @@ def test_admin_errors_name_the_call(recoup_mock):
 '''
 
 
-def run_foreign(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+#: Plugins this venv has for the checkout's own tests (Schemathesis' and Hypothesis'), not for a user's suite:
+#: importing them is most of a foreign pytest's start-up (about 2.5 of 3 s), paid once per foreign run and per
+#: xdist worker. Every other installed plugin (xdist, anyio, and recoup_mock itself) still loads by entry point.
+NOT_THE_USERS = ("-p", "no:schemathesis", "-p", "no:hypothesispytest")
+
+
+def run_foreign(pytester: pytest.Pytester, *args: str, every_plugin: bool = False) -> pytest.RunResult:
+    """pytest on the foreign directory, in a subprocess; ``every_plugin`` loads `NOT_THE_USERS` too."""
     # -p no:cacheprovider: leave nothing behind; -W error: the plugin must not warn.
-    return pytester.runpytest_subprocess("-p", "no:cacheprovider", "-W", "error", "-q", *args, timeout=120)
+    lean = () if every_plugin else NOT_THE_USERS
+    return pytester.runpytest_subprocess("-p", "no:cacheprovider", *lean, "-W", "error", "-q", *args, timeout=120)
 
 
 def test_the_entry_point_is_installed() -> None:
