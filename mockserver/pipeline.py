@@ -24,6 +24,7 @@ from typing import Any, Literal
 from starlette.requests import Request
 from starlette.responses import Response
 
+from . import deadlines
 from .auth import authenticate
 from .errors import ApiError, UnknownPath
 from .profiles import LenientJson
@@ -99,20 +100,28 @@ async def read_body(request: Request, limit: int, patience: float) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"Request body is {declared} bytes; the limit is {limit} bytes")
     body = bytearray()
+    task = asyncio.current_task()
+    assert task is not None
+    waits = deadlines.of(asyncio.get_running_loop())
+    waits.start(task, patience)  # not asyncio.timeout: a timer per request costs more than the read
     try:
-        async with asyncio.timeout(patience):
-            more = True
-            while more:  # the ASGI messages directly: Starlette's stream() is an async generator per request
-                message = await request.receive()
-                if message["type"] == "http.disconnect":
-                    raise ApiError(400, "The client went away before sending the whole body")
-                body += message.get("body", b"")
-                more = message.get("more_body", False)
-                if len(body) > limit:
-                    raise ApiError(413, f"Request body exceeds the limit of {limit} bytes")
-    except TimeoutError:
+        more = True
+        while more:  # the ASGI messages directly: Starlette's stream() is an async generator per request
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                raise ApiError(400, "The client went away before sending the whole body")
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > limit:
+                raise ApiError(413, f"Request body exceeds the limit of {limit} bytes")
+    except asyncio.CancelledError:
+        if not waits.expired(task):
+            raise
+        task.uncancel()  # the cancellation was the deadline's: it ends here, as a 408
         raise ApiError(408, f"Request body did not arrive within {patience:g} s "
                             f"({len(body)} bytes received)", headers={"connection": "close"}) from None
+    finally:
+        waits.finish(task)
     return bytes(body)
 
 

@@ -118,9 +118,10 @@ def provisioned(lc: Lifecycle, now: int, timers: Timers, name: str) -> Lifecycle
     deadlines set. On a sandbox that is active already, this is activity, not a transition."""
     if is_active(lc, now):
         return touched(lc, now, timers)
-    return _to(lc, "active", sandbox=name, started_ms=now, last_activity_ms=now,
-               hibernate_after_ms=now + timers.hibernate_after_ms, expires_ms=now + timers.expire_after_ms,
-               error=None)
+    # Every field but the version is new: built directly (dataclasses.replace costs more; every headless
+    # run provisions its session's sandbox).
+    return Lifecycle("active", lc.version + (lc.state != "active"), name, now, now, now + timers.hibernate_after_ms,
+                     now + timers.expire_after_ms, None)
 
 
 def touched(lc: Lifecycle, now: int, timers: Timers) -> Lifecycle:

@@ -1,0 +1,70 @@
+"""Deadlines for many short waits, kept by one timer per event loop instead of one per wait.
+
+Reading a request body almost never waits (uvicorn has the whole body before the app runs), yet it
+must not wait for ever on a client that stalls. ``asyncio.timeout`` per read costs a timer, its
+object and its cancellation on every request, more than the read itself. Here a read registers
+its task and deadline in a dict; one timer, set for the earliest deadline still registered, cancels
+the tasks whose time is up and marks them so the read can tell its own timeout from any other
+cancellation (`expired`). Imports nothing else from the package.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+
+#: A deadline this close is due: the loop's timers fire up to about a millisecond early.
+_EARLY_S = 0.001
+
+
+class Deadlines:
+    """The registered waits of one event loop (`of`)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._waits: dict[asyncio.Task[object], float] = {}
+        self._late: set[asyncio.Task[object]] = set()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self, task: asyncio.Task[object], seconds: float) -> None:
+        """``task`` must be done with its wait within ``seconds``, or be cancelled."""
+        deadline = self._loop.time() + seconds
+        self._waits[task] = deadline
+        if self._timer is None or self._timer.when() > deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_at(deadline, self._check)
+
+    def finish(self, task: asyncio.Task[object]) -> bool:
+        """``task``'s wait is over; True when it ran out of time (its cancellation was ours)."""
+        self._waits.pop(task, None)
+        if self._late and task in self._late:
+            self._late.discard(task)
+            return True
+        return False
+
+    def expired(self, task: asyncio.Task[object]) -> bool:
+        """Whether ``task`` was cancelled because its time was up (its wait not yet finished)."""
+        return task in self._late
+
+    def _check(self) -> None:
+        self._timer = None
+        now = self._loop.time() + _EARLY_S
+        for task, deadline in list(self._waits.items()):
+            if deadline <= now:
+                del self._waits[task]
+                self._late.add(task)
+                task.cancel()
+        if self._waits:
+            self._timer = self._loop.call_at(min(self._waits.values()), self._check)
+
+
+_OF_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines] = weakref.WeakKeyDictionary()
+
+
+def of(loop: asyncio.AbstractEventLoop) -> Deadlines:
+    """The deadlines of ``loop`` (made on first use, gone with the loop)."""
+    found = _OF_LOOP.get(loop)
+    if found is None:
+        found = _OF_LOOP[loop] = Deadlines(loop)
+    return found
