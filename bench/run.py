@@ -1315,6 +1315,9 @@ def merged(old: dict[str, Any], new: dict[str, Any], sections: Sequence[str]) ->
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # The servers start as an installed package does: with their bytecode written once and read after
+    # (a shell that sets PYTHONDONTWRITEBYTECODE would have every start compile the package again).
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--only", nargs="*", choices=SECTIONS,
