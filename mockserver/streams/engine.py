@@ -329,6 +329,20 @@ def begin(run: Run, due: list[float], speed: float, on_close: Callable[[Run], No
     run._next = 1 if run.chunks else 0  # the `start` chunk, when the script has a placeholder one
     run._silences = tuple(silences)
     run._on_close = on_close
+    # The clock starts when the loop next turns, as a task's first step would: under a burst of
+    # requests the response that carries the first chunk goes out after the others are handled, and
+    # a schedule counted from inside the handler would make every stream's later chunks look late.
+    loop.call_soon(_rebase, run, origin)
+
+
+def _rebase(run: Run, origin: float) -> None:
+    """Count the run's schedule from now instead of from ``origin`` (see `begin`), then set its timer."""
+    if run._due is None or run.closed:
+        return
+    shift = asyncio.get_running_loop().time() - origin
+    if shift > 0 and run._next <= 1:
+        run._due = [at + shift for at in run._due]
+        run._silences = tuple((start + shift, end + shift) for start, end in run._silences)
     _arm(run)
 
 

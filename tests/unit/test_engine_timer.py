@@ -42,6 +42,8 @@ def _due_by_now(run: Run) -> int:
 
 def test_a_run_nobody_waits_on_sets_one_timer_for_its_end_and_shows_what_is_due_when_read() -> None:
     async def body(run: Run, due: list[float], closed: list[Run]) -> None:
+        assert run._timer is None  # set when the loop next turns, the schedule counted from then
+        await asyncio.sleep(0)
         assert run._timer is not None and run._due is not None
         assert run._timer.when() == run._due[-1]  # one timer, for the end
         seen = set()
