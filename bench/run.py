@@ -470,17 +470,7 @@ class Bench:
     def worlds(self) -> dict[str, Any]:
         """Isolated worlds (``x-mock-world``): the runs rate spread over many worlds against one world, and the
         memory an idle world costs. Each part is kept when the other fails."""
-        out: dict[str, Any] = {}
-        for part, body in (("rates", self.world_rates), ("memory", self.world_memory)):
-            try:
-                out[part] = body()
-            except Exception as exc:
-                message = f"worlds {part}: {type(exc).__name__}: {exc}"
-                self.errors.append(message)
-                log("FAILED " + message)
-                traceback.print_exc()
-                out[part] = {"error": message}
-        return out
+        return self._parts("worlds", {"rates": self.world_rates, "memory": self.world_memory})
 
     def world_rates(self) -> dict[str, Any]:
         """``POST /api/chat/runs`` as in ``rates``, on the default world (``post_runs.lua``, the same request as
@@ -664,12 +654,16 @@ class Bench:
         against one mock at ``--speed 0 --quiet`` with its default memory budget, its VmRSS read every
         ``--soak-sample`` seconds; then the "nothing lost" check on a fresh mock. Each part is kept when the
         other fails."""
+        return self._parts("soak", {"load": self.soak_load, "check": self.soak_check})
+
+    def _parts(self, section: str, parts: dict[str, Callable[[], dict[str, Any]]]) -> dict[str, Any]:
+        """Each part's figures, or its error (noted in the run's errors) when it failed: the others are kept."""
         out: dict[str, Any] = {}
-        for part, body in (("load", self.soak_load), ("check", self.soak_check)):
+        for part, body in parts.items():
             try:
                 out[part] = body()
             except Exception as exc:
-                message = f"soak {part}: {type(exc).__name__}: {exc}"
+                message = f"{section} {part}: {type(exc).__name__}: {exc}"
                 self.errors.append(message)
                 log("FAILED " + message)
                 traceback.print_exc()
