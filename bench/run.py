@@ -391,14 +391,7 @@ class Bench:
             return
         log(f"section {name}")
         started = time.perf_counter()
-        try:
-            results[name] = body()
-        except Exception as exc:
-            message = f"{name}: {type(exc).__name__}: {exc}"
-            self.errors.append(message)
-            log("FAILED " + message)
-            traceback.print_exc()
-            results[name] = {"error": message}
+        results[name] = self._guarded(name, body)
         results.setdefault("section_seconds", {})[name] = round(time.perf_counter() - started, 1)
 
     def available(self, kind: str) -> str | None:
@@ -658,17 +651,18 @@ class Bench:
 
     def _parts(self, section: str, parts: dict[str, Callable[[], dict[str, Any]]]) -> dict[str, Any]:
         """Each part's figures, or its error (noted in the run's errors) when it failed: the others are kept."""
-        out: dict[str, Any] = {}
-        for part, body in parts.items():
-            try:
-                out[part] = body()
-            except Exception as exc:
-                message = f"{section} {part}: {type(exc).__name__}: {exc}"
-                self.errors.append(message)
-                log("FAILED " + message)
-                traceback.print_exc()
-                out[part] = {"error": message}
-        return out
+        return {part: self._guarded(f"{section} {part}", body) for part, body in parts.items()}
+
+    def _guarded(self, label: str, body: Callable[[], Any]) -> Any:
+        """``body()``'s figures, or ``{"error": ...}`` when it failed (noted in the run's errors and logged)."""
+        try:
+            return body()
+        except Exception as exc:
+            message = f"{label}: {type(exc).__name__}: {exc}"
+            self.errors.append(message)
+            log("FAILED " + message)
+            traceback.print_exc()
+            return {"error": message}
 
     def soak_extra(self) -> list[str]:
         """``--max-worlds`` raised to the soak's worlds + the default world when that passes the default limit
