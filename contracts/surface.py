@@ -252,20 +252,31 @@ def _client_chat(target: Target, flow: str, check: str, ws: Workspace, session_i
                           f"the first chat {first_chat}, then {client_id}; the list has {ids}.")
 
 
+def _make_room(target: Target, flow: str, check: str, ws: Workspace, topic: str, no_id: str
+               ) -> tuple[dict[str, Any], str] | None:
+    """``POST /api/chats`` with ``topic``, the room kept in the workspace for clean-up: its ``chat`` and
+    id, or None once the answer has been recorded as wrong (``no_id``: the step named for a missing id)."""
+    made = target.send(flow, CREATE_CHAT, body={"topic": topic})
+    if not target.expect_status(made, check, "room", 200, "the caller makes a room"):
+        return None
+    room = _body(made, "chat")
+    room_id = room.get("id")
+    if not isinstance(room_id, str):
+        target.record(made, check, no_id, "The room's answer has no `chat.id`.")
+        return None
+    ws.rooms.append(room_id)
+    ws.created.append(f"room {room_id}")
+    return room, room_id
+
+
 def _room(target: Target, flow: str, check: str, ws: Workspace) -> None:
     """A room made by ``POST /api/chats`` reads back through the room routes (and, when the answer names its
     session, as that session's chat)."""
     topic = f"contract room {token()}"
-    made = target.send(flow, CREATE_CHAT, body={"topic": topic})
-    if not target.expect_status(made, check, "room", 200, "the caller makes a room"):
+    made = _make_room(target, flow, check, ws, topic, "room-id")
+    if made is None:
         return
-    room = _body(made, "chat")
-    room_id = room.get("id")
-    if not isinstance(room_id, str):
-        target.record(made, check, "room-id", "The room's answer has no `chat.id`.")
-        return
-    ws.rooms.append(room_id)
-    ws.created.append(f"room {room_id}")
+    room, room_id = made
     artist = target.send(flow, CHAT_ARTIST, path={"id": room_id})
     if target.expect_status(artist, check, "room-artist", 200, "a room just made reads back"):
         expect_same(target, artist, check, "room-artist", artist.json(), {"room_id": room_id, "artist_id": None},
@@ -508,15 +519,10 @@ def _only_chat(target: Target, flow: str, check: str, ws: Workspace) -> None:
 
 def _room_delete(target: Target, flow: str, check: str, ws: Workspace) -> None:
     """A room made by ``POST /api/chats`` and deleted by ``DELETE /api/chats`` answers 404 afterwards."""
-    made = target.send(flow, CREATE_CHAT, body={"topic": f"contract doomed {token()}"})
-    if not target.expect_status(made, check, "room", 200, "the caller makes a room"):
+    made = _make_room(target, flow, check, ws, f"contract doomed {token()}", "room")
+    if made is None:
         return
-    room_id = _body(made, "chat").get("id")
-    if not isinstance(room_id, str):
-        target.record(made, check, "room", "The room's answer has no `chat.id`.")
-        return
-    ws.rooms.append(room_id)
-    ws.created.append(f"room {room_id}")
+    _, room_id = made
     deleted = target.send(flow, DELETE_CHAT, body={"id": room_id})
     if not target.expect_status(deleted, check, "room-delete", 200, "the room's owner deletes it"):
         return

@@ -87,8 +87,7 @@ class MockMiddleware:
     the dispatch of every request the app's `RouteIndex` knows straight to its endpoint, errors
     answered by ``on_error`` (the rest goes on to ``app``, Starlette's router: 404, 405)."""
 
-    def __init__(self, app: ASGIApp, state: MockState, *, access_log: bool = True,
-                 on_error: ErrorHandler | None = None) -> None:
+    def __init__(self, app: ASGIApp, state: MockState, *, on_error: ErrorHandler, access_log: bool = True) -> None:
         self.app = app
         self.state = state
         self.access_log = access_log
@@ -136,13 +135,12 @@ class MockMiddleware:
 
     def _find(self, scope: Scope) -> Found | None:
         """The request's endpoint from the route index (not under a root path: the router strips it)."""
-        if self.on_error is None or scope.get("root_path"):
+        if scope.get("root_path"):
             return None
         return self.state.routes.find(scope["method"], scope["path"])
 
     async def _dispatch(self, found: Found, scope: Scope, receive: Receive, sender: _Sender) -> None:
         """What Starlette's route would do, without its layers: the endpoint, its answer or its error."""
-        assert self.on_error is not None
         endpoint, params = found
         scope["path_params"] = dict(params)
         request = ApiRequest(scope, receive, sender.send)

@@ -15,12 +15,13 @@ import hmac
 from collections import deque
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ..api.chat import PLAY_A_STREAM
 from ..errors import ApiError, quote
 from ..pipeline import ANONYMOUS, Call, http_scenarios
 from ..profiles import profile_named
+from ..responses import JsonAnswer
 from ..state.journal import select_entries
 from ..state.store import Account, iso
 from ..state.worlds import World
@@ -45,16 +46,16 @@ async def reset_mock(call: Call) -> Response:
     if call.request.query_params.get("all") == "true":
         dropped = len(call.state.worlds)
         cancelled = await call.state.worlds.drop_all()
-        return JSONResponse({"status": "ok", "runsCancelled": cancelled, "worldsDropped": dropped})
+        return JsonAnswer({"status": "ok", "runsCancelled": cancelled, "worldsDropped": dropped})
     cancelled = await call.world.reset()
-    return JSONResponse({"status": "ok", "runsCancelled": cancelled})
+    return JsonAnswer({"status": "ok", "runsCancelled": cancelled})
 
 
 async def list_requests(call: Call) -> Response:
     journal = call.world.journal
     entries = select_entries(list(journal.entries), call.request.query_params)
     # How many the memory budget took from this journal (oldest first): a listing never silently shorter.
-    return JSONResponse({"requests": [e.to_json() for e in entries], "evicted": journal.evicted})
+    return JsonAnswer({"requests": [e.to_json() for e in entries], "evicted": journal.evicted})
 
 
 async def queue_scenarios(call: Call) -> Response:
@@ -87,7 +88,7 @@ def _queue(world: World) -> Response:
     body: dict[str, object] = {"queued": list(world.queued_scenarios)}
     if world.queued_for:
         body["byOperation"] = {op: list(names) for op, names in world.queued_for.items()}
-    return JSONResponse(body)
+    return JsonAnswer(body)
 
 
 async def list_queued_scenarios(call: Call) -> Response:
@@ -96,7 +97,7 @@ async def list_queued_scenarios(call: Call) -> Response:
 
 def _clock(world: World, **extra: int) -> Response:
     now = world.store.ids.peek_ms()
-    return JSONResponse({"world": world.name, "nowMs": now, "now": iso(now), **extra})
+    return JsonAnswer({"world": world.name, "nowMs": now, "now": iso(now), **extra})
 
 
 async def get_clock(call: Call) -> Response:
@@ -121,7 +122,7 @@ async def advance_clock(call: Call) -> Response:
 
 
 async def get_status(call: Call) -> Response:
-    return JSONResponse({**call.world.counts(), "world": call.world.name, "tasks": len(asyncio.all_tasks()),
+    return JsonAnswer({**call.world.counts(), "world": call.world.name, "tasks": len(asyncio.all_tasks()),
                          "reloads": call.state.reloads, "reloadError": call.state.reload_error,
                          "genericOperations": call.state.generic_operations,
                          "chaosScenarios": list(call.world.catalog.chaos),
@@ -136,17 +137,17 @@ async def configure_world(call: Call) -> Response:
     chosen = body.get("profile", call.state.settings.profile)
     chaos = float(body.get("chaos", call.state.settings.chaos))
     world = await call.state.worlds.configure(call.request.path_params["name"], profile_named(chosen), chaos)
-    return JSONResponse({"name": world.name, **world.counts()})
+    return JsonAnswer({"name": world.name, **world.counts()})
 
 
 async def list_worlds(call: Call) -> Response:
     worlds = call.state.worlds
-    return JSONResponse({"limit": worlds.settings.max_worlds,
+    return JsonAnswer({"limit": worlds.settings.max_worlds,
                          "worlds": [{"name": world.name, **world.counts()} for world in worlds]})
 
 
 async def list_scenarios(call: Call) -> Response:
-    return JSONResponse({"scenarios": [
+    return JsonAnswer({"scenarios": [
         {"name": s.name, "description": s.description, "kind": s.kind, "answers": s.answers,
          "clients": dict(s.clients or ALL_CLIENTS)}
         for s in sorted(call.world.scenarios.values(), key=lambda s: s.name)

@@ -16,11 +16,12 @@ from collections.abc import AsyncIterator
 from importlib import resources
 from typing import Any
 
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from ..auth import mask
 from ..errors import ApiError
 from ..pipeline import Call
+from ..responses import JsonAnswer
 from ..state.events import BYE
 from ..state.journal import PackedHeaders, unpack_headers
 from ..state.store import iso, ulid_ms
@@ -111,7 +112,7 @@ async def request_detail(call: Call) -> Response:
         raise ApiError(404, f"No request {seq} in the journal of world {call.world.name!r} "
                             f"(it keeps the last {journal.entries.maxlen}){why}")
     run = call.world.runs.get(entry.run_id)
-    return JSONResponse({
+    return JsonAnswer({
         **entry.to_json(),
         "request": {"headers": _headers(entry.request_headers), "body": _body(entry.request_body)},
         "response": {"status": entry.status, "headers": _headers(entry.response_headers)},
@@ -120,14 +121,14 @@ async def request_detail(call: Call) -> Response:
 
 
 async def list_runs(call: Call) -> Response:
-    return JSONResponse({"runs": [run.summary() for run in call.world.runs.runs.values()]})
+    return JsonAnswer({"runs": [run.summary() for run in call.world.runs.runs.values()]})
 
 
 async def get_run(call: Call) -> Response:
     run = call.world.runs.get(call.request.path_params["runId"])
     if run is None:
         raise no_run(call.world, call.request.path_params["runId"])
-    return JSONResponse(run_view(run))
+    return JsonAnswer(run_view(run))
 
 
 def no_run(world: World, run_id: str, hint: str = "") -> ApiError:
@@ -208,4 +209,4 @@ async def stop_run(call: Call) -> Response:
     run = call.world.runs.get(call.request.path_params["runId"])
     if run is None:
         raise no_run(call.world, call.request.path_params["runId"])
-    return JSONResponse({"runId": run.id, "stopped": await call.world.runs.cancel(run)})
+    return JsonAnswer({"runId": run.id, "stopped": await call.world.runs.cancel(run)})

@@ -5,10 +5,11 @@ or rooms of their own (the deployed server's)."""
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ..errors import ApiError
 from ..pipeline import Call
+from ..responses import JsonAnswer
 from ..state.rooms import Room, compact
 
 
@@ -36,7 +37,7 @@ async def list_chats(call: Call) -> Response:
                             f"{call.account.id}, which may list only its own chats",
                        terse="Access denied to specified account_id")
     chats = call.world.store.sidebar(call.account, query.get("artist_account_id"))
-    return JSONResponse({"status": "success", "chats": [c.sidebar_row() for c in chats]})
+    return JsonAnswer({"status": "success", "chats": [c.sidebar_row() for c in chats]})
 
 
 async def create_chat(call: Call) -> Response:
@@ -48,23 +49,23 @@ async def create_chat(call: Call) -> Response:
                        terse="Access denied to specified account_id")
     room = call.world.rooms.create(call.account, room_id=body.get("chatId"), artist_id=body.get("artistId"),
                                    topic=body.get("topic"), first_message=body.get("firstMessage"))
-    return JSONResponse(room_json(call, room))
+    return JsonAnswer(room_json(call, room))
 
 
 async def update_chat(call: Call) -> Response:
     room = owned_room(call, call.body["chatId"])
-    return JSONResponse(room_json(call, call.world.rooms.rename(room, call.body["topic"])))
+    return JsonAnswer(room_json(call, call.world.rooms.rename(room, call.body["topic"])))
 
 
 async def delete_chat(call: Call) -> Response:
     room = owned_room(call, call.body["id"])
     call.world.rooms.delete(room)
-    return JSONResponse({"status": "success", "id": room.id, "message": "Chat deleted successfully"})
+    return JsonAnswer({"status": "success", "id": room.id, "message": "Chat deleted successfully"})
 
 
 async def get_chat_messages(call: Call) -> Response:
     room = owned_room(call, call.request.path_params["id"])
-    return JSONResponse({"data": [m.to_json() for m in room.messages]})
+    return JsonAnswer({"data": [m.to_json() for m in room.messages]})
 
 
 async def copy_chat_messages(call: Call) -> Response:
@@ -75,7 +76,7 @@ async def copy_chat_messages(call: Call) -> Response:
     source, target = owned_room(call, source_id), owned_room(call, target_id)
     clear = bool(call.body.get("clearExisting", True))
     copied = call.world.rooms.copy_messages(source, target, clear=clear)
-    return JSONResponse({"status": "success", "source_chat_id": source.id, "target_chat_id": target.id,
+    return JsonAnswer({"status": "success", "source_chat_id": source.id, "target_chat_id": target.id,
                          "copied_count": copied, "cleared_existing": clear})
 
 
@@ -84,7 +85,7 @@ async def delete_trailing_chat_messages(call: Call) -> Response:
     call.checked()  # the deployed server reads the query once the room is found and is the caller's
     message_id = call.request.query_params["from_message_id"]
     call.world.rooms.delete_from(room, message_id)
-    return JSONResponse({"status": "success", "chat_id": room.id, "from_message_id": message_id})
+    return JsonAnswer({"status": "success", "chat_id": room.id, "from_message_id": message_id})
 
 
 async def compact_chats(call: Call) -> Response:
@@ -93,7 +94,7 @@ async def compact_chats(call: Call) -> Response:
     missing = [room_id for room_id, room in found if room is None or room.account is not call.account]
     if missing:
         raise ApiError(404, f"Chat(s) not found or not accessible: {', '.join(dict.fromkeys(missing))}")
-    return JSONResponse({"chats": [{"chatId": room_id, "compacted": compact(room)}
+    return JsonAnswer({"chats": [{"chatId": room_id, "compacted": compact(room)}
                                    for room_id, room in found if room is not None]})
 
 
@@ -101,5 +102,5 @@ async def get_chat_artist(call: Call) -> Response:
     room = owned_room(call, call.request.path_params["id"])
     artist = room.artist_id
     # The mock keeps no table of artists: an artist id a session was given is one that exists.
-    return JSONResponse({"status": "success", "room_id": room.id, "artist_id": artist,
+    return JsonAnswer({"status": "success", "room_id": room.id, "artist_id": artist,
                          "artist_exists": artist is not None})

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import asyncio
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ..pipeline import Call
+from ..responses import JsonAnswer
 from .chat import owned_session
 
 
@@ -37,15 +38,15 @@ async def _wait(call: Call, world_ms: int) -> None:
 
 
 def _created(created_ms: int, timeout_ms: int, ready_ms: int) -> Response:
-    return JSONResponse({"createdAt": created_ms, "timeout": timeout_ms, "currentBranch": "main", "mode": "vercel",
+    return JsonAnswer({"createdAt": created_ms, "timeout": timeout_ms, "currentBranch": "main", "mode": "vercel",
                          "timing": {"readyMs": ready_ms}})
 
 
 async def get_sandbox_status(call: Call) -> Response:
     session = owned_session(call, call.request.query_params["sessionId"])
-    return JSONResponse(call.world.store.sandbox_status(session))
+    return JsonAnswer(call.world.store.sandbox_status(session))
 
 
 async def reconnect_sandbox(call: Call) -> Response:
     session = owned_session(call, call.request.query_params["sessionId"])
-    return JSONResponse(call.world.store.reconnect(session))
+    return JsonAnswer(call.world.store.reconnect(session))

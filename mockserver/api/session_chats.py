@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ..errors import ApiError
 from ..pipeline import Call
+from ..responses import JsonAnswer
 from ..state.store import Chat, Session
 from .chat import owned_session
 
@@ -24,7 +25,7 @@ def session_chat(call: Call) -> tuple[Session, Chat]:
 async def list_session_chats(call: Call) -> Response:
     session = owned_session(call, call.request.path_params["sessionId"])
     store = call.world.store
-    return JSONResponse({"chats": [c.summary(call.account) for c in store.chats_of(session)],
+    return JsonAnswer({"chats": [c.summary(call.account) for c in store.chats_of(session)],
                          "defaultModelId": store.model})
 
 
@@ -32,12 +33,12 @@ async def create_session_chat(call: Call) -> Response:
     session = owned_session(call, call.request.path_params["sessionId"])
     call.checked()  # the body, once the session is found (a profile may hold its checks back till here)
     chat = call.world.store.create_session_chat(session, (call.body or {}).get("id"))
-    return JSONResponse({"chat": chat.to_json()})
+    return JsonAnswer({"chat": chat.to_json()})
 
 
 async def get_session_chat(call: Call) -> Response:
     _, chat = session_chat(call)
-    return JSONResponse({"chat": chat.to_json(), "isStreaming": chat.active_stream_id is not None,
+    return JsonAnswer({"chat": chat.to_json(), "isStreaming": chat.active_stream_id is not None,
                          "messages": [m.content for m in chat.messages]})
 
 
@@ -45,16 +46,16 @@ async def patch_session_chat(call: Call) -> Response:
     _, chat = session_chat(call)
     call.checked()
     call.world.store.update_chat(chat, title=call.body.get("title"), model_id=call.body.get("modelId"))
-    return JSONResponse({"chat": chat.to_json()})
+    return JsonAnswer({"chat": chat.to_json()})
 
 
 async def delete_session_chat(call: Call) -> Response:
     _, chat = session_chat(call)
     call.world.store.delete_chat(chat, keep_session=True)
-    return JSONResponse({"success": True})
+    return JsonAnswer({"success": True})
 
 
 async def mark_session_chat_read(call: Call) -> Response:
     _, chat = session_chat(call)
     call.world.store.mark_read(chat, call.account)
-    return JSONResponse({"success": True})
+    return JsonAnswer({"success": True})

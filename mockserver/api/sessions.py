@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from ..pipeline import Call
+from ..responses import JsonAnswer
 from ..state.store import Session, Store
 from .chat import owned_session
 
@@ -20,16 +21,16 @@ async def create_session(call: Call) -> Response:
     store = call.world.store
     session, chat = store.create_session(call.account, title=body.get("title"), artist_id=body.get("artistId"),
                                          organization_id=body.get("organizationId"))
-    return JSONResponse({"session": session_json(store, session), "chat": chat.to_json()})
+    return JsonAnswer({"session": session_json(store, session), "chat": chat.to_json()})
 
 
 async def get_session(call: Call) -> Response:
     session = owned_session(call, call.request.path_params["sessionId"])
-    return JSONResponse({"session": session_json(call.world.store, session)})
+    return JsonAnswer({"session": session_json(call.world.store, session)})
 
 
 async def patch_session(call: Call) -> Response:
     session = owned_session(call, call.request.path_params["sessionId"])
     store = call.world.store
     store.patch_session(session, call.body or {})
-    return JSONResponse({"session": session_json(store, session)})
+    return JsonAnswer({"session": session_json(store, session)})

@@ -27,12 +27,13 @@ from urllib.parse import urlsplit
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Scope
 
 from ..errors import ApiError, ConfigError, error_response, quote
 from ..profiles import Specs, profile_named
+from ..responses import JsonAnswer
 from ..settings import DEFAULT_SPEC
 from ..spec import ApiSpec
 from ..state.journal import Journal, JournalEntry, select_entries
@@ -186,21 +187,21 @@ def admin_app(state: ProxyState) -> Starlette:
 
         # The exchanges with a violation (of that rule), then the journal's filters: `limit` counts exchanges.
         having = [e for e in state.journal.entries if any(map(kept, e.violations or ()))]
-        return JSONResponse({"violations": list(filter(kept, listed_violations(select_entries(having, query))))})
+        return JsonAnswer({"violations": list(filter(kept, listed_violations(select_entries(having, query))))})
 
     async def requests(request: Request) -> Response:
         entries = select_entries(list(state.journal.entries), journal_query(request, REQUEST_FILTERS))
-        return JSONResponse({"requests": [e.to_json() for e in entries]})
+        return JsonAnswer({"requests": [e.to_json() for e in entries]})
 
     async def status(request: Request) -> Response:
         record = state.settings.record
-        return JSONResponse({"target": state.target, "profile": state.settings.profile,
+        return JsonAnswer({"target": state.target, "profile": state.settings.profile,
                              "record": str(record) if record is not None else None,
                              "requests": len(state.journal.entries), "violations": len(state.violations)})
 
     async def reset(request: Request) -> Response:
         state.journal.clear()
-        return JSONResponse({"status": "ok"})
+        return JsonAnswer({"status": "ok"})
 
     async def refused(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

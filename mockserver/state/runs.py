@@ -130,7 +130,7 @@ class RunManager:
     async def cancel(self, run: Run) -> bool:
         """Cancel a live run: it settles at once (`mockserver.streams.engine.stop`). False if it was
         already over or is pinned. A coroutine so that a run that needs waiting for can be added."""
-        return not run.pinned and stop(run)
+        return stop(run)  # a pinned run is never playing: stop leaves it as it is
 
     def _closed(self, run: Run) -> None:
         self._playing.discard(run)
