@@ -1,4 +1,4 @@
-"""Durable runs: a scenario played on its own task, its chunks kept for any number of readers.
+"""Durable runs: a scenario played on a timer of the event loop, its chunks kept for any number of readers.
 
 A `Run` lives in the server, not in a connection: it plays until the script ends or the run is
 cancelled, whoever is (or is not) reading. Readers `follow` a run from any chunk index and then live
