@@ -24,6 +24,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from .admin import api as admin
 from .admin import inspector
@@ -267,6 +268,24 @@ def _as_api_error(request: Request, exc: Exception, catalog: Catalog) -> ApiErro
     return ApiError(status, str(getattr(exc, "detail", exc)))
 
 
+class MockApp(Starlette):
+    """Starlette with its user middleware (the one `MockMiddleware`) outside its own error middleware
+    rather than inside: the middleware dispatches the requests its route index knows straight to their
+    endpoints and answers their errors itself (500s included), so those requests skip Starlette's
+    ``ServerErrorMiddleware`` and its wrapping of every ``send``; the rest (404, 405) still pass
+    through all of Starlette's layers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        outer, self.user_middleware = self.user_middleware, []
+        try:
+            app = super().build_middleware_stack()
+        finally:
+            self.user_middleware = outer
+        for cls, args, kwargs in reversed(outer):
+            app = cls(app, *args, **kwargs)
+        return app
+
+
 def create_app(settings: Settings) -> Starlette:
     """Build the mock server for ``settings``."""
     state = MockState(settings, load_catalog(settings))
@@ -297,7 +316,7 @@ def create_app(settings: Settings) -> Starlette:
                 await watcher
             await state.worlds.shutdown()
 
-    app = Starlette(
+    app = MockApp(
         routes=routes_for(state, state.catalog),
         middleware=[Middleware(MockMiddleware, state=state, access_log=settings.access_log, on_error=api_error)],
         exception_handlers={ApiError: api_error, HTTPException: api_error},

@@ -17,6 +17,9 @@ and a reader still gets each chunk at its due time: while one waits, the timer f
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
+import operator
 import random
 import time
 from array import array
@@ -48,6 +51,7 @@ class Script:
         #: Every item is a chunk (no transport fault, no stall): `fill` can copy them in one go.
         self.chunks_only = all(i.kind == "chunk" and i.chunk is not None for i in self.items)
         self.chunks = tuple(i.chunk for i in self.items if i.chunk is not None)
+        self.timetable = Timetable(scenario)
 
     def first(self, message_id: str) -> tuple[Mapping[str, Any], bytes] | None:
         """The ``start`` chunk with this run's message id, or None when the script sets its own."""
@@ -149,9 +153,8 @@ class Run:
         if due is None or self.closed or self._next >= len(due):
             return
         limit = asyncio.get_running_loop().time() + _EARLY_S
-        start = end = self._next
-        while end < len(due) and due[end] <= limit:
-            end += 1
+        start = self._next
+        end = bisect.bisect_right(due, limit, start)  # due times never decrease
         if end > start:
             self._next = end
             clock = self._clock
@@ -217,8 +220,9 @@ class Run:
         return [(call, name, done) for call, (name, done) in calls.items()]
 
 
-def schedule(scenario: Scenario, rng: random.Random, speed: float) -> list[float]:
-    """Seconds after the run's start at which each item is due (seeded jitter, scaled by speed).
+class Timetable:
+    """A scenario's schedule compiled once (`Script.timetable`): which items share each due time and
+    the delay before it, so that a run only draws its jitter and adds up (`due`).
 
     The first chunk (``start``) is due at once, the first content chunk after ``first_chunk_ms``,
     later ones ``chunk_delay_ms`` apart. Openers (``start-step``, ``text-start``...) are due with
@@ -226,36 +230,77 @@ def schedule(scenario: Scenario, rng: random.Random, speed: float) -> list[float
     A step's ``delay_ms`` overrides all of that for its first item, the very first one included
     (a recording's time to first byte: `mockserver.proxy.recorder`).
     """
-    timing = scenario.timing
-    due = [0.0] * len(scenario.items)
-    clock = 0.0
-    pending: list[int] = []
-    seen_content = False
-    for index, item in enumerate(scenario.items):
-        kind = item.chunk.get("type") if item.chunk is not None else None
-        if index == 0 and item.delay_ms is None:
-            continue
-        if kind in OPENERS and item.delay_ms is None:
-            pending.append(index)
-            continue
-        if item.kind == "stall":
-            delay = 0.0  # the stall's own length is waited by the player
-        elif item.delay_ms is not None:
-            delay = item.delay_ms
-        elif kind in STRUCTURAL:
-            delay = 0.0
+
+    __slots__ = ("_owner", "_pick", "delays", "jitter", "size", "stalls")
+
+    def __init__(self, scenario: Scenario) -> None:
+        timing = scenario.timing
+        self.size = len(scenario.items)
+        self.jitter = float(timing.jitter_ms or 0)
+        #: (delay in ms before them, the items due then), in order; a step without a delay joins the
+        #: one before it, whose time it shares.
+        steps: list[tuple[float, list[int]]] = []
+        pending: list[int] = []
+        seen_content = False
+        for index, item in enumerate(scenario.items):
+            kind = item.chunk.get("type") if item.chunk is not None else None
+            if index == 0 and item.delay_ms is None:
+                continue
+            if kind in OPENERS and item.delay_ms is None:
+                pending.append(index)
+                continue
+            if item.kind == "stall":
+                delay = 0.0  # the stall's own length is waited by the player (`begin`)
+            elif item.delay_ms is not None:
+                delay = float(item.delay_ms)
+            elif kind in STRUCTURAL:
+                delay = 0.0
+            else:
+                delay = float(timing.chunk_delay_ms if seen_content else timing.first_chunk_ms)
+                seen_content = True
+            if delay:
+                steps.append((delay, [*pending, index]))
+            elif steps:  # no delay of its own: due with the step before it
+                steps[-1][1].extend((*pending, index))
+            pending = []  # (or, before any delay, due at once)
+        #: Each step's delay before it, and for each item the step whose time it is due at (0: at once,
+        #: k: after the k-th step's delay; trailing openers take the last step's).
+        self.delays = tuple(delay for delay, _ in steps)
+        owner = [0] * self.size
+        for number, (_, indices) in enumerate(steps, start=1):
+            for index in indices:
+                owner[index] = number
+        for index in pending:
+            owner[index] = len(steps)
+        self._pick = operator.itemgetter(*owner) if self.size > 1 else None
+        self._owner = tuple(owner)
+        #: (index, ms) of each ``stall`` item.
+        self.stalls = tuple((index, float(item.delay_ms or 0)) for index, item in enumerate(scenario.items)
+                            if item.kind == "stall")
+
+    def due(self, rng: random.Random, speed: float) -> list[float]:
+        """Seconds after the run's start at which each item is due: seeded jitter (each delay draws
+        ``rng.uniform(-jitter, jitter)``, in the delays' order), scaled by ``speed``."""
+        jitter = self.jitter
+        if jitter:
+            low, span = -jitter, jitter - -jitter  # rng.uniform(low, high) is low + (high - low) * random()
+            rand = rng.random
+            scaled = [max(0.0, delay + (low + span * rand())) * speed / 1000 for delay in self.delays]
         else:
-            delay = timing.chunk_delay_ms if seen_content else timing.first_chunk_ms
-            seen_content = True
-        if delay and timing.jitter_ms:
-            delay = max(0.0, delay + rng.uniform(-timing.jitter_ms, timing.jitter_ms))
-        clock += delay * speed / 1000
-        for opener in (*pending, index):
-            due[opener] = clock
-        pending.clear()
-    for opener in pending:
-        due[opener] = clock
-    return due
+            scaled = [delay * speed / 1000 for delay in self.delays]
+        clocks = [0.0, *itertools.accumulate(scaled)]  # each step's time: the sum of the delays so far
+        if self._pick is None:
+            return [clocks[k] for k in self._owner]
+        return list(self._pick(clocks))
+
+    def stall_s(self, speed: float) -> bool:
+        """Whether any stall waits at ``speed``."""
+        return any(ms * speed / 1000 for _, ms in self.stalls)
+
+
+def schedule(scenario: Scenario, rng: random.Random, speed: float) -> list[float]:
+    """Seconds after the run's start at which each item of ``scenario`` is due (`Timetable.due`)."""
+    return Timetable(scenario).due(rng, speed)
 
 
 def _never() -> bool:
@@ -272,17 +317,14 @@ def _advance(run: Run, index: int, at: float | None = None) -> None:
         run.wake()  # the live reader waits for the next chunk: it must drop (or get the raw bytes) now
 
 
-def _stall_s(item: Item, speed: float) -> float:
-    return (item.delay_ms or 0) * speed / 1000 if item.kind == "stall" else 0.0
-
-
 def plan(run: Run, speed: float, rng: random.Random) -> list[float] | None:
     """The run's due times, or None when nothing in it waits (``--speed 0``): then `fill` plays it
     at once, with no task and no sleeps, and a reader gets the whole stream in one write."""
     if speed == 0:
         return None
-    due = schedule(run.scenario, rng, speed)
-    if any(due) or any(_stall_s(item, speed) for item in run.script.items):
+    timetable = run.script.timetable
+    due = timetable.due(rng, speed)
+    if any(due) or timetable.stall_s(speed):
         return due
     return None
 
@@ -315,16 +357,18 @@ def begin(run: Run, due: list[float], speed: float, on_close: Callable[[Run], No
     loop = asyncio.get_running_loop()
     origin = loop.time()
     run._clock = time.monotonic() - origin
-    absolute: list[float] = []
     silences: list[tuple[float, float]] = []
+    absolute = [origin + at for at in due]
     shift = 0.0
-    for index, item in enumerate(run.script.items):
+    for index, ms in run.script.timetable.stalls:  # a stall's silence shifts everything from it on
+        stall = ms * speed / 1000
+        if not stall:
+            continue
         at = origin + due[index] + shift
-        if stall := _stall_s(item, speed):
-            silences.append((at, at + stall))
-            shift += stall
-            at += stall
-        absolute.append(at)
+        silences.append((at, at + stall))
+        shift += stall
+        for later in range(index, len(absolute)):
+            absolute[later] = origin + due[later] + shift
     run._due = absolute
     run._next = 1 if run.chunks else 0  # the `start` chunk, when the script has a placeholder one
     run._silences = tuple(silences)
