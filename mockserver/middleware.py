@@ -24,7 +24,7 @@ from . import accesslog
 from .accesslog import DROPPED, WENT_AWAY
 from .errors import ApiError, UnknownPath
 from .profiles import error_answer
-from .responses import ApiRequest
+from .responses import ApiRequest, RequestHeaders
 from .routing import Found
 from .state.app_state import MockState
 from .state.events import EventBus
@@ -34,14 +34,14 @@ from .streams.engine import DropConnection
 
 log = logging.getLogger("recoup_mock")
 
-CORS_HEADERS: list[tuple[bytes, bytes]] = [
+CORS_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", b"GET, POST, PUT, DELETE, OPTIONS, PATCH"),
     (b"access-control-allow-headers",
      b"Content-Type, Authorization, X-Requested-With, x-api-key, Prefer, x-mock-admin-token, x-mock-world"),
     (b"access-control-expose-headers",
      b"x-workflow-run-id, x-workflow-stream-tail-index, Location, Retry-After"),
-]
+)
 PREFLIGHT_HEADERS = [*CORS_HEADERS, (b"access-control-max-age", b"600"), (b"content-length", b"0")]
 
 
@@ -68,11 +68,13 @@ class _Sender:
         """Pass ``message`` on; on the response start add CORS and tell the journal the status."""
         if message["type"] == "http.response.start":
             self.status = message["status"]
-            message["headers"] = [*message.get("headers", []), *CORS_HEADERS]
+            # A tuple, which the journal keeps as it is (ASGI takes any iterable of pairs).
+            message["headers"] = headers = (*message.get("headers", ()), *CORS_HEADERS)
             if self.entry is not None:
                 self.entry.status = self.status
-                self.entry.response_headers = pack_headers(message["headers"])
-                _publish(self._bus, self.world, self.entry)
+                self.entry.response_headers = headers
+                if self._bus.watched:
+                    _publish(self._bus, self.world, self.entry)
         elif message["type"] == "http.response.body" and not message.get("more_body", False):
             self.done = True
         await self._send(message)
@@ -101,8 +103,10 @@ class MockMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        # The request's headers, indexed once for everything that reads them (the world, the handler).
+        scope["recoup.headers"] = headers = RequestHeaders(scope=scope)
         try:
-            world, refused = self.state.worlds.get(_world_name(scope)), None
+            world, refused = self.state.worlds.get(headers.get(HEADER)), None
         except ApiError as exc:  # a bad world name or a full registry: refused, in the default world
             world, refused = self.state.worlds.default, exc
         if scope["method"] == "OPTIONS" and refused is None:
@@ -160,7 +164,8 @@ class MockMiddleware:
         entry = None if path.startswith("/__mock/") else world.journal.record(scope["method"], path, 0)
         if entry is not None:
             entry.request_headers = pack_headers(scope["headers"])
-            _publish(self.state.bus, world, entry)
+            if self.state.bus.watched:
+                _publish(self.state.bus, world, entry)
         scope["recoup.world"] = world
         scope["recoup.entry"] = entry
         return entry
@@ -171,7 +176,8 @@ class MockMiddleware:
         if entry is not None:
             entry.duration_ms = elapsed
             entry.done = True
-            _publish(self.state.bus, sender.world, entry)
+            if self.state.bus.watched:
+                _publish(self.state.bus, sender.world, entry)
 
     def _log(self, scope: Scope, sender: _Sender, elapsed: float, outcome: str) -> None:
         """The request's access log line: method, path, status, time, who and what answered, how it ended.
@@ -214,14 +220,6 @@ def _publish(bus: EventBus, world: World, entry: JournalEntry) -> None:
     """Tell the inspector a journal entry began, got its status, or ended."""
     if bus.watched:
         bus.publish({"type": "request", "world": world.name, "entry": entry.to_json()})
-
-
-def _world_name(scope: Scope) -> str | None:
-    """The raw ``x-mock-world`` header value, if sent (ASGI header names are lowercase bytes)."""
-    for name, value in scope["headers"]:
-        if name == _HEADER:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def _announces_world(scope: Scope) -> bool:

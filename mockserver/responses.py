@@ -81,11 +81,12 @@ class RequestHeaders(Headers):
 
 
 class ApiRequest(Request):
-    """The request a handler gets: Starlette's, with `RequestHeaders`."""
+    """The request a handler gets: Starlette's, with `RequestHeaders` (the middleware's, which it
+    keeps in the scope as ``recoup.headers``, or its own)."""
 
     @property
     def headers(self) -> Headers:
-        headers = self.__dict__.get("_fast_headers")
+        headers: Headers | None = self.scope.get("recoup.headers")
         if headers is None:
-            headers = self.__dict__["_fast_headers"] = RequestHeaders(scope=self.scope)
+            headers = self.scope["recoup.headers"] = RequestHeaders(scope=self.scope)
         return headers

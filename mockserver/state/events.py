@@ -28,10 +28,8 @@ class EventBus:
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[Event]] = set()
         self.closed = False
-
-    @property
-    def watched(self) -> bool:
-        return bool(self._queues)
+        #: Whether anyone watches: a plain attribute, read on every request (kept by `watch`).
+        self.watched = False
 
     def publish(self, event: Event) -> None:
         """Hand ``event`` to every watcher (never blocks; a full queue drops its oldest event)."""
@@ -61,7 +59,9 @@ class EventBus:
         if self.closed:
             queue.put_nowait(BYE)
         self._queues.add(queue)
+        self.watched = True
         try:
             yield queue
         finally:
             self._queues.discard(queue)
+            self.watched = bool(self._queues)
