@@ -85,7 +85,8 @@ def test_the_compiled_timetable_agrees_with_the_rules_and_draws_the_same_jitter(
     shapes: list[list[object]] = [
         [{"text": "a b c"}],
         [{"reasoning": "think"}, {"text": "x y"}, {"stall": 300}, {"text": "z"}],
-        [{"tool": {"name": "lookup", "input": {"q": 1}, "output": {"ok": True}, "output_delay_ms": 200}}, {"text": "done"}],
+        [{"tool": {"name": "lookup", "input": {"q": 1}, "output": {"ok": True}, "output_delay_ms": 200}},
+         {"text": "done"}],
         [{"text": "a", "delay_ms": 0}, {"text": "b", "delay_ms": 40}, {"raw": "data: {}\n\n"}, {"disconnect": True}],
         [{"chunk": {"type": "start", "messageId": "m"}, "delay_ms": 5}, {"chunk": {"type": "text-start", "id": "t"}}],
     ]
