@@ -121,7 +121,10 @@ def start_run(call: Call, choose: Callable[[], Scenario], chat: Chat, messages: 
 def stored_user_message(call: Call, message: Mapping[str, Any]) -> dict[str, Any]:
     """A user message as the chat stores it: as it was sent, with what every stored message has (the
     session chat answers `id`, `role` and `parts`; a request's message requires none of them): an id of its
-    own when it came without one, and its documented `content` as a text part when it came without parts."""
+    own when it came without one, and its documented `content` as a text part when it came without parts.
+    One that has both is stored as it came (the parsed body is the request's own: nothing else holds it)."""
+    if isinstance(message.get("id"), str) and message["id"] and isinstance(message.get("parts"), list):
+        return message if isinstance(message, dict) else dict(message)
     stored = dict(message)
     if not isinstance(stored.get("id"), str) or not stored["id"]:
         stored["id"] = call.world.store.ids.uuid()

@@ -153,10 +153,13 @@ class RunManager:
         oldest first. Called when a run closes and whenever its world is used (`Worlds.get`), so a
         run's expiry does not wait for another run to finish; a look at the oldest finished run
         when nothing is due."""
-        if not self._finished:
+        finished = self._finished
+        if not finished:
             return
         loop_time = asyncio.get_running_loop().time()
         ttl, keep = self.settings.run_ttl_seconds, self.settings.max_finished_runs
+        if len(finished) <= keep and loop_time - (finished[0].finished_at or loop_time) <= ttl:
+            return  # nothing due (most calls): the loop below would say so slower
         while self._finished and (
             len(self._finished) > keep
             or loop_time - (self._finished[0].finished_at or loop_time) > ttl

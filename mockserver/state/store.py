@@ -84,7 +84,7 @@ class Ids:
 def seeded_uuid(rng: random.Random) -> str:
     """A version-4 UUID from ``rng``; the same string ``uuid.UUID(int=..., version=4)`` gives, faster."""
     n = (rng.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48)) | (0x4000 << 64) | (0x8000 << 48)
-    h = f"{n:032x}"
+    h = n.to_bytes(16, "big").hex()  # 32 hex digits, in C (faster than formatting the int)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
