@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import ApiError
 from ..settings import Settings
-from ..streams.engine import Run, Script, begin, fill, plan, stop
+from ..streams.engine import Alarms, Run, Script, begin, fill, plan, stop
 from ..streams.protocol import assemble
 from ..streams.scenarios import Scenario
 from .blueprint import ChatDef
@@ -48,6 +48,8 @@ class RunManager:
         self._finished: deque[Run] = deque()
         #: The runs playing on their timers (paced and not yet closed).
         self._playing: set[Run] = set()
+        #: The wake-ups of this manager's runs that nobody waits on: one loop timer for all of them.
+        self.alarms = Alarms()
         #: The process's memory budget, charged for each finished run kept (None: not counted).
         self.budget = budget
         #: The estimated bytes of the finished runs kept (what was charged to the budget for them).
@@ -96,7 +98,7 @@ class RunManager:
             self._closed(run)
         else:
             self._playing.add(run)
-            begin(run, due, self.settings.speed, self._closed)
+            begin(run, due, self.settings.speed, self._closed, self.alarms)
         return run
 
     def _new_run(self, run_id: str, script: Script, message_id: str, **kwargs: Any) -> Run:

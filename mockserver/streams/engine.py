@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import heapq
 import itertools
 import operator
 import random
@@ -71,7 +72,8 @@ class Run:
 
     # Slots: a world keeps up to `max_finished_runs` runs and the mock many worlds; without a
     # __dict__ each kept run is one object fewer for the cyclic collector to scan.
-    __slots__ = ("_clock", "_due", "_next", "_on_close", "_silences", "_timer", "_waiting", "_wakeup", "account_id",
+    __slots__ = ("_alarm", "_alarms", "_clock", "_due", "_next", "_on_close", "_silences", "_timer", "_waiting",
+                 "_wakeup", "account_id",
                  "chat_id", "chunks", "closed", "eager", "finished_at", "frames", "headless", "id", "listener",
                  "live_items", "message_id", "pinned", "readers", "row_id", "scenario", "script", "started_at",
                  "status", "times")
@@ -103,6 +105,9 @@ class Run:
         self._due: list[float] | None = None
         self._next = 0
         self._timer: asyncio.TimerHandle | None = None
+        #: While nobody waits on it: when its wake-up among its manager's `Alarms` is set for (its end).
+        self._alarm: float | None = None
+        self._alarms: Alarms | None = None
         self._on_close: Callable[[Run], None] | None = None
         self._silences: tuple[tuple[float, float], ...] = ()
         #: ``time.monotonic() - loop.time()``: chunk times are kept on the monotonic clock.
@@ -350,10 +355,12 @@ def _apply(run: Run, start: int, end: int, times: list[float]) -> None:
         _advance(run, index, at)
 
 
-def begin(run: Run, due: list[float], speed: float, on_close: Callable[[Run], None]) -> None:
+def begin(run: Run, due: list[float], speed: float, on_close: Callable[[Run], None],
+          alarms: Alarms | None = None) -> None:
     """Play ``run`` on the loop: each item at its due time (seconds after now, from `schedule`), a
     stall's silence shifting everything after it; then close it and call ``on_close``. One timer
-    drives it (see the module's docstring); `stop` ends it early."""
+    drives it (see the module's docstring): its own while a reader waits, else a wake-up among
+    ``alarms`` (those of its `RunManager`; its own if none); `stop` ends it early."""
     loop = asyncio.get_running_loop()
     origin = loop.time()
     run._clock = time.monotonic() - origin
@@ -373,6 +380,7 @@ def begin(run: Run, due: list[float], speed: float, on_close: Callable[[Run], No
     run._next = 1 if run.chunks else 0  # the `start` chunk, when the script has a placeholder one
     run._silences = tuple(silences)
     run._on_close = on_close
+    run._alarms = alarms if alarms is not None else Alarms()
     # The clock starts when the loop next turns, as a task's first step would: under a burst of
     # requests the response that carries the first chunk goes out after the others are handled, and
     # a schedule counted from inside the handler would make every stream's later chunks look late.
@@ -392,23 +400,34 @@ def _rebase(run: Run, origin: float) -> None:
 
 def _arm(run: Run) -> None:
     """Set the run's timer for its next due item when a reader waits or a watcher wants each chunk,
-    else for its last (nobody would see the ones between until they look: `Run.catch_up`)."""
+    else its wake-up among its `Alarms` for its last (nobody would see the ones between until they
+    look: `Run.catch_up`)."""
     due = run._due
     if due is None or run.closed:
         return
-    eager = run._waiting > 0 or run.eager()
-    when = due[min(run._next, len(due) - 1)] if eager else due[-1]
-    timer = run._timer
-    if timer is not None:
-        if timer.when() <= when:
-            return  # already set to fire soon enough
-        timer.cancel()
-    run._timer = asyncio.get_running_loop().call_at(when, _tick, run)
+    if run._waiting > 0 or run.eager():
+        when = due[min(run._next, len(due) - 1)]
+        timer = run._timer
+        if timer is not None:
+            if timer.when() <= when:
+                return  # already set to fire soon enough
+            timer.cancel()
+        run._timer = asyncio.get_running_loop().call_at(when, _timer_fired, run)
+        return
+    when = due[-1]
+    if (run._timer is not None and run._timer.when() <= when) or (run._alarm is not None and run._alarm <= when):
+        return  # something wakes it soon enough
+    assert run._alarms is not None  # set by `begin`, before any arming
+    run._alarms.set(run, when)
+
+
+def _timer_fired(run: Run) -> None:
+    run._timer = None
+    _tick(run)
 
 
 def _tick(run: Run) -> None:
-    """The run's timer: apply what is due; close the run after its last item, else set the timer again."""
-    run._timer = None
+    """The run's timer or alarm: apply what is due; close the run after its last item, else arm it again."""
     run.catch_up()
     due = run._due
     if due is None or run.closed:
@@ -418,6 +437,45 @@ def _tick(run: Run) -> None:
         _closed(run)
     else:
         _arm(run)
+
+
+class Alarms:
+    """The wake-ups of many runs nobody waits on (each at its end), kept by one loop timer: a heap of
+    (when, order, run), the timer set for the earliest. A timer of uvloop's costs more than the rest
+    of a run's start together; a heap push costs little, and runs that end in the same millisecond
+    share one firing. A run moved or stopped since keeps its old entry, which is passed over (its
+    `Run._alarm` no longer matches)."""
+
+    __slots__ = ("_heap", "_order", "_timer")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Run]] = []
+        self._order = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def set(self, run: Run, when: float) -> None:
+        """Wake ``run`` (`_tick`) at ``when`` on the loop's clock, instead of any wake-up it had here."""
+        self._order += 1
+        run._alarm = when
+        heapq.heappush(self._heap, (when, self._order, run))
+        timer = self._timer
+        if timer is None or timer.when() > when:
+            if timer is not None:
+                timer.cancel()
+            self._timer = asyncio.get_running_loop().call_at(when, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        heap = self._heap
+        loop = asyncio.get_running_loop()
+        limit = loop.time() + _EARLY_S
+        while heap and heap[0][0] <= limit:
+            when, _, run = heapq.heappop(heap)
+            if run._alarm == when:  # still this run's wake-up
+                run._alarm = None
+                _tick(run)
+        if heap:
+            self._timer = loop.call_at(heap[0][0], self._fire)
 
 
 def _closed(run: Run) -> None:
@@ -434,6 +492,7 @@ def stop(run: Run) -> bool:
     if run._timer is not None:
         run._timer.cancel()
         run._timer = None
+    run._alarm = None  # its entry among the alarms is passed over
     run.catch_up()
     cut_short(run)
     _closed(run)

@@ -9,7 +9,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from mockserver.streams.engine import Run, Script, begin, schedule, stop
+from mockserver.streams.engine import Alarms, Run, Script, begin, schedule, stop
 from mockserver.streams.scenarios import parse_scenario
 
 EARLY = 0.001  # what the engine allows a timer to fire early
@@ -40,12 +40,12 @@ def _due_by_now(run: Run) -> int:
     return sum(1 for at in run._due if at <= now)
 
 
-def test_a_run_nobody_waits_on_sets_one_timer_for_its_end_and_shows_what_is_due_when_read() -> None:
+def test_a_run_nobody_waits_on_sets_one_wake_up_for_its_end_and_shows_what_is_due_when_read() -> None:
     async def body(run: Run, due: list[float], closed: list[Run]) -> None:
-        assert run._timer is None  # set when the loop next turns, the schedule counted from then
+        assert run._alarm is None  # set when the loop next turns, the schedule counted from then
         await asyncio.sleep(0)
-        assert run._timer is not None and run._due is not None
-        assert run._timer.when() == run._due[-1]  # one timer, for the end
+        assert run._due is not None and run._timer is None  # no timer of its own
+        assert run._alarm == run._due[-1]  # one wake-up, for the end
         seen = set()
         loop = asyncio.get_running_loop()
         groups = sorted(set(run._due))
@@ -90,3 +90,35 @@ def test_a_stop_applies_what_is_due_then_cuts_the_run_short() -> None:
         assert not stop(run)  # already over
 
     _played(body, [{"text": "one two three four five six seven"}], first_chunk_ms=10, chunk_delay_ms=40)
+
+
+def test_the_alarms_of_many_runs_share_one_timer_and_a_stopped_run_is_passed_over() -> None:
+    """Runs nobody reads wake at their ends from one heap and one loop timer; stopping one leaves its entry,
+    which wakes nothing; each of the others closes at its own end, in order."""
+    async def main() -> None:
+        alarms = Alarms()
+        closed: list[tuple[Run, float]] = []
+        all_closed = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_close(run: Run) -> None:
+            closed.append((run, loop.time()))
+            if len(closed) == 5:
+                all_closed.set()
+
+        runs = []
+        for k in range(5):
+            run, due = _run([{"text": "a b"}], first_chunk_ms=20 + 15 * k, chunk_delay_ms=5)
+            begin(run, due, 1.0, on_close, alarms)
+            runs.append(run)
+        await asyncio.sleep(0)
+        assert all(r._timer is None for r in runs) and alarms._timer is not None
+        assert alarms._timer.when() == min(r._due[-1] for r in runs if r._due)  # the earliest end
+        assert stop(runs[2]) and runs[2].status == "cancelled"
+        await asyncio.wait_for(all_closed.wait(), 5)
+        assert [r for r, _ in closed] == [runs[2], runs[0], runs[1], runs[3], runs[4]]
+        for run, at in closed:
+            assert run is runs[2] or (run._due is not None and at >= run._due[-1] - EARLY)
+        assert alarms._timer is None and not alarms._heap
+
+    asyncio.run(main())
