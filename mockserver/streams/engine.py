@@ -446,12 +446,14 @@ class Alarms:
     share one firing. A run moved or stopped since keeps its old entry, which is passed over (its
     `Run._alarm` no longer matches)."""
 
-    __slots__ = ("_heap", "_order", "_timer")
+    __slots__ = ("_heap", "_order", "_timer", "_when")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Run]] = []
         self._order = 0
         self._timer: asyncio.TimerHandle | None = None
+        #: The time the timer was asked for (uvloop's `TimerHandle.when` is rounded up to its millisecond).
+        self._when = 0.0
 
     def set(self, run: Run, when: float) -> None:
         """Wake ``run`` (`_tick`) at ``when`` on the loop's clock, instead of any wake-up it had here."""
@@ -459,9 +461,10 @@ class Alarms:
         run._alarm = when
         heapq.heappush(self._heap, (when, self._order, run))
         timer = self._timer
-        if timer is None or timer.when() > when:
+        if timer is None or self._when > when:
             if timer is not None:
                 timer.cancel()
+            self._when = when
             self._timer = asyncio.get_running_loop().call_at(when, self._fire)
 
     def _fire(self) -> None:
@@ -475,7 +478,8 @@ class Alarms:
                 run._alarm = None
                 _tick(run)
         if heap:
-            self._timer = loop.call_at(heap[0][0], self._fire)
+            self._when = heap[0][0]
+            self._timer = loop.call_at(self._when, self._fire)
 
 
 def _closed(run: Run) -> None:
