@@ -6,6 +6,7 @@ API key is checked like one, and an unknown key is a 401. Keys never reach a log
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import TypeVar
 
@@ -42,6 +43,7 @@ def authenticate(headers: Mapping[str, str], accounts_by_key: Mapping[str, A]) -
     return account, mask(key)
 
 
+@functools.lru_cache(maxsize=256)  # a world's few keys, masked for every request's journal entry
 def mask(key: str) -> str:
     """``recoup_sk_test_alice`` -> ``recoup_sk_…lice``: enough to tell keys apart, never the key."""
     prefix = "recoup_sk_" if key.startswith("recoup_sk_") else ""

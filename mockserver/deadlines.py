@@ -60,11 +60,18 @@ class Deadlines:
 
 
 _OF_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Deadlines] = weakref.WeakKeyDictionary()
+#: The loop asked for last and its deadlines (a process serves from one loop: no dictionary lookup then).
+_last: tuple[weakref.ReferenceType[asyncio.AbstractEventLoop], Deadlines] | None = None
 
 
 def of(loop: asyncio.AbstractEventLoop) -> Deadlines:
     """The deadlines of ``loop`` (made on first use, gone with the loop)."""
+    global _last
+    last = _last
+    if last is not None and last[0]() is loop:
+        return last[1]
     found = _OF_LOOP.get(loop)
     if found is None:
         found = _OF_LOOP[loop] = Deadlines(loop)
+    _last = (weakref.ref(loop), found)
     return found

@@ -8,7 +8,7 @@ bytes on the wire are the same as Starlette's (its JSON settings, its header ord
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from starlette.datastructures import Headers
@@ -16,8 +16,22 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-#: What `JSONResponse.render` does, made once.
-_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode
+#: What `JSONResponse.render` does (``json.dumps(content, ensure_ascii=False, allow_nan=False, indent=None,
+#: separators=(",", ":"))``), with the encoder made once: json's own C encoder, as `JSONEncoder.encode` makes
+#: it on every call. Without its check for circular references: an answer is a tree of fresh values.
+_MAKE = getattr(json.encoder, "c_make_encoder", None)  # None where json has no C accelerator
+_C_ENCODER: Callable[[Any, int], list[str]] | None = _MAKE(
+    None, json.JSONEncoder().default, json.encoder.encode_basestring, None, ":", ",", False, False, False,
+) if _MAKE is not None else None
+_PY_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")).encode
+
+
+def _encode(content: Any) -> str:
+    if _C_ENCODER is None or isinstance(content, str):
+        return _PY_ENCODE(content)
+    return "".join(_C_ENCODER(content, 0))
+
+
 _JSON = (b"content-type", b"application/json")
 
 
@@ -28,7 +42,7 @@ class JsonAnswer(Response):
         # Not Response.__init__: its header handling is what this saves.
         self.status_code = status_code
         self.background = None
-        self.body = _ENCODE(content).encode("utf-8")
+        self.body = _encode(content).encode("utf-8")
         raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()] if headers else []
         raw.append((b"content-length", str(len(self.body)).encode("latin-1")))
         raw.append(_JSON)
@@ -57,27 +71,23 @@ class FinishedStream(Response):
 
 
 class RequestHeaders(Headers):
-    """A request's headers, looked up in a dict made on the first lookup (Starlette's scan the
-    list, decoding each name, and raise a KeyError inside ``get`` for every header that is absent)."""
+    """A request's headers, looked up in a dict made with them (Starlette's scan the list, decoding
+    each name, and raise a KeyError inside ``get`` for every header that is absent). Made once per
+    request, by the middleware, which reads the world's name from it first."""
 
-    _index: dict[str, str] | None = None
-
-    def _lookup(self) -> dict[str, str]:
-        index = self._index
-        if index is None:
-            # The first of repeated headers wins, as in Starlette's lookups.
-            index = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(self._list)}
-            self._index = index
-        return index
+    def __init__(self, scope: Scope) -> None:
+        super().__init__(scope=scope)
+        # The first of repeated headers wins, as in Starlette's lookups.
+        self._index = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(self._list)}
 
     def __getitem__(self, key: str) -> str:
-        return self._lookup()[key.lower()]
+        return self._index[key.lower()]
 
     def __contains__(self, key: Any) -> bool:
-        return isinstance(key, str) and key.lower() in self._lookup()
+        return isinstance(key, str) and key.lower() in self._index
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._lookup().get(key.lower(), default)
+        return self._index.get(key.lower(), default)
 
 
 class ApiRequest(Request):

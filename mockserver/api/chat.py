@@ -53,9 +53,9 @@ def select_scenario(call: Call, messages: Sequence[Any], chat: Chat | None) -> S
 
 def last_user_text(messages: Sequence[Any]) -> str:
     """The text of the last ``role: user`` message: its text parts, or its ``content`` string."""
-    for message in reversed(messages):
-        if isinstance(message, Mapping) and message.get("role") == "user":
-            texts = [p.get("text", "") for p in message.get("parts") or [] if isinstance(p, Mapping)
+    for message in reversed(messages):  # parsed JSON: dicts (not the slower check for any Mapping)
+        if isinstance(message, dict) and message.get("role") == "user":
+            texts = [p.get("text", "") for p in message.get("parts") or [] if isinstance(p, dict)
                      and p.get("type") == "text" and isinstance(p.get("text"), str)]
             content = message.get("content")
             return " ".join(texts + ([content] if isinstance(content, str) else []))
@@ -109,11 +109,11 @@ def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False,
 def start_run(call: Call, choose: Callable[[], Scenario], chat: Chat, messages: Sequence[Any], *,
               headless: bool = False) -> Run:
     """Start a run on ``chat`` with the scenario ``choose`` picks (see `RunManager.start` for the order)."""
-    last = messages[-1] if messages else None
-    user = stored_user_message(call, last) if isinstance(last, Mapping) and last.get("role") == "user" else None
+    last = messages[-1] if messages else None  # parsed JSON: a dict, if a message at all
+    user = stored_user_message(call, last) if isinstance(last, dict) and last.get("role") == "user" else None
     # Like the deployed server: continuing an assistant message keeps its id.
-    is_assistant = isinstance(last, Mapping) and last.get("role") == "assistant" and bool(last.get("id"))
-    reuse = str(last["id"]) if is_assistant and isinstance(last, Mapping) else None
+    is_assistant = isinstance(last, dict) and last.get("role") == "assistant" and bool(last.get("id"))
+    reuse = str(last["id"]) if is_assistant and isinstance(last, dict) else None
     return call.world.runs.start(choose, account_id=call.account.id, chat=chat, user_message=user,
                                  reuse_message_id=reuse, headless=headless)
 
