@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from mockserver.state.budget import (
     CHUNK_COST,
     ENTRY_COST,
+    EVICT_STEP,
     HEADLESS_COST,
     MB,
     RUN_COST,
@@ -100,6 +101,29 @@ def test_a_charge_past_the_limit_evicts_down_to_an_eighth_under_it_once() -> Non
         kept.append(1000)
         budget.charge(1000)
     assert len(calls) == 1
+
+
+def test_a_large_budget_evicts_a_step_at_a_time_so_frees_keep_pace_with_charges() -> None:
+    """Past a 16 MB budget, eviction frees EVICT_STEP (256 KB), not an eighth (2 MB): each eviction is
+    small and they come every few hundred charges of 1 KB, not every two thousand."""
+    budget = Budget(16)
+    calls: list[int] = []
+    kept: list[int] = []
+
+    def free(target: int) -> None:
+        calls.append(target)
+        while kept and budget.used > target:
+            budget.credit(kept.pop(0))
+
+    budget.reclaim = free
+    for _ in range(16 * MB // 1000 + 1):
+        kept.append(1000)
+        budget.charge(1000)
+    assert calls == [16 * MB - EVICT_STEP] and 16 * MB - EVICT_STEP - 1000 < budget.used <= 16 * MB - EVICT_STEP
+    for _ in range(EVICT_STEP // 1000 + 2):
+        kept.append(1000)
+        budget.charge(1000)
+    assert len(calls) == 2  # the step was filled again: the next eviction, as small
 
 
 def test_when_nothing_can_go_the_budget_is_not_scanned_again_on_every_charge() -> None:
