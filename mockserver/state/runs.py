@@ -57,7 +57,10 @@ class RunManager:
         #: How many finished runs the budget evicted, and the latest millisecond of their ids' clock:
         #: the tombstone that tells an evicted run from one never made (`evicted_message`).
         self.evicted = 0
-        self.evicted_ms = 0
+        self._evicted_ms = 0
+        #: The greatest id evicted: ULIDs sort by their clock, so its millisecond is the latest, read
+        #: only when a 404 needs it (`evicted_ms`) instead of for every run evicted.
+        self._evicted_newest = ""
         #: This world was dropped for the budget and made again; its runs of before were all forgotten,
         #: up to `evicted_ms`.
         self.remade = False
@@ -142,7 +145,7 @@ class RunManager:
         if chat is not None and self.store.release_slot(chat, run.id) and run.chunks:
             self.store.add_message(chat, functools.partial(assemble, run.chunks, run.message_id),
                                    role="assistant", row_id=run.row_id,
-                                   at=self.store.finished_at(ulid_ms(run.id)))
+                                   at=self.store.finished_at())
         self._finished.append(run)
         if self.budget is not None:
             cost = run_cost(run)
@@ -179,9 +182,21 @@ class RunManager:
         run = self._finished.popleft()
         self._forget(run)
         self.evicted += 1
-        self.evicted_ms = max(self.evicted_ms, ulid_ms(run.id))
+        if run.id > self._evicted_newest:
+            self._evicted_newest = run.id
         if self.budget is not None:
             self.budget.runs_evicted += 1
+
+    @property
+    def evicted_ms(self) -> int:
+        """The latest millisecond of the evicted runs' ids' clock (0: none evicted)."""
+        newest = ulid_ms(self._evicted_newest) if self._evicted_newest.startswith("wrun_") else 0
+        return max(self._evicted_ms, newest)
+
+    @evicted_ms.setter
+    def evicted_ms(self, ms: int) -> None:
+        """Everything up to ``ms`` is gone (a world made again after the budget dropped it)."""
+        self._evicted_ms = ms
 
     def _forget(self, run: Run) -> None:
         self.runs.pop(run.id, None)

@@ -469,11 +469,11 @@ class Store:
         if role == "assistant":
             chat.last_assistant_message_at = now
 
-    def finished_at(self, started_ms: int) -> str:
-        """When a run that started at ``started_ms`` stores its answer: now on the world's clock, just
-        after anything already stamped (a read mark made while it streamed is older than the answer),
-        read without moving the clock."""
-        return iso(max(started_ms, self.ids.peek_ms() + 1))
+    def finished_at(self) -> str:
+        """When a run stores its answer: now on the world's clock, just after anything already stamped
+        (its own start, and a read mark made while it streamed, are older than the answer), read without
+        moving the clock."""
+        return iso(self.ids.peek_ms() + 1)
 
     def replace_messages(self, chat: Chat, rows: list[MessageRow]) -> None:
         """The chat's messages become ``rows`` (copied in, or cut short); its times follow them."""

@@ -163,14 +163,14 @@ class World:
         if budget is None:
             return
         wall_minus_loop = time.time() - asyncio.get_running_loop().time()
-        while budget.used > target:
-            ended, recorded = runs.oldest_finished_at(), journal.oldest_time()
-            if ended is None and recorded is None:
-                return
+        ended, recorded = runs.oldest_finished_at(), journal.oldest_time()
+        while budget.used > target and (ended is not None or recorded is not None):
             if recorded is None or (ended is not None and ended + wall_minus_loop <= recorded):
                 runs.evict_oldest()
+                ended = runs.oldest_finished_at()
             else:
                 journal.evict_oldest()
+                recorded = journal.oldest_time()
 
     @property
     def droppable(self) -> bool:
