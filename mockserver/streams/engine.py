@@ -102,7 +102,9 @@ class Run:
         self.finished_at: float | None = None
         #: While playing (`begin`): each script item's due time on the loop's clock, the next item
         #: to apply, the one timer, what to call once closed, and the stalls' silent windows.
-        self._due: list[float] | None = None
+        #: (An array of doubles, not a list of float objects: a finished run keeps it, and a world keeps
+        #: many finished runs.)
+        self._due: array[float] | None = None
         self._next = 0
         self._timer: asyncio.TimerHandle | None = None
         #: While nobody waits on it: when its wake-up among its manager's `Alarms` is set for (its end).
@@ -376,7 +378,7 @@ def begin(run: Run, due: list[float], speed: float, on_close: Callable[[Run], No
         shift += stall
         for later in range(index, len(absolute)):
             absolute[later] = origin + due[later] + shift
-    run._due = absolute
+    run._due = array("d", absolute)
     run._next = 1 if run.chunks else 0  # the `start` chunk, when the script has a placeholder one
     run._silences = tuple(silences)
     run._on_close = on_close
@@ -393,7 +395,7 @@ def _rebase(run: Run, origin: float) -> None:
         return
     shift = asyncio.get_running_loop().time() - origin
     if shift > 0 and run._next <= 1:
-        run._due = [at + shift for at in run._due]
+        run._due = array("d", [at + shift for at in run._due])
         run._silences = tuple((start + shift, end + shift) for start, end in run._silences)
     _arm(run)
 
