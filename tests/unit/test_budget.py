@@ -78,52 +78,46 @@ def test_whole_worlds_go_only_after_every_finished_thing_and_never_the_busy_or_t
     assert budget.used == 2000  # busy and served stay: the target cannot be reached, and that is allowed
 
 
+class Kilobytes:
+    """A budget charged 1,000 bytes at a time, whose eviction frees the oldest of them and notes its target."""
+
+    def __init__(self, limit_mb: float) -> None:
+        self.budget = Budget(limit_mb)
+        self.calls: list[int] = []
+        self.kept: list[int] = []
+        self.budget.reclaim = self.free
+
+    def free(self, target: int) -> None:
+        self.calls.append(target)
+        while self.kept and self.budget.used > target:
+            self.budget.credit(self.kept.pop(0))
+
+    def charge(self, times: int) -> None:
+        for _ in range(times):
+            self.kept.append(1000)
+            self.budget.charge(1000)
+
+
 def test_a_charge_past_the_limit_evicts_down_to_an_eighth_under_it_once() -> None:
-    budget = Budget(1)
-    calls: list[int] = []
-    kept: list[int] = []
-
-    def free(target: int) -> None:
-        calls.append(target)
-        while kept and budget.used > target:
-            budget.credit(kept.pop(0))
-
-    budget.reclaim = free
-    for _ in range(MB // 1000):
-        kept.append(1000)
-        budget.charge(1000)
-    assert calls == []  # at the limit, not past it
-    kept.append(1000)
-    budget.charge(1000)
-    assert calls == [MB - MB // 8] and budget.used <= MB - MB // 8
+    small = Kilobytes(1)
+    small.charge(MB // 1000)
+    assert small.calls == []  # at the limit, not past it
+    small.charge(1)
+    assert small.calls == [MB - MB // 8] and small.budget.used <= MB - MB // 8
     # The eighth freed is filled again before the next eviction: one scan per eighth of the budget.
-    for _ in range(MB // 8 // 1000 - 1):
-        kept.append(1000)
-        budget.charge(1000)
-    assert len(calls) == 1
+    small.charge(MB // 8 // 1000 - 1)
+    assert len(small.calls) == 1
 
 
 def test_a_large_budget_evicts_a_step_at_a_time_so_frees_keep_pace_with_charges() -> None:
     """Past a 16 MB budget, eviction frees EVICT_STEP (256 KB), not an eighth (2 MB): each eviction is
     small and they come every few hundred charges of 1 KB, not every two thousand."""
-    budget = Budget(16)
-    calls: list[int] = []
-    kept: list[int] = []
-
-    def free(target: int) -> None:
-        calls.append(target)
-        while kept and budget.used > target:
-            budget.credit(kept.pop(0))
-
-    budget.reclaim = free
-    for _ in range(16 * MB // 1000 + 1):
-        kept.append(1000)
-        budget.charge(1000)
-    assert calls == [16 * MB - EVICT_STEP] and 16 * MB - EVICT_STEP - 1000 < budget.used <= 16 * MB - EVICT_STEP
-    for _ in range(EVICT_STEP // 1000 + 2):
-        kept.append(1000)
-        budget.charge(1000)
-    assert len(calls) == 2  # the step was filled again: the next eviction, as small
+    large = Kilobytes(16)
+    large.charge(16 * MB // 1000 + 1)
+    target = 16 * MB - EVICT_STEP
+    assert large.calls == [target] and target - 1000 < large.budget.used <= target
+    large.charge(EVICT_STEP // 1000 + 2)
+    assert len(large.calls) == 2  # the step was filled again: the next eviction, as small
 
 
 def test_when_nothing_can_go_the_budget_is_not_scanned_again_on_every_charge() -> None:
