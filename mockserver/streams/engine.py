@@ -27,6 +27,7 @@ from array import array
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
+from ..deadlines import Earliest
 from ..types import RunOutcome, RunStatus
 from . import sse
 from .scenarios import MESSAGE_ID_PLACEHOLDER, STRUCTURAL, Item, Scenario
@@ -442,46 +443,36 @@ def _tick(run: Run) -> None:
 
 
 class Alarms:
-    """The wake-ups of many runs nobody waits on (each at its end), kept by one loop timer: a heap of
-    (when, order, run), the timer set for the earliest. A timer of uvloop's costs more than the rest
-    of a run's start together; a heap push costs little, and runs that end in the same millisecond
-    share one firing. A run moved or stopped since keeps its old entry, which is passed over (its
-    `Run._alarm` no longer matches)."""
+    """The wake-ups of many runs nobody waits on (each at its end), kept by one loop timer
+    (`mockserver.deadlines.Earliest`): a heap of (when, order, run), the timer set for the earliest.
+    A timer of uvloop's costs more than the rest of a run's start together; a heap push costs little,
+    and runs that end in the same millisecond share one firing. A run moved or stopped since keeps its
+    old entry, which is passed over (its `Run._alarm` no longer matches)."""
 
-    __slots__ = ("_heap", "_order", "_timer", "_when")
+    __slots__ = ("_heap", "_order", "_timer")
 
     def __init__(self) -> None:
         self._heap: list[tuple[float, int, Run]] = []
         self._order = 0
-        self._timer: asyncio.TimerHandle | None = None
-        #: The time the timer was asked for (uvloop's `TimerHandle.when` is rounded up to its millisecond).
-        self._when = 0.0
+        self._timer = Earliest(self._fire)
 
     def set(self, run: Run, when: float) -> None:
         """Wake ``run`` (`_tick`) at ``when`` on the loop's clock, instead of any wake-up it had here."""
         self._order += 1
         run._alarm = when
         heapq.heappush(self._heap, (when, self._order, run))
-        timer = self._timer
-        if timer is None or self._when > when:
-            if timer is not None:
-                timer.cancel()
-            self._when = when
-            self._timer = asyncio.get_running_loop().call_at(when, self._fire)
+        self._timer.ask(when)
 
     def _fire(self) -> None:
-        self._timer = None
         heap = self._heap
-        loop = asyncio.get_running_loop()
-        limit = loop.time() + _EARLY_S
+        limit = asyncio.get_running_loop().time() + _EARLY_S
         while heap and heap[0][0] <= limit:
             when, _, run = heapq.heappop(heap)
             if run._alarm == when:  # still this run's wake-up
                 run._alarm = None
                 _tick(run)
         if heap:
-            self._when = heap[0][0]
-            self._timer = loop.call_at(self._when, self._fire)
+            self._timer.ask(heap[0][0])
 
 
 def _closed(run: Run) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 
 from mockserver import deadlines
 
@@ -84,3 +85,35 @@ def test_another_cancellation_is_not_taken_for_the_deadline() -> None:
         return False
 
     assert asyncio.run(main())
+
+
+def test_one_timer_for_the_earliest_time_asked_and_not_remade_for_a_later_one() -> None:
+    """Later times asked within the same millisecond leave the timer as it is (uvloop rounds its timers'
+    `when` up to the millisecond: comparing with that re-made the timer each time); an earlier one
+    moves it; it fires once, at the earliest."""
+    import uvloop
+
+    async def main() -> tuple[int, list[float], float]:
+        loop = asyncio.get_running_loop()
+        made = 0
+        call_at = loop.call_at
+
+        def counting(when: float, callback: object, *args: object) -> asyncio.TimerHandle:
+            nonlocal made
+            made += 1
+            return call_at(when, callback, *args)  # type: ignore[arg-type]
+
+        fired: list[float] = []
+        done = asyncio.Event()
+        timer = deadlines.Earliest(lambda: (fired.append(loop.time()), done.set()), loop)
+        loop.call_at = counting  # type: ignore[method-assign]
+        first = (math.ceil(loop.time() * 1000) + 30.1) / 1000  # a tenth into a millisecond: rounded up 0.9 ms
+        for k in range(20):
+            timer.ask(first + k * 1e-5)  # all within that millisecond, each later than the one before
+        timer.ask(first - 0.01)  # earlier: the timer moves
+        assert timer.when == first - 0.01
+        await asyncio.wait_for(done.wait(), 2)
+        return made, fired, first - 0.01
+
+    made, fired, earliest = uvloop.run(main())
+    assert made == 2 and len(fired) == 1 and fired[0] >= earliest - 0.002

@@ -112,13 +112,13 @@ def test_the_alarms_of_many_runs_share_one_timer_and_a_stopped_run_is_passed_ove
             begin(run, due, 1.0, on_close, alarms)
             runs.append(run)
         await asyncio.sleep(0)
-        assert all(r._timer is None for r in runs) and alarms._timer is not None
-        assert alarms._when == min(r._due[-1] for r in runs if r._due)  # the earliest end
+        assert all(r._timer is None for r in runs)
+        assert alarms._timer.when == min(r._due[-1] for r in runs if r._due)  # one timer, for the earliest end
         assert stop(runs[2]) and runs[2].status == "cancelled"
         await asyncio.wait_for(all_closed.wait(), 5)
         assert [r for r, _ in closed] == [runs[2], runs[0], runs[1], runs[3], runs[4]]
         for run, at in closed:
             assert run is runs[2] or (run._due is not None and at >= run._due[-1] - EARLY)
-        assert alarms._timer is None and not alarms._heap
+        assert alarms._timer.when is None and not alarms._heap
 
     asyncio.run(main())
