@@ -21,7 +21,8 @@ _EARLY_S = 0.001
 class Earliest:
     """One loop timer, kept set for the earliest of the times asked of it (`ask`), calling ``callback``
     then: what many waits or wake-ups share instead of a timer each (`Deadlines`; the runs' alarms,
-    `mockserver.streams.engine.Alarms`). The callback asks again for what is still to come.
+    `mockserver.streams.engine.Alarms`; a run read while it plays). The callback asks again for what
+    is still to come.
 
     It compares with the time it asked for, not with its timer's `TimerHandle.when`, which uvloop
     rounds up to the millisecond: compared with that, every time asked within the same millisecond
@@ -44,6 +45,12 @@ class Earliest:
             self._timer.cancel()
         self.when = when
         self._timer = (self._loop or asyncio.get_running_loop()).call_at(when, self._fired)
+
+    def cancel(self) -> None:
+        """Fire at none of the times asked so far."""
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = self.when = None
 
     def _fired(self) -> None:
         self._timer = self.when = None

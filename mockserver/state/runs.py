@@ -163,13 +163,8 @@ class RunManager:
             return
         loop_time = asyncio.get_running_loop().time()
         ttl, keep = self.settings.run_ttl_seconds, self.settings.max_finished_runs
-        if len(finished) <= keep and loop_time - (finished[0].finished_at or loop_time) <= ttl:
-            return  # nothing due (most calls): the loop below would say so slower
-        while self._finished and (
-            len(self._finished) > keep
-            or loop_time - (self._finished[0].finished_at or loop_time) > ttl
-        ):
-            self._forget(self._finished.popleft())
+        while finished and (len(finished) > keep or loop_time - (finished[0].finished_at or loop_time) > ttl):
+            self._forget(finished.popleft())
 
     def oldest_finished_at(self) -> float | None:
         """When the oldest finished run kept ended (the loop's clock), if any. Live and pinned runs are

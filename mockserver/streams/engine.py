@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import heapq
 import itertools
 import operator
@@ -107,7 +108,8 @@ class Run:
         #: many finished runs.)
         self._due: array[float] | None = None
         self._next = 0
-        self._timer: asyncio.TimerHandle | None = None
+        #: Its own timer, while a reader waits or a watcher wants each chunk (`_arm`).
+        self._timer: Earliest | None = None
         #: While nobody waits on it: when its wake-up among its manager's `Alarms` is set for (its end).
         self._alarm: float | None = None
         self._alarms: Alarms | None = None
@@ -409,24 +411,16 @@ def _arm(run: Run) -> None:
     if due is None or run.closed:
         return
     if run._waiting > 0 or run.eager():
-        when = due[min(run._next, len(due) - 1)]
-        timer = run._timer
-        if timer is not None:
-            if timer.when() <= when:
-                return  # already set to fire soon enough
-            timer.cancel()
-        run._timer = asyncio.get_running_loop().call_at(when, _timer_fired, run)
+        if run._timer is None:  # made for a run that is read while it plays; most never are
+            run._timer = Earliest(functools.partial(_tick, run))
+        run._timer.ask(due[min(run._next, len(due) - 1)])
         return
     when = due[-1]
-    if (run._timer is not None and run._timer.when() <= when) or (run._alarm is not None and run._alarm <= when):
+    own = run._timer.when if run._timer is not None else None
+    if (own is not None and own <= when) or (run._alarm is not None and run._alarm <= when):
         return  # something wakes it soon enough
     assert run._alarms is not None  # set by `begin`, before any arming
     run._alarms.set(run, when)
-
-
-def _timer_fired(run: Run) -> None:
-    run._timer = None
-    _tick(run)
 
 
 def _tick(run: Run) -> None:
@@ -488,7 +482,6 @@ def stop(run: Run) -> bool:
         return False
     if run._timer is not None:
         run._timer.cancel()
-        run._timer = None
     run._alarm = None  # its entry among the alarms is passed over
     run.catch_up()
     cut_short(run)
