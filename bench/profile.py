@@ -433,8 +433,7 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     ns = argparse.Namespace(no_pin=args.no_pin, connections=32)
     b = bench.Bench(ns)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=bench.ROOT, capture_output=True, text=True)
-    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": commit.stdout.strip(),
+    results: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": bench.commit(),
                                "rate": args.rate, "seconds": args.seconds, "routes": {}, "bare": {}}
     todo = [("mock", route) for route in args.routes]
     if args.bare:

@@ -126,6 +126,14 @@ def _preexec(cpus: set[int] | None) -> Callable[[], None]:
     return setup
 
 
+def commit(paths: Sequence[str] = ("mockserver", "openapi", "fixtures")) -> str:
+    """The checkout's short commit, marked when what is measured (``paths``) has uncommitted changes."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", *paths], cwd=ROOT, capture_output=True,
+                           text=True).stdout.strip()
+    return head.stdout.strip() + (" + uncommitted changes" if dirty else "")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -255,12 +263,13 @@ class Server:
                     out[line.split(":")[0]] = int(line.split()[1])
         return out
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, and SIGKILL if the server has not exited within ``timeout`` seconds."""
         if self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
@@ -307,14 +316,15 @@ class Bench:
     # -- servers
 
     def start(self, kind: str, speed: float = 0.0, ready_timeout: float = 30.0, extra: Sequence[str] = (),
-              env: dict[str, str] | None = None) -> Server:
+              env: dict[str, str] | None = None, wrap: Sequence[str] = ()) -> Server:
         """Spawn ``kind`` on a free loopback port and wait for its first 204; ``extra`` arguments (mock only) and
-        ``env`` variables are added to the command and to this process's environment."""
+        ``env`` variables are added to the command and to this process's environment; ``wrap`` goes before the
+        command (``valgrind ...``: `bench/instructions.py`)."""
         port = free_port()
         log_path = self.tmp / f"{kind}-{port}.log"
         with log_path.open("wb") as out:
             spawned = time.perf_counter()
-            proc = subprocess.Popen(server_command(kind, port, speed, extra), cwd=ROOT, stdout=out,
+            proc = subprocess.Popen([*wrap, *server_command(kind, port, speed, extra)], cwd=ROOT, stdout=out,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     env={**os.environ, **env} if env else None,
                                     preexec_fn=_preexec(self.pin.server), start_new_session=True)
@@ -767,15 +777,12 @@ class Bench:
         prism_version = "not installed"
         with contextlib.suppress(OSError, ValueError):
             prism_version = json.loads((PRISM_JS.parent.parent / "package.json").read_text())["version"]
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "mockserver", "openapi", "fixtures"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
         cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
                     if ln.startswith("model name")), platform.processor())
         a = self.args
         return {
             "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            "commit": commit.stdout.strip() + (" + uncommitted changes" if dirty else ""),
+            "commit": commit(),
             "cpu": cpu, "cpus": os.cpu_count(),
             "python": platform.python_version(), "node": version(["node", "--version"]),
             "wrk": version(["wrk", "--version"]), "prism": prism_version, "packages": packages,
