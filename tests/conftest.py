@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+# Imported here, before any test, rather than on httpx's first request: pytester's fixture puts
+# sys.modules back as it was when it began, so an httpcore first imported during a pytester test
+# would be imported again afterwards, with new exception classes that httpx (which keeps the
+# first ones, to turn them into its own) no longer recognises: a dropped stream would then raise
+# httpcore.RemoteProtocolError instead of httpx.RemoteProtocolError in every later test.
+import httpcore  # noqa: F401
 import httpx
 import pytest
 from starlette.testclient import TestClient
