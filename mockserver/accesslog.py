@@ -1,6 +1,6 @@
 """The access log: one line per request, ``METHOD PATH STATUS TIMEms`` then who and what answered
 (``world=`` ``scenario=`` ``run=`` ``key=``, each when there is one) and how it ended when it did not
-end with its whole response (`DROPPED`, `WENT_AWAY`).
+end with its whole response (`DROPPED`, `WENT_AWAY`, `SERVER_STOPPED`).
 
 The middleware hands a request's fields to the installed writer; `message` is the one place they
 become text. Two writers:
@@ -34,6 +34,8 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"
 #: What a request's line adds when it did not end with its whole response.
 DROPPED = " (connection dropped by the scenario)"
 WENT_AWAY = " (client went away)"
+#: A response still going when the server stopped, cut once the server's grace period was over.
+SERVER_STOPPED = " (cut short: the server stopped)"
 #: How long a batched line may wait for its write: short enough for a user tailing the log.
 FLUSH_INTERVAL_S = 0.05
 #: A batch this long is written at once, without waiting for the interval.
@@ -51,7 +53,7 @@ _Fields = tuple[float, str, str, int, float, str | None, str | None, str | None,
 def message(method: str, path: str, status: int, elapsed_ms: float, world: str | None, scenario: str | None,
             run: str | None, key: str | None, outcome: str) -> str:
     """The line's text after its prefix: ``world`` is None for the default world, ``key`` the masked
-    key, ``outcome`` empty, `DROPPED` or `WENT_AWAY`."""
+    key, ``outcome`` empty, `DROPPED`, `WENT_AWAY` or `SERVER_STOPPED`."""
     extra = ""
     if world:
         extra += f" world={world}"

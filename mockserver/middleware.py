@@ -12,6 +12,7 @@ answered here, in the documented error body, and journaled in the default world.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import accesslog
-from .accesslog import DROPPED, WENT_AWAY
+from .accesslog import DROPPED, SERVER_STOPPED, WENT_AWAY
 from .errors import ApiError, UnknownPath
 from .profiles import error_answer
 from .responses import ApiRequest, RequestHeaders
@@ -124,6 +125,11 @@ class MockMiddleware:
                 await self.app(scope, receive, sender.send)
         except DropConnection:
             outcome = DROPPED
+            raise
+        except asyncio.CancelledError:
+            # Nothing cancels a request of ours but the server, as it stops: uvicorn cancels what
+            # outlives its grace period (a body read's deadline is handled where it happens).
+            outcome = SERVER_STOPPED
             raise
         except Exception:
             # A bug of ours: answer 500 in the documented body, with CORS, rather than a bare 500.
@@ -239,11 +245,13 @@ _HEADER = HEADER.encode()
 
 
 class DropFilter(logging.Filter):
-    """Hide uvicorn's traceback for a connection a scenario dropped on purpose (installed by
-    ``recoup-mock serve`` on its own process; an embedding process keeps its logging as it is)."""
+    """Hide uvicorn's traceback for a connection a scenario dropped on purpose, and for a response
+    the server cut as it stopped (uvicorn cancels what outlives its grace period): the access line
+    says which (installed by ``recoup-mock serve`` on its own process; an embedding process keeps its
+    logging as it is)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
         while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
             exc = exc.exceptions[0]
-        return not isinstance(exc, DropConnection)
+        return not isinstance(exc, DropConnection | asyncio.CancelledError)

@@ -166,15 +166,22 @@ def test_no_line_is_lost_at_shutdown(serve: Callable[..., Served], how: signal.S
     with httpx.Client(base_url=served.base_url, headers=H) as client:
         for _ in range(count):
             assert client.get(f"/api/chat/{CHAT_IDLE}/stream").status_code == 204
-        # A stream still open at shutdown: the server cuts it as it ends, its line the last thing it logs.
+        # A stream still open at shutdown (its reader kept: dropping the iterator would close it): the
+        # server cuts it once its grace period is over, its line the last thing it logs.
         client.post("/__mock/scenarios/next", json={"name": "stall"}).raise_for_status()
         with client.stream("POST", "/api/chat", json=chat_body()) as stalled:
-            next(stalled.iter_raw())
+            reading = stalled.iter_raw()
+            next(reading)
             served.stop(how)  # at once: the last lines were answered just now
+            with pytest.raises(httpx.RemoteProtocolError):  # cut, not ended: no [DONE]
+                for _ in reading:
+                    pass
     lines = served.access_lines()
     assert len(lines) == count + 2, f"{len(lines)} lines for {count + 2} requests"
     assert {re.sub(MS, "T", line) for line in lines[:count]} == {f"GET /api/chat/{CHAT_IDLE}/stream 204 T key={KEY}"}
-    assert re.fullmatch(rf"POST /api/chat 200 {MS} scenario=stall run=\S+ key={KEY} \(client went away\)", lines[-1])
+    # The client stayed: its line says the server cut the stream, not that the client went away.
+    assert re.fullmatch(rf"POST /api/chat 200 {MS} scenario=stall run=\S+ key={KEY} \(cut short: the server "
+                        rf"stopped\)", lines[-1])
     assert_no_traceback(served)
 
 
