@@ -127,8 +127,8 @@ class MockMiddleware:
             outcome = DROPPED
             raise
         except asyncio.CancelledError:
-            # Nothing cancels a request of ours but the server, as it stops: uvicorn cancels what
-            # outlives its grace period (a body read's deadline is handled where it happens).
+            # Under uvicorn nothing cancels a request's task but the server as it stops (it cancels
+            # what outlives its grace period); a body read's own deadline is handled where it happens.
             outcome = SERVER_STOPPED
             raise
         except Exception:
