@@ -70,12 +70,12 @@ class Settings:
     #: How many requests each world's journal keeps (oldest dropped first).
     journal_size: int = 10_000
     #: One memory budget, in megabytes (1 MB = 1,048,576 bytes), for what every world keeps: finished runs
-    #: (their recorded streams, a headless run's session and chat), journal entries and the idle worlds
-    #: themselves, as estimated by `mockserver.state.budget`. Past it the oldest finished state of the
-    #: least recently used worlds is evicted (never a live run, a pinned run or a queued scenario); 0: no
-    #: budget, only the per-world caps above. The default keeps a CI machine's mock under 300 MB of RSS:
-    #: 160 MB of kept state over a process of 60 to 80 MB, with room for live streams and what the
-    #: allocator holds on to after an eviction.
+    #: (their recorded streams, a headless run's session and chat), journal entries, chat turns' stored
+    #: messages and the idle worlds themselves, as estimated by `mockserver.state.budget`. Past it the
+    #: oldest finished state of the least recently used worlds is evicted (never a live run, a pinned run
+    #: or a queued scenario); 0: no budget, only the per-world caps above. The default keeps a CI
+    #: machine's mock under 300 MB of RSS: 160 MB of kept state over a process of 60 to 80 MB, with room
+    #: for live streams and what the allocator holds on to after an eviction.
     memory_budget_mb: float = 160.0
     #: ``documented`` (the contract) or ``deployed`` (what production does, docs/drift.md): the
     #: profile of the default world and of every world that does not choose its own.

@@ -1,14 +1,15 @@
-"""One memory budget for everything the process keeps: finished runs, journal entries and idle worlds.
+"""One memory budget for everything the process keeps: finished runs, journal entries, chat turns' stored
+messages and idle worlds.
 
 Every world keeps its own finished runs (`Settings.max_finished_runs`) and journal
 (`Settings.journal_size`), so many worlds keep many times what one keeps. The `Budget` adds up a cheap
-estimate of the bytes all of them keep (`run_cost`, `entry_cost`, `WORLD_COST`: a fixed cost per kept
-object plus the lengths of the bytes it holds, never a walk of the objects) and, when the sum passes
-`Settings.memory_budget_mb`, has the oldest finished state of the least recently used worlds evicted
-(`reclaim`) until it is `EVICT_STEP` (or an eighth, for a budget under 2 MB) under the limit again: each
-world's finished runs and journal entries,
-oldest first, the least recently used world first; then whole idle worlds. A live run, a pinned fixture
-run and a queued scenario are never evicted.
+estimate of the bytes all of them keep (`run_cost`, `entry_cost`, `message_cost`, `WORLD_COST`: a fixed
+cost per kept object plus the lengths of the bytes it holds, never a walk of the objects) and, when the
+sum passes `Settings.memory_budget_mb`, has the oldest finished state of the least recently used worlds
+evicted (`reclaim`) until it is `EVICT_STEP` (or an eighth, for a budget under 2 MB) under the limit
+again: each world's finished runs, journal entries and chat turns' stored messages, oldest first, the
+least recently used world first; then whole idle worlds. A live run, a pinned fixture run and a queued
+scenario are never evicted.
 
 On the hot path a charge is an addition and a comparison: eviction runs only when the sum crosses the
 trigger, and frees `EVICT_STEP` at a time, so its scan of the worlds is paid for by the requests it takes
@@ -32,6 +33,9 @@ estimate / estimate ÷ real:
 - a headless ``slow`` run (54 chunks) and its journal entry: 7,714 / 7,702 / 1.00
 - a journal entry alone (a 404 ``GET /api/chat/runs/{id}``): 1,842 / 1,902 / 1.03
 - an idle world (bench/README.md "Idle worlds", N = 1,000, one fresh process): 14,780 / 16,384 / 1.11
+- a chat turn's two stored messages (``POST /api/chat`` on one chat, ``default`` scenario, a 16-character
+  message; 10,000 turns after the run and journal caps were reached, with no budget; 2026-12-07): 2,633 /
+  2,598 / 0.99
 
 Measured again on main's 926a024 (runs draw from their world's generator, timers instead of tasks):
 1.01, 1.00 and 1.03 of RSS.
@@ -61,6 +65,9 @@ RUN_COST = 1408
 CHUNK_COST = 28
 #: A headless run's own session and chat, with its user and assistant messages (`POST /api/chat/runs`).
 HEADLESS_COST = 2816
+#: A chat turn's stored message besides its text or its chunks: the row, the message, its slot in the
+#: world's message log (`mockserver.state.messages`).
+MESSAGE_COST = 1024
 #: A journal entry besides its path and kept body: the entry and its packed headers.
 ENTRY_COST = 1856
 #: An idle world: its store built from the blueprint, runs, journal, chaos (bench/README.md "Idle worlds").
@@ -93,6 +100,12 @@ def run_cost(run: Spent) -> int:
     return cost + HEADLESS_COST if run.headless else cost
 
 
+def message_cost(text: int, chunks: int) -> int:
+    """The estimated bytes a chat turn's stored message keeps: a user's message with ``text`` characters
+    of text, or a run's answer of ``chunks`` chunks (the run's log, assembled only if it is read)."""
+    return MESSAGE_COST + text + CHUNK_COST * chunks
+
+
 def entry_cost(path: str, body: bytes) -> int:
     """The estimated bytes a journal entry for ``path`` keeps with ``body``."""
     return ENTRY_COST + len(path) + len(body)
@@ -122,6 +135,7 @@ class Budget:
         self.trigger = self.limit if self.limit else -1
         self.runs_evicted = 0
         self.entries_evicted = 0
+        self.messages_evicted = 0
         self.worlds_evicted = 0
         #: Frees kept state down to a target (`Worlds.reclaim`); set by whoever keeps the worlds.
         self.reclaim: Callable[[int], None] | None = None
@@ -159,7 +173,7 @@ class Budget:
         return {"limitMb": self.limit_mb if self.limit else None, "limitBytes": self.limit or None,
                 "usedBytes": self.used,
                 "evicted": {"runs": self.runs_evicted, "journalEntries": self.entries_evicted,
-                            "worlds": self.worlds_evicted}}
+                            "messages": self.messages_evicted, "worlds": self.worlds_evicted}}
 
     def describe(self) -> str:
         """The budget, for a message about something it evicted."""

@@ -28,6 +28,16 @@ TITLE_FROM_MESSAGE = 80
 COMPACT_LINE = 200
 
 
+def message_not_found(store: Store, message_id: str, where: str) -> ApiError:
+    """The 404 of a message id that ``where`` does not hold; where the memory budget has evicted some of
+    the world's oldest chat messages, it may have been one of them, and says so."""
+    log = store.message_log
+    evicted = (f" (the memory budget has evicted {log.evicted} of this world's oldest chat messages; it may "
+               f"have been one of them)") if log is not None and log.evicted else ""
+    return ApiError(404, f"Message not found: {message_id} is not a message of {where}{evicted}",
+                    terse="Message not found")
+
+
 class Room(Protocol):
     """What the ``/api/chats`` handlers read of a room, whichever store keeps it."""
 
@@ -114,8 +124,7 @@ class SharedRooms:
     def delete_from(self, room: Chat, message_id: str) -> None:
         chosen = next((m for m in room.messages if m.id == message_id), None)
         if chosen is None:
-            raise ApiError(404, f"Message not found: {message_id} is not a message of chat {room.id}",
-                           terse="Message not found")
+            raise message_not_found(self.store, message_id, f"chat {room.id}")
         self.store.replace_messages(room, [m for m in room.messages if m.updated_at < chosen.updated_at])
 
     def render(self, room: Chat) -> dict[str, Any]:
@@ -176,8 +185,7 @@ class SeparateRooms:
     def delete_from(self, room: LegacyRoom, message_id: str) -> None:
         chosen = next((m for m in room.messages if m.id == message_id), None)
         if chosen is None:
-            raise ApiError(404, f"Message not found: {message_id} is not a message of chat room {room.id}",
-                           terse="Message not found")
+            raise message_not_found(self.store, message_id, f"chat room {room.id}")
         room.messages = [m for m in room.messages if m.updated_at < chosen.updated_at]
 
     def render(self, room: LegacyRoom) -> dict[str, Any]:

@@ -83,7 +83,7 @@ class RunManager:
                                 f"reconnect with GET /api/chat/{chat.id}/stream")
         scenario = choose()
         if chat is not None and user_message is not None:
-            self.store.add_message(chat, user_message)
+            self.store.add_message(chat, user_message, counted=not headless)
         run_id = self.store.ids.run_id()
         if chat is not None:
             self.store.claim_slot(chat, run_id)
@@ -144,8 +144,8 @@ class RunManager:
         # since with the same (client-chosen) id, get nothing of it.
         if chat is not None and self.store.release_slot(chat, run.id) and run.chunks:
             self.store.add_message(chat, functools.partial(assemble, run.chunks, run.message_id),
-                                   role="assistant", row_id=run.row_id,
-                                   at=self.store.finished_at())
+                                   role="assistant", row_id=run.row_id, at=self.store.finished_at(),
+                                   chunks=len(run.chunks), counted=not run.headless)
         self._finished.append(run)
         if self.budget is not None:
             cost = run_cost(run)

@@ -21,6 +21,7 @@ from ..errors import ApiError
 from . import lifecycle
 from .blueprint import Blueprint
 from .lifecycle import DOCUMENTED_RULES, NEW, Lifecycle, Rules, Timers
+from .messages import MessageLog
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 #: Crockford's digits -> the digits Python's int(x, 32) reads.
@@ -200,6 +201,15 @@ class MessageRow:
         return {"id": self.id, "room_id": self.chat_id, "content": self.content, "updated_at": self.updated_at}
 
 
+def text_length(message: dict[str, Any] | Callable[[], dict[str, Any]]) -> int:
+    """The characters of text a stored message holds (0 for a run's answer, not assembled yet)."""
+    if callable(message):
+        return 0
+    parts = message.get("parts")
+    return sum(len(p["text"]) for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)) \
+        if isinstance(parts, list) else 0
+
+
 @dataclass(slots=True)
 class Chat:
     id: str
@@ -272,6 +282,8 @@ class Store:
         self.chats: dict[str, Chat] = {}
         #: How many times each operation without a handler has been answered (`mockserver.api.generic`'s seeds).
         self.generated: dict[str, int] = {}
+        #: The chat turns' stored messages as the memory budget counts them (None: no budget; set by the world).
+        self.message_log: MessageLog | None = None
         accounts = {a.name: Account(a.name, a.id) for a in blueprint.accounts}
         for a in blueprint.accounts:
             self.accounts_by_key.update(dict.fromkeys(a.keys, accounts[a.name]))
@@ -459,12 +471,18 @@ class Store:
         return True
 
     def add_message(self, chat: Chat, message: dict[str, Any] | Callable[[], dict[str, Any]], *,
-                    role: str = "user", row_id: str | None = None, at: str | None = None) -> None:
+                    role: str = "user", row_id: str | None = None, at: str | None = None, chunks: int = 0,
+                    counted: bool = True) -> None:
         """Store a message row. A run's task passes its own ``row_id`` and ``at``: drawing from the
-        shared ids when a run happens to finish would make later ids depend on timing."""
+        shared ids when a run happens to finish would make later ids depend on timing. The row counts
+        against the memory budget (``chunks``: the run's, for its answer) unless not ``counted``: a
+        headless run's chat is its own and goes with the run."""
         now = at or self.ids.now_iso()
         row_id = row_id or self.ids.uuid()
-        chat.messages.append(MessageRow(row_id, chat.id, message, now, role))
+        row = MessageRow(row_id, chat.id, message, now, role)
+        chat.messages.append(row)
+        if counted and self.message_log is not None:
+            self.message_log.keep(chat, row, text_length(message), chunks)
         chat.updated_at = now
         if role == "assistant":
             chat.last_assistant_message_at = now

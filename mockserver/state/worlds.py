@@ -34,6 +34,7 @@ from .catalog import Catalog
 from .chaos import READ_OPERATIONS, STREAM_OPERATIONS, Chaos
 from .events import EventBus
 from .journal import Journal
+from .messages import MessageLog
 from .rooms import Rooms, SeparateRooms, SharedRooms
 from .runs import RunManager
 from .store import Store
@@ -81,6 +82,8 @@ class World:
         blueprint = self.catalog.fixtures.blueprint
         behaviour = self.profile.behaviour
         store = Store(blueprint, self.settings.seed, rules=behaviour.sandbox, model=behaviour.default_model)
+        if self.budget is not None:  # after the blueprint's own chats: those are the world's, never evicted
+            store.message_log = MessageLog(self.budget)
         runs = RunManager(store, self.catalog.scripts, self.settings, listener=self._run_event,
                           watched=self._watched, budget=self.budget)
         for chat_def in blueprint.chats:
@@ -157,20 +160,31 @@ class World:
 
     def shed(self, target: int) -> None:
         """Evict this world's finished state, oldest first, until the budget's estimate is at ``target``
-        (`mockserver.state.budget.reclaim`): its finished runs and its journal entries, whichever ended
-        or was recorded earlier (a run's end on the loop's clock, an entry on the wall clock)."""
-        budget, runs, journal = self.budget, self.runs, self.journal
+        (`mockserver.state.budget.reclaim`): its finished runs, its journal entries and its chat turns'
+        stored messages, whichever ended, was recorded or was stored earliest (on the loop's clock; a
+        journal entry's wall-clock time moved onto it)."""
+        budget, runs, journal, messages = self.budget, self.runs, self.journal, self.store.message_log
         if budget is None:
             return
-        wall_minus_loop = time.time() - asyncio.get_running_loop().time()
-        ended, recorded = runs.oldest_finished_at(), journal.oldest_time()
-        while budget.used > target and (ended is not None or recorded is not None):
-            if recorded is None or (ended is not None and ended + wall_minus_loop <= recorded):
-                runs.evict_oldest()
-                ended = runs.oldest_finished_at()
-            else:
-                journal.evict_oldest()
-                recorded = journal.oldest_time()
+        loop_minus_wall = asyncio.get_running_loop().time() - time.time()
+
+        def recorded() -> float | None:
+            at = journal.oldest_time()
+            return None if at is None else at + loop_minus_wall
+
+        # The oldest of each kind (None: nothing of it may go); after each eviction, that kind's next.
+        sources = [(runs.oldest_finished_at, runs.evict_oldest), (recorded, journal.evict_oldest)]
+        if messages is not None:
+            sources.append((messages.oldest_time, messages.evict_oldest))
+        oldest = [when() for when, _ in sources]
+        while budget.used > target:
+            kept = [(at, k) for k, at in enumerate(oldest) if at is not None]
+            if not kept:
+                return
+            _, k = min(kept)
+            when, evict = sources[k]
+            evict()
+            oldest[k] = when()
 
     @property
     def droppable(self) -> bool:
@@ -182,6 +196,8 @@ class World:
         """Give back to the budget all that this world is charged for: it is being dropped."""
         self.runs.detach()
         self.journal.detach()
+        if self.store.message_log is not None:
+            self.store.message_log.detach()
         if self.budget is not None:
             self.budget.credit(WORLD_COST)
             self.budget = None
@@ -210,6 +226,8 @@ class World:
                 if profile is not None:
                     self.profile = profile  # first: the state is built for the world's profile
                 runs.detach()  # its runs still settling charge the budget no more
+                if self.store.message_log is not None:
+                    self.store.message_log.detach()  # nor do the old store's messages
                 self.store, self.runs, self.rooms = self._build()
                 self.chaos = Chaos(self.settings.seed, self.chaos.rate if chaos is None else chaos)
                 self.journal.clear()
@@ -228,6 +246,7 @@ class World:
             "chats": len(self.store.chats), "sessions": len(self.store.sessions),
             "requests": len(self.journal.entries),
             "runsEvicted": runs.evicted, "requestsEvicted": self.journal.evicted,
+            "messagesEvicted": self.store.message_log.evicted if self.store.message_log is not None else 0,
             "queued": len(self.queued_scenarios) + sum(len(q) for q in self.queued_for.values()),
         }
 

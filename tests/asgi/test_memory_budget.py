@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
-from support import SCHEMES, assert_error, assert_json
+from support import SCHEMES, assert_error, assert_json, chat_body
 
 from mockserver import Settings, create_app
-from mockserver.state.budget import WORLD_COST, entry_cost, run_cost
-from mockserver.state.fixture_ids import ALICE, BOB, PINNED_RUN, UNKNOWN_RUN
-from mockserver.state.store import EPOCH_MS
+from mockserver.state.budget import WORLD_COST, entry_cost, message_cost, run_cost
+from mockserver.state.fixture_ids import ALICE, BOB, CHAT_IDLE, PINNED_RUN, UNKNOWN_RUN
+from mockserver.state.store import EPOCH_MS, text_length
 
 #: 100 KB: the default world and one more (16 KB each) and about a dozen headless runs with their requests.
 SMALL_MB = 0.1
@@ -53,6 +53,9 @@ def recount(client: TestClient) -> int:
         finished = [r for r in world.runs.runs.values() if r.closed and not r.pinned]
         total += WORLD_COST + sum(run_cost(r) for r in finished)
         total += sum(entry_cost(e.path, e.request_body) for e in world.journal.entries)
+        log = world.store.message_log
+        total += sum(message_cost(text_length(row.content), 0) if row.role == "user" else cost
+                     for row, _, cost in log) if log is not None else 0
     return total
 
 
@@ -182,7 +185,7 @@ def test_with_no_budget_pressure_nothing_is_lost() -> None:
             assert (len(journal["requests"]), journal["evicted"]) == (20, 0)
         counts = budget_status(client)
         assert counts["limitMb"] == 160 and counts["usedBytes"] == recount(client)
-    assert counts["evicted"] == {"runs": 0, "journalEntries": 0, "worlds": 0}
+    assert counts["evicted"] == {"runs": 0, "journalEntries": 0, "messages": 0, "worlds": 0}
 
 
 def test_resets_and_drops_give_back_all_they_kept(small: TestClient) -> None:
@@ -209,3 +212,49 @@ def test_the_inspectors_run_and_request_routes_say_what_the_budget_evicted(small
     message = assert_error(small.get("/__mock/requests/1", headers=admin), 404)
     assert "the memory budget evicted the oldest" in message and "--memory-budget" in message, message
     assert "evicted" not in assert_error(small.get("/__mock/requests/9999", headers=admin), 404)
+
+
+def turn(client: TestClient, world: str, text: str) -> None:
+    """One chat turn on the fixture world's idle chat, played at once (speed 0)."""
+    response = client.post("/api/chat", json=chat_body(text=text), headers=alice(world))
+    assert response.status_code == 200, response.text
+
+
+def history(client: TestClient, world: str) -> list[dict[str, Any]]:
+    """The idle chat's stored rows, oldest first (``GET /api/chats/{id}/messages``: each row's id and message)."""
+    return list(assert_json(client.get(f"/api/chats/{CHAT_IDLE}/messages", headers=alice(world)))["data"])
+
+
+def said(rows: list[dict[str, Any]]) -> list[str]:
+    """What the user said, turn by turn."""
+    return [part["text"] for row in rows if row["content"]["role"] == "user" for part in row["content"]["parts"]
+            if part["type"] == "text"]
+
+
+def test_chat_turns_keep_to_the_budget_their_oldest_messages_evicted_first(small: TestClient) -> None:
+    for i in range(60):  # far past 100 KB: a turn keeps its two messages, its run and its journal entry
+        turn(small, "t", f"turn {i}")
+    kept = history(small, "t")
+    texts = said(kept)
+    assert 0 < len(texts) < 60 and texts == [f"turn {i}" for i in range(60 - len(texts), 60)], texts
+    assert kept[-1]["content"]["role"] == "assistant"  # the newest turn whole: its question and its answer
+    counts, budget = worlds_by_name(small)["t"], budget_status(small)
+    assert counts["messagesEvicted"] == 120 - len(kept) == budget["evicted"]["messages"], (counts, budget)
+    assert budget["usedBytes"] == recount(small) <= budget["limitBytes"]
+
+
+def test_a_history_the_api_cut_short_is_still_evicted_and_counted_right(small: TestClient) -> None:
+    for i in range(3):
+        turn(small, "h", f"turn {i}")
+    first = history(small, "h")[0]["id"]
+    assert_json(small.delete(f"/api/chats/{CHAT_IDLE}/messages/trailing", params={"from_message_id": first},
+                             headers=alice("h")))
+    assert history(small, "h") == []
+    for i in range(60):  # the rows the API removed go from the budget's log too, in their turn
+        turn(small, "h", f"again {i}")
+    assert said(history(small, "h"))[-1] == "again 59"
+    budget = budget_status(small)
+    assert budget["evicted"]["messages"] > 0 and budget["usedBytes"] == recount(small)
+    message = assert_error(small.delete(f"/api/chats/{CHAT_IDLE}/messages/trailing",
+                                        params={"from_message_id": first}, headers=alice("h")), 404)
+    assert "the memory budget has evicted" in message and "may have been one of them" in message, message

@@ -31,7 +31,7 @@ def test_the_flag_sets_the_budget_that_status_reports() -> None:
         server.stop()
     assert budget["limitMb"] == 12.5 and budget["limitBytes"] == round(12.5 * 1024 * 1024)
     assert 0 < budget["usedBytes"] < budget["limitBytes"]  # the default world, at least
-    assert budget["evicted"] == {"runs": 0, "journalEntries": 0, "worlds": 0}
+    assert budget["evicted"] == {"runs": 0, "journalEntries": 0, "messages": 0, "worlds": 0}
 
 
 def test_the_environment_sets_the_budget_and_the_flag_wins() -> None:

@@ -146,7 +146,7 @@ def test_no_budget_counts_but_never_evicts() -> None:
     budget.charge(10 * MB)
     assert budget.used == 10 * MB
     assert budget.status() == {"limitMb": None, "limitBytes": None, "usedBytes": 10 * MB,
-                               "evicted": {"runs": 0, "journalEntries": 0, "worlds": 0}}
+                               "evicted": {"runs": 0, "journalEntries": 0, "messages": 0, "worlds": 0}}
 
 
 @dataclass
