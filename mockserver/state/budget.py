@@ -111,6 +111,21 @@ def entry_cost(path: str, body: bytes) -> int:
     return ENTRY_COST + len(path) + len(body)
 
 
+class Charged:
+    """Something that charges the budget for what it keeps (a world's finished runs, its journal, its chat
+    turns' messages): the budget (None once detached) and the estimated bytes charged and not yet credited."""
+
+    budget: Budget | None
+    kept_bytes: int
+
+    def detach(self) -> None:
+        """Give everything back to the budget and charge it no more (the world is reset or dropped)."""
+        if self.budget is not None:
+            self.budget.credit(self.kept_bytes)
+            self.budget = None
+        self.kept_bytes = 0
+
+
 class Keeper(Protocol):
     """A world, as eviction sees it (`mockserver.state.worlds.World`)."""
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from .budget import Budget, entry_cost
+from .budget import Budget, Charged, entry_cost
 
 #: Header pairs as a journal entry keeps them.
 PackedHeaders = tuple[tuple[bytes, bytes], ...]
@@ -85,7 +85,7 @@ def select_entries(entries: list[JournalEntry], query: Mapping[str, str]) -> lis
     return entries
 
 
-class Journal:
+class Journal(Charged):
     """The last N requests, oldest dropped first. Times are wall-clock (this is for people).
 
     Given a `Budget`, what it keeps is charged to it (`mockserver.state.budget.entry_cost` of each entry,
@@ -144,13 +144,6 @@ class Journal:
         self.evicted_seq = entry.seq
         if self.budget is not None:
             self.budget.entries_evicted += 1
-
-    def detach(self) -> None:
-        """Give everything back to the budget and charge it no more (the world is reset or dropped)."""
-        if self.budget is not None:
-            self.budget.credit(self.kept_bytes)
-            self.budget = None
-        self.kept_bytes = 0
 
     def clear(self) -> None:
         if self.budget is not None:

@@ -18,13 +18,13 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .budget import Budget, message_cost
+from .budget import Budget, Charged, message_cost
 
 if TYPE_CHECKING:
     from .store import Chat, MessageRow
 
 
-class MessageLog:
+class MessageLog(Charged):
     """A world's stored chat-turn messages, oldest first, charged to ``budget``."""
 
     def __init__(self, budget: Budget) -> None:
@@ -70,10 +70,3 @@ class MessageLog:
         if self.budget is not None:
             self.budget.credit(cost)
             self.budget.messages_evicted += 1
-
-    def detach(self) -> None:
-        """Give everything back to the budget and charge it no more (the world is reset or dropped)."""
-        if self.budget is not None:
-            self.budget.credit(self.kept_bytes)
-            self.budget = None
-        self.kept_bytes = 0

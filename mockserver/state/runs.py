@@ -21,7 +21,7 @@ from ..streams.engine import Alarms, Run, Script, begin, fill, plan, stop
 from ..streams.protocol import assemble
 from ..streams.scenarios import Scenario
 from .blueprint import ChatDef
-from .budget import Budget, run_cost
+from .budget import Budget, Charged, run_cost
 from .store import Chat, Store, iso, message_id, seeded_uuid, ulid_ms
 
 
@@ -30,7 +30,7 @@ def compile_scripts(scenarios: Mapping[str, Scenario]) -> dict[str, Script]:
     return {name: Script(s) for name, s in scenarios.items() if s.kind == "stream"}
 
 
-class RunManager:
+class RunManager(Charged):
     """Owns every run of one store generation (a reset replaces both)."""
 
     def __init__(self, store: Store, scripts: Mapping[str, Script], settings: Settings,
@@ -202,14 +202,6 @@ class RunManager:
             cost = run_cost(run)
             self.kept_bytes -= cost
             self.budget.credit(cost)
-
-    def detach(self) -> None:
-        """Give every finished run's bytes back to the budget and charge it no more (the world is
-        reset or dropped: its runs that are still settling must not count against the new state)."""
-        if self.budget is not None:
-            self.budget.credit(self.kept_bytes)
-            self.budget = None
-        self.kept_bytes = 0
 
     def evicted_message(self, run_id: str) -> str | None:
         """The 404's message for a run ``run_id`` that is not kept, if the memory budget evicted it as far
