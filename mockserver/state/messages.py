@@ -1,7 +1,7 @@
 """The chat messages a world's turns store, as the memory budget counts them.
 
-A turn (``POST /api/chat``, a legacy chat) stores the user's message and, when its run ends, the
-assistant's: chat history that a long session would otherwise grow without bound, one chat at a time.
+A chat turn (``POST /api/chat``, ``/api/chat/workflow``) stores the user's message and, when its run ends,
+the assistant's: chat history that a long session would otherwise grow without bound, one chat at a time.
 Each such row is charged to the process's memory budget (`mockserver.state.budget.message_cost`) and
 kept in this log, oldest first; when the budget presses, the world sheds its oldest rows along with its
 oldest finished runs and journal entries (`World.shed`), and the chat reads on without them. A headless
