@@ -18,6 +18,7 @@ imports nothing else from the package.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -216,3 +217,13 @@ def error_response(exc: ApiError, style: ErrorStyle = DOCUMENTED_ERRORS) -> Resp
     or the shape ``style`` gives."""
     body = json.dumps(error_body(exc, style), ensure_ascii=False).encode()
     return Response(body, status_code=exc.status, headers=exc.headers, media_type="application/json")
+
+
+def sole_exception(record: logging.LogRecord) -> BaseException | None:
+    """The exception a log record carries, taken out of exception groups of one (a task group wraps what
+    a stream's task raised): what the servers' log filters judge a traceback by."""
+    exc = record.exc_info[1] if record.exc_info else None
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+

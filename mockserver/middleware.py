@@ -23,7 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import accesslog
 from .accesslog import DROPPED, SERVER_STOPPED, WENT_AWAY
-from .errors import ApiError, UnknownPath
+from .errors import ApiError, UnknownPath, sole_exception
 from .profiles import error_answer
 from .responses import ApiRequest, RequestHeaders
 from .routing import Found
@@ -251,7 +251,4 @@ class DropFilter(logging.Filter):
     logging as it is)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-            exc = exc.exceptions[0]
-        return not isinstance(exc, DropConnection | asyncio.CancelledError)
+        return not isinstance(sole_exception(record), DropConnection | asyncio.CancelledError)

@@ -139,6 +139,11 @@ class Proxy:
                 await response.aclose()  # unread (the client went away): the connection is closed, not reused
         except UpstreamDropped:
             raise  # the answer has started: the server aborts the connection (`ProxyLogFilter` says why, once)
+        except asyncio.CancelledError:
+            # uvicorn cancels what outlives its grace period as the proxy stops (`ProxyLogFilter` hides
+            # its traceback): this line says so.
+            outcome = " (cut short: the proxy stopped)"
+            raise
         except Exception:
             # A bug of ours: answer 500 in the documented body, with CORS, rather than uvicorn's bare one.
             log.exception("recoup-mock proxy failed on %s %s", method, path)

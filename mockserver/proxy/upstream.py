@@ -1,16 +1,19 @@
 """The proxy's side that faces the target: an httpx client that sends exactly what it is given, and which
 headers cross the proxy in each direction (RFC 9110 §7.6.1).
 
-Imports nothing else from the package.
+Imports nothing else from the package but `mockserver.errors` (which imports nothing from it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import http.cookiejar
 import logging
 from typing import Any
 
 import httpx
+
+from ..errors import sole_exception
 
 #: Not forwarded to the target (RFC 9110 §7.6.1): they are about the client's connection to the proxy.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"te", b"trailer",
@@ -63,13 +66,13 @@ def returned(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
 
 
 class ProxyLogFilter(logging.Filter):
-    """Hide uvicorn's traceback for a stream the target dropped (the proxy logs it in one line)."""
+    """Hide uvicorn's traceback for a stream the target dropped (the proxy logs it in one line), and for
+    one the proxy cut as it stopped (uvicorn cancels what outlives its grace period; the exchange's line
+    says so)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-            exc = exc.exceptions[0]
+        exc = sole_exception(record)
         if isinstance(exc, UpstreamDropped):
             logging.getLogger("recoup_mock.proxy").info("%s", exc)
             return False
-        return True
+        return not isinstance(exc, asyncio.CancelledError)

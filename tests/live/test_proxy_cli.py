@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -50,22 +52,28 @@ def test_the_admin_document_is_valid_and_is_what_the_proxy_serves(tmp_path: Path
     assert served == documented
 
 
+def proxy_process(target: str, port: int, log: IO[bytes], *args: str) -> tuple[subprocess.Popen[bytes], Any]:
+    """``recoup-mock proxy --target TARGET --port PORT ARGS`` writing to ``log``, once it answers: the process
+    and its ``GET /__mock/status``."""
+    process = subprocess.Popen([sys.executable, "-m", "mockserver", "proxy", "--target", target,
+                                "--port", str(port), *args], stdout=log, stderr=subprocess.STDOUT)
+    for _ in range(300):  # bounded: 15 s
+        try:
+            return process, httpx.get(f"http://127.0.0.1:{port}/__mock/status", timeout=1).json()
+        except httpx.TransportError:
+            assert process.poll() is None, f"the proxy exited with {process.returncode}"
+            time.sleep(0.05)
+    process.kill()
+    pytest.fail("the proxy did not answer within 15 s")
+
+
 def test_the_command_forwards_checks_and_records(tmp_path: Path) -> None:
     port = free_port()
     with live_server(speed=0.0) as upstream:
         log = (tmp_path / "proxy.log").open("wb")
-        process = subprocess.Popen([sys.executable, "-m", "mockserver", "proxy", "--target", upstream.base_url,
-                                    "--port", str(port), "--record", str(tmp_path / "rec")],
-                                   stdout=log, stderr=subprocess.STDOUT)
+        process, status = proxy_process(upstream.base_url, port, log, "--record", str(tmp_path / "rec"))
         try:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(300):  # bounded: 15 s
-                try:
-                    status = httpx.get(base + "/__mock/status", timeout=1).json()
-                    break
-                except httpx.TransportError:
-                    assert process.poll() is None, (tmp_path / "proxy.log").read_text()
-                    time.sleep(0.05)
             assert status["target"] == upstream.base_url and status["profile"] == "documented"
             turn = httpx.post(base + "/api/chat", json=chat_body(), headers={"x-api-key": ALICE}, timeout=10)
             assert turn.status_code == 200 and turn.content.endswith(b"data: [DONE]\n\n")
@@ -86,3 +94,29 @@ def test_the_command_forwards_checks_and_records(tmp_path: Path) -> None:
     assert ALICE not in text and "recoup_sk_…lice" not in text
     assert (tmp_path / "rec" / "world.yaml").is_file()
     assert main(["validate", "--fixtures", str(tmp_path / "rec")]) == 0
+
+
+def test_a_stream_open_when_the_proxy_stops_is_cut_with_one_line_and_no_traceback(tmp_path: Path) -> None:
+    port = free_port()
+    with live_server(speed=1.0) as upstream, (tmp_path / "proxy.log").open("wb") as log:
+        httpx.post(upstream.base_url + "/__mock/scenarios/next", json={"name": "stall"}).raise_for_status()
+        process, _ = proxy_process(upstream.base_url, port, log)
+        try:
+            with httpx.stream("POST", f"http://127.0.0.1:{port}/api/chat", json=chat_body(),
+                              headers={"x-api-key": ALICE}, timeout=10) as stalled:
+                reading = stalled.iter_raw()  # kept: dropping the iterator would close the stream ourselves
+                next(reading)
+                process.send_signal(signal.SIGINT)
+                with pytest.raises(httpx.RemoteProtocolError):  # cut once the grace period is over: no [DONE]
+                    for _ in reading:
+                        pass
+            process.wait(timeout=15)  # it stops (130: uvicorn re-raises the SIGINT once it has shut down)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    text = (tmp_path / "proxy.log").read_text()
+    assert "Traceback" not in text and "Exception in ASGI application" not in text, text
+    (line,) = [line for line in text.splitlines() if " POST /api/chat 200 " in line]
+    assert line.endswith(" (cut short: the proxy stopped)"), line
+
