@@ -20,6 +20,7 @@ from typing import Any, Literal
 from ..errors import ApiError
 from . import lifecycle
 from .blueprint import Blueprint
+from .budget import Budget
 from .lifecycle import DOCUMENTED_RULES, NEW, Lifecycle, Rules, Timers
 from .messages import MessageLog
 
@@ -268,7 +269,7 @@ class Store:
     check ownership and render."""
 
     def __init__(self, blueprint: Blueprint, seed: int, *, rules: Rules = DOCUMENTED_RULES,
-                 model: str | None = None) -> None:
+                 model: str | None = None, budget: Budget | None = None) -> None:
         self.blueprint = blueprint
         self.ids = Ids(seed)
         self.timers: Timers = blueprint.sandbox
@@ -282,7 +283,9 @@ class Store:
         self.chats: dict[str, Chat] = {}
         #: How many times each operation without a handler has been answered (`mockserver.api.generic`'s seeds).
         self.generated: dict[str, int] = {}
-        #: The chat turns' stored messages as the memory budget counts them (None: no budget; set by the world).
+        #: The process's memory budget, which the chat turns' stored messages are charged to (None: none).
+        self.budget = budget
+        #: Those messages as the budget counts them, made with the first (an idle world keeps none).
         self.message_log: MessageLog | None = None
         accounts = {a.name: Account(a.name, a.id) for a in blueprint.accounts}
         for a in blueprint.accounts:
@@ -470,6 +473,13 @@ class Store:
         chat.active_stream_id = None
         return True
 
+    def detach(self) -> None:
+        """Give the messages' bytes back to the budget and charge it no more (the world is reset or dropped:
+        a run of this store still settling stores its answer uncounted)."""
+        if self.message_log is not None:
+            self.message_log.detach()
+        self.budget = None
+
     def add_message(self, chat: Chat, message: dict[str, Any] | Callable[[], dict[str, Any]], *,
                     role: str = "user", row_id: str | None = None, at: str | None = None, chunks: int = 0,
                     counted: bool = True) -> None:
@@ -481,7 +491,9 @@ class Store:
         row_id = row_id or self.ids.uuid()
         row = MessageRow(row_id, chat.id, message, now, role)
         chat.messages.append(row)
-        if counted and self.message_log is not None:
+        if counted and self.budget is not None:
+            if self.message_log is None:
+                self.message_log = MessageLog(self.budget)
             self.message_log.keep(chat, row, text_length(message), chunks)
         chat.updated_at = now
         if role == "assistant":

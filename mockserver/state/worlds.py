@@ -34,7 +34,6 @@ from .catalog import Catalog
 from .chaos import READ_OPERATIONS, STREAM_OPERATIONS, Chaos
 from .events import EventBus
 from .journal import Journal
-from .messages import MessageLog
 from .rooms import Rooms, SeparateRooms, SharedRooms
 from .runs import RunManager
 from .store import Store
@@ -81,9 +80,8 @@ class World:
     def _build(self) -> tuple[Store, RunManager, Rooms[Any]]:
         blueprint = self.catalog.fixtures.blueprint
         behaviour = self.profile.behaviour
-        store = Store(blueprint, self.settings.seed, rules=behaviour.sandbox, model=behaviour.default_model)
-        if self.budget is not None:  # after the blueprint's own chats: those are the world's, never evicted
-            store.message_log = MessageLog(self.budget)
+        store = Store(blueprint, self.settings.seed, rules=behaviour.sandbox, model=behaviour.default_model,
+                      budget=self.budget)
         runs = RunManager(store, self.catalog.scripts, self.settings, listener=self._run_event,
                           watched=self._watched, budget=self.budget)
         for chat_def in blueprint.chats:
@@ -161,30 +159,28 @@ class World:
     def shed(self, target: int) -> None:
         """Evict this world's finished state, oldest first, until the budget's estimate is at ``target``
         (`mockserver.state.budget.reclaim`): its finished runs, its journal entries and its chat turns'
-        stored messages, whichever ended, was recorded or was stored earliest (on the loop's clock; a
-        journal entry's wall-clock time moved onto it)."""
+        stored messages, whichever ended, was recorded or was stored earliest (a run's end and a message's
+        storing on the loop's clock, an entry on the wall clock)."""
         budget, runs, journal, messages = self.budget, self.runs, self.journal, self.store.message_log
         if budget is None:
             return
-        loop_minus_wall = asyncio.get_running_loop().time() - time.time()
-
-        def recorded() -> float | None:
-            at = journal.oldest_time()
-            return None if at is None else at + loop_minus_wall
-
-        # The oldest of each kind (None: nothing of it may go); after each eviction, that kind's next.
-        sources = [(runs.oldest_finished_at, runs.evict_oldest), (recorded, journal.evict_oldest)]
-        if messages is not None:
-            sources.append((messages.oldest_time, messages.evict_oldest))
-        oldest = [when() for when, _ in sources]
+        wall_minus_loop = time.time() - asyncio.get_running_loop().time()
+        ended, recorded = runs.oldest_finished_at(), journal.oldest_time()
+        stored = messages.oldest_time() if messages is not None else None
+        # Plain comparisons, no list of candidates: this loop runs for every run and entry the budget evicts.
         while budget.used > target:
-            kept = [(at, k) for k, at in enumerate(oldest) if at is not None]
-            if not kept:
+            if ended is not None and (recorded is None or ended + wall_minus_loop <= recorded) \
+                    and (stored is None or ended <= stored):
+                runs.evict_oldest()
+                ended = runs.oldest_finished_at()
+            elif recorded is not None and (stored is None or recorded <= stored + wall_minus_loop):
+                journal.evict_oldest()
+                recorded = journal.oldest_time()
+            elif stored is not None and messages is not None:
+                messages.evict_oldest()
+                stored = messages.oldest_time()
+            else:
                 return
-            _, k = min(kept)
-            when, evict = sources[k]
-            evict()
-            oldest[k] = when()
 
     @property
     def droppable(self) -> bool:
@@ -196,8 +192,7 @@ class World:
         """Give back to the budget all that this world is charged for: it is being dropped."""
         self.runs.detach()
         self.journal.detach()
-        if self.store.message_log is not None:
-            self.store.message_log.detach()
+        self.store.detach()
         if self.budget is not None:
             self.budget.credit(WORLD_COST)
             self.budget = None
@@ -226,8 +221,7 @@ class World:
                 if profile is not None:
                     self.profile = profile  # first: the state is built for the world's profile
                 runs.detach()  # its runs still settling charge the budget no more
-                if self.store.message_log is not None:
-                    self.store.message_log.detach()  # nor do the old store's messages
+                self.store.detach()  # nor do the old store's messages
                 self.store, self.runs, self.rooms = self._build()
                 self.chaos = Chaos(self.settings.seed, self.chaos.rate if chaos is None else chaos)
                 self.journal.clear()
