@@ -226,4 +226,3 @@ def sole_exception(record: logging.LogRecord) -> BaseException | None:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc
-

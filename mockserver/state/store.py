@@ -519,4 +519,3 @@ class Store:
 def sandbox_name(session: Session) -> str:
     """The sandbox of a session is named after it (a resume finds it again)."""
     return f"session-{session.id}"
-

@@ -119,4 +119,3 @@ def test_a_stream_open_when_the_proxy_stops_is_cut_with_one_line_and_no_tracebac
     assert "Traceback" not in text and "Exception in ASGI application" not in text, text
     (line,) = [line for line in text.splitlines() if " POST /api/chat 200 " in line]
     assert line.endswith(" (cut short: the proxy stopped)"), line
-
