@@ -49,9 +49,6 @@ class MessageLog(Charged):
         """Each row kept, oldest first, with its chat and its estimated bytes."""
         return ((row, chat, cost) for _, row, chat, cost in self._rows)
 
-    def __len__(self) -> int:
-        return len(self._rows)
-
     def oldest_time(self) -> float | None:
         """When the oldest row kept was stored (the loop's clock), if any. A live run needs none of its
         chat's stored rows (its answer is stored when it ends), so any row may go."""
