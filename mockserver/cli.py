@@ -108,8 +108,8 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
     serve.add_argument("--memory-budget", type=float, metavar="MB",
                        help="one memory budget, in MB, for what all worlds keep: finished runs (their streams, a "
                             "headless run's session and chat), journal entries, chat turns' stored messages and idle "
-                            "worlds, as estimated; past "
-                            "it the oldest finished state of the least recently used worlds is evicted, then idle "
+                            "worlds, as estimated; past it the oldest finished state of the least recently used "
+                            "worlds is evicted, then idle "
                             "worlds (never a live run, a pinned run or a queued scenario), and an evicted run is "
                             "a 404 that says so (default 160; 0 = no budget, only the per-world caps; env "
                             "RECOUP_MOCK_MEMORY_BUDGET)")

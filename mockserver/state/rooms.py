@@ -31,9 +31,9 @@ COMPACT_LINE = 200
 def message_not_found(store: Store, message_id: str, where: str) -> ApiError:
     """The 404 of a message id that ``where`` does not hold; where the memory budget has evicted some of
     the world's oldest chat messages, it may have been one of them, and says so."""
-    log = store.message_log
-    evicted = (f" (the memory budget has evicted {log.evicted} of this world's oldest chat messages; it may "
-               f"have been one of them)") if log is not None and log.evicted else ""
+    count = store.messages_evicted
+    evicted = (f" (the memory budget has evicted {count} of this world's oldest chat messages; it may "
+               f"have been one of them)") if count else ""
     return ApiError(404, f"Message not found: {message_id} is not a message of {where}{evicted}",
                     terse="Message not found")
 

@@ -473,6 +473,11 @@ class Store:
         chat.active_stream_id = None
         return True
 
+    @property
+    def messages_evicted(self) -> int:
+        """How many of the chat turns' stored messages the memory budget evicted from this store."""
+        return self.message_log.evicted if self.message_log is not None else 0
+
     def detach(self) -> None:
         """Give the messages' bytes back to the budget and charge it no more (the world is reset or dropped:
         a run of this store still settling stores its answer uncounted)."""

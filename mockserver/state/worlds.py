@@ -240,7 +240,7 @@ class World:
             "chats": len(self.store.chats), "sessions": len(self.store.sessions),
             "requests": len(self.journal.entries),
             "runsEvicted": runs.evicted, "requestsEvicted": self.journal.evicted,
-            "messagesEvicted": self.store.message_log.evicted if self.store.message_log is not None else 0,
+            "messagesEvicted": self.store.messages_evicted,
             "queued": len(self.queued_scenarios) + sum(len(q) for q in self.queued_for.values()),
         }
 
