@@ -74,7 +74,8 @@ class Run:
 
     # Slots: a world keeps up to `max_finished_runs` runs and the mock many worlds; without a
     # __dict__ each kept run is one object fewer for the cyclic collector to scan.
-    __slots__ = ("_alarm", "_alarms", "_clock", "_due", "_next", "_on_close", "_silences", "_timer", "_waiting",
+    __slots__ = ("_alarm", "_alarms", "_base", "_clock", "_due", "_next", "_on_close", "_silences", "_timer",
+                 "_waiting",
                  "_wakeup", "account_id",
                  "chat_id", "chunks", "closed", "eager", "finished_at", "frames", "headless", "id", "listener",
                  "live_items", "message_id", "pinned", "readers", "row_id", "scenario", "script", "started_at",
@@ -102,11 +103,13 @@ class Run:
         #: Stream responses reading this run right now.
         self.readers = 0
         self.finished_at: float | None = None
-        #: While playing (`begin`): each script item's due time on the loop's clock, the next item
-        #: to apply, the one timer, what to call once closed, and the stalls' silent windows.
-        #: (An array of doubles, not a list of float objects: a finished run keeps it, and a world keeps
-        #: many finished runs.)
+        #: While playing (`begin`): each script item's due time, in seconds after ``_base`` on the loop's
+        #: clock, the next item to apply, the one timer, what to call once closed, and the stalls' silent
+        #: windows. (An array of doubles, not a list of float objects: a finished run keeps it, and a
+        #: world keeps many finished runs. Relative, so that counting the schedule from the loop's next
+        #: turn, `_rebase`, moves one number, not a copy of them all.)
         self._due: array[float] | None = None
+        self._base = 0.0
         self._next = 0
         #: Its own timer, while a reader waits or a watcher wants each chunk (`_arm`).
         self._timer: Earliest | None = None
@@ -156,18 +159,25 @@ class Run:
         if self.listener is not None:
             self.listener(self, len(self.chunks) - 1)
 
+    def due_times(self) -> list[float]:
+        """When each script item is (or was) due, on the loop's clock, for a paced run; empty for a run
+        played at once."""
+        due = self._due
+        return [] if due is None else [at + self._base for at in due]
+
     def catch_up(self) -> None:
         """Apply every script item due by now: whoever reads the run's log calls this first, since
         the timer of a run nobody waits on fires only at its end."""
         due = self._due
         if due is None or self.closed or self._next >= len(due):
             return
-        limit = asyncio.get_running_loop().time() + _EARLY_S
+        base = self._base
+        limit = asyncio.get_running_loop().time() + _EARLY_S - base
         start = self._next
         end = bisect.bisect_right(due, limit, start)  # due times never decrease
         if end > start:
             self._next = end
-            clock = self._clock
+            clock = self._clock + base
             _apply(self, start, end, [due[i] + clock for i in range(start, end)])
 
     def close(self, status: RunOutcome) -> None:
@@ -241,7 +251,7 @@ class Timetable:
     (a recording's time to first byte: `mockserver.proxy.recorder`).
     """
 
-    __slots__ = ("_owner", "_pick", "delays", "jitter", "size", "stalls")
+    __slots__ = ("_floor_free", "_owner", "_pick", "delays", "jitter", "size", "stalls")
 
     def __init__(self, scenario: Scenario) -> None:
         timing = scenario.timing
@@ -276,6 +286,9 @@ class Timetable:
         #: Each step's delay before it, and for each item the step whose time it is due at (0: at once,
         #: k: after the k-th step's delay; trailing openers take the last step's).
         self.delays = tuple(delay for delay, _ in steps)
+        #: No delay can be jittered below 0 (each is at least the jitter): `due` needs no clamp, and
+        #: leaving it out gives the same values (max(0.0, x) is x) for half the work.
+        self._floor_free = all(delay >= self.jitter for delay in self.delays)
         owner = [0] * self.size
         for number, (_, indices) in enumerate(steps, start=1):
             for index in indices:
@@ -295,7 +308,10 @@ class Timetable:
         if jitter:
             low, span = -jitter, jitter - -jitter  # rng.uniform(low, high) is low + (high - low) * random()
             rand = rng.random
-            scaled = [max(0.0, delay + (low + span * rand())) * speed / 1000 for delay in self.delays]
+            if self._floor_free:
+                scaled = [(delay + (low + span * rand())) * speed / 1000 for delay in self.delays]
+            else:
+                scaled = [max(0.0, delay + (low + span * rand())) * speed / 1000 for delay in self.delays]
         else:
             scaled = [delay * speed / 1000 for delay in self.delays]
         clocks = [0.0, *itertools.accumulate(scaled)]  # each step's time: the sum of the delays so far
@@ -370,7 +386,7 @@ def begin(run: Run, due: list[float], speed: float, on_close: Callable[[Run], No
     origin = loop.time()
     run._clock = time.monotonic() - origin
     silences: list[tuple[float, float]] = []
-    absolute = [origin + at for at in due]
+    relative = due
     shift = 0.0
     for index, ms in run.script.timetable.stalls:  # a stall's silence shifts everything from it on
         stall = ms * speed / 1000
@@ -379,9 +395,12 @@ def begin(run: Run, due: list[float], speed: float, on_close: Callable[[Run], No
         at = origin + due[index] + shift
         silences.append((at, at + stall))
         shift += stall
-        for later in range(index, len(absolute)):
-            absolute[later] = origin + due[later] + shift
-    run._due = array("d", absolute)
+        if relative is due:
+            relative = list(due)  # a copy only for a run whose stall waits
+        for later in range(index, len(relative)):
+            relative[later] = due[later] + shift
+    run._due = array("d", relative)
+    run._base = origin
     run._next = 1 if run.chunks else 0  # the `start` chunk, when the script has a placeholder one
     run._silences = tuple(silences)
     run._on_close = on_close
@@ -396,10 +415,12 @@ def _rebase(run: Run, origin: float) -> None:
     """Count the run's schedule from now instead of from ``origin`` (see `begin`), then set its timer."""
     if run._due is None or run.closed:
         return
-    shift = asyncio.get_running_loop().time() - origin
+    now = asyncio.get_running_loop().time()
+    shift = now - origin
     if shift > 0 and run._next <= 1:
-        run._due = array("d", [at + shift for at in run._due])
-        run._silences = tuple((start + shift, end + shift) for start, end in run._silences)
+        run._base = now
+        if run._silences:
+            run._silences = tuple((start + shift, end + shift) for start, end in run._silences)
     _arm(run)
 
 
@@ -413,9 +434,9 @@ def _arm(run: Run) -> None:
     if run._waiting > 0 or run.eager():
         if run._timer is None:  # made for a run that is read while it plays; most never are
             run._timer = Earliest(functools.partial(_tick, run))
-        run._timer.ask(due[min(run._next, len(due) - 1)])
+        run._timer.ask(due[min(run._next, len(due) - 1)] + run._base)
         return
-    when = due[-1]
+    when = due[-1] + run._base
     own = run._timer.when if run._timer is not None else None
     if (own is not None and own <= when) or (run._alarm is not None and run._alarm <= when):
         return  # something wakes it soon enough

@@ -36,19 +36,18 @@ def _played(body: Callable[[Run, list[float], list[Run]], Awaitable[None]], step
 
 def _due_by_now(run: Run) -> int:
     now = asyncio.get_running_loop().time() + EARLY
-    assert run._due is not None
-    return sum(1 for at in run._due if at <= now)
+    return sum(1 for at in run.due_times() if at <= now)
 
 
 def test_a_run_nobody_waits_on_sets_one_wake_up_for_its_end_and_shows_what_is_due_when_read() -> None:
     async def body(run: Run, due: list[float], closed: list[Run]) -> None:
         assert run._alarm is None  # set when the loop next turns, the schedule counted from then
         await asyncio.sleep(0)
-        assert run._due is not None and run._timer is None  # no timer of its own
-        assert run._alarm == run._due[-1]  # one wake-up, for the end
+        assert run.due_times() and run._timer is None  # no timer of its own
+        assert run._alarm == run.due_times()[-1]  # one wake-up, for the end
         seen = set()
         loop = asyncio.get_running_loop()
-        groups = sorted(set(run._due))
+        groups = sorted(set(run.due_times()))
         for at, following in itertools.pairwise(groups):  # read between two due times
             await asyncio.sleep(max(0.0, (at + following) / 2 - loop.time()))
             expected_low = _due_by_now(run)
@@ -56,7 +55,7 @@ def test_a_run_nobody_waits_on_sets_one_wake_up_for_its_end_and_shows_what_is_du
             assert expected_low <= count <= _due_by_now(run)
             seen.add(count)
         assert len(seen) > 3  # the log grew while it played, not only at the end
-        assert await run.wait(len(run._due), 5.0) and run.closed
+        assert await run.wait(len(run.due_times()), 5.0) and run.closed
 
     closed = _played(body, [{"text": "one two three four five six"}], first_chunk_ms=20, chunk_delay_ms=15)
     assert len(closed) == 1 and closed[0].status == "completed"
@@ -64,14 +63,14 @@ def test_a_run_nobody_waits_on_sets_one_wake_up_for_its_end_and_shows_what_is_du
 
 def test_a_waiting_reader_gets_each_chunk_at_its_due_time() -> None:
     async def body(run: Run, due: list[float], closed: list[Run]) -> None:
-        assert run._due is not None
+        assert run.due_times()
         lateness = []
         index = 1
         while not run.closed:
             assert await run.wait(index, 5.0)
             now = asyncio.get_running_loop().time()
             while index < len(run.frames):
-                lateness.append(now - run._due[index])
+                lateness.append(now - run.due_times()[index])
                 index += 1
         assert lateness and min(lateness) >= -EARLY  # never before its time
 
@@ -80,9 +79,9 @@ def test_a_waiting_reader_gets_each_chunk_at_its_due_time() -> None:
 
 def test_a_stop_applies_what_is_due_then_cuts_the_run_short() -> None:
     async def body(run: Run, due: list[float], closed: list[Run]) -> None:
-        assert run._due is not None
+        assert run.due_times()
         loop = asyncio.get_running_loop()
-        await asyncio.sleep(max(0.0, run._due[4] - loop.time()))  # four content chunks are due
+        await asyncio.sleep(max(0.0, run.due_times()[4] - loop.time()))  # four content chunks are due
         assert stop(run)
         assert len(run.chunks) >= 5
         assert run.closed and run.status == "cancelled" and closed == [run]
@@ -113,12 +112,12 @@ def test_the_alarms_of_many_runs_share_one_timer_and_a_stopped_run_is_passed_ove
             runs.append(run)
         await asyncio.sleep(0)
         assert all(r._timer is None for r in runs)
-        assert alarms._timer.when == min(r._due[-1] for r in runs if r._due)  # one timer, for the earliest end
+        assert alarms._timer.when == min(r.due_times()[-1] for r in runs)  # one timer, for the earliest end
         assert stop(runs[2]) and runs[2].status == "cancelled"
         await asyncio.wait_for(all_closed.wait(), 5)
         assert [r for r, _ in closed] == [runs[2], runs[0], runs[1], runs[3], runs[4]]
         for run, at in closed:
-            assert run is runs[2] or (run._due is not None and at >= run._due[-1] - EARLY)
+            assert run is runs[2] or at >= run.due_times()[-1] - EARLY
         assert alarms._timer.when is None and not alarms._heap
 
     asyncio.run(main())
