@@ -14,6 +14,8 @@ The scenario's text and timing are read from ``fixtures/scenarios/slow.yaml`` at
 here, without importing ``mockserver``; the harness checks that the bytes match the mock's.
 
 Run: ``python bench/bare_app.py --port 4020 [--speed 0]``; same uvicorn settings as ``recoup-mock serve``.
+``--spin N`` makes each 204 first count to N in a Python loop: a known amount of extra work per request,
+with which `bench/instructions.py` reads what a microsecond of work costs over the socket on this machine.
 """
 
 from __future__ import annotations
@@ -94,8 +96,24 @@ async def start_run(request: Request) -> Response:
                         status_code=202, headers={"location": f"/api/chat/runs/{rid}", **CORS})
 
 
+def spin(n: int) -> int:
+    """Pure interpreter work, no memory or syscalls: ``n`` turns of a loop."""
+    total = 0
+    for i in range(n):
+        total += i
+    return total
+
+
 async def resume(request: Request) -> Response:
     return Response(status_code=204, headers=CORS)
+
+
+def spinning_resume(n: int) -> Any:
+    async def resume(request: Request) -> Response:
+        spin(n)
+        return Response(status_code=204, headers=CORS)
+
+    return resume
 
 
 def make_chat(speed: float) -> Any:
@@ -130,10 +148,10 @@ def make_chat(speed: float) -> Any:
     return chat
 
 
-def create_app(speed: float = 0.0) -> Starlette:
+def create_app(speed: float = 0.0, spin_turns: int = 0) -> Starlette:
     return Starlette(routes=[
         Route("/api/chat/runs", start_run, methods=["POST"]),
-        Route("/api/chat/{chatId}/stream", resume, methods=["GET"]),
+        Route("/api/chat/{chatId}/stream", spinning_resume(spin_turns) if spin_turns else resume, methods=["GET"]),
         Route("/api/chat", make_chat(speed), methods=["POST"]),
     ])
 
@@ -145,9 +163,11 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=4020)
     parser.add_argument("--speed", type=float, default=0.0, help="0: streams unpaced; 1: paced like the mock")
+    parser.add_argument("--spin", type=int, default=0, metavar="N",
+                        help="each 204 first counts to N in a Python loop (bench/instructions.py)")
     args = parser.parse_args()
     # The same settings as `recoup-mock serve` (mockserver/cli.py): auto loop and http (uvloop, httptools).
-    uvicorn.run(create_app(args.speed), host=args.host, port=args.port, access_log=False, log_level="info",
+    uvicorn.run(create_app(args.speed, args.spin), host=args.host, port=args.port, access_log=False, log_level="info",
                 timeout_graceful_shutdown=2, server_header=False)
 
 

@@ -146,11 +146,11 @@ def server_command(kind: str, port: int, speed: float, extra: Sequence[str] = ()
                 "--speed", f"{speed:g}", "--quiet", *extra]
     if kind == "defaults":  # as a user starts it: speed 1, the access log on (`speed` does not apply)
         return [str(VENV_BIN / "recoup-mock"), "serve", "--host", "127.0.0.1", "--port", str(port), *extra]
-    if extra and kind != "proxy":
-        raise ValueError(f"extra arguments are for the mock and the proxy only, not {kind}")
+    if extra and kind not in ("proxy", "bare"):
+        raise ValueError(f"extra arguments are for the mock, the bare app and the proxy only, not {kind}")
     if kind == "bare":
         return [sys.executable, str(BENCH / "bare_app.py"), "--host", "127.0.0.1", "--port", str(port),
-                "--speed", f"{speed:g}"]
+                "--speed", f"{speed:g}", *extra]
     if kind == "proxy":  # `recoup-mock proxy`: --target (and the rest) come in `extra`
         return [str(VENV_BIN / "recoup-mock"), "proxy", "--host", "127.0.0.1", "--port", str(port), *extra]
     if kind == "prism":
@@ -317,7 +317,7 @@ class Bench:
 
     def start(self, kind: str, speed: float = 0.0, ready_timeout: float = 30.0, extra: Sequence[str] = (),
               env: dict[str, str] | None = None, wrap: Sequence[str] = ()) -> Server:
-        """Spawn ``kind`` on a free loopback port and wait for its first 204; ``extra`` arguments (mock only) and
+        """Spawn ``kind`` on a free loopback port and wait for its first 204; ``extra`` arguments (not Prism's) and
         ``env`` variables are added to the command and to this process's environment; ``wrap`` goes before the
         command (``valgrind ...``: `bench/instructions.py`)."""
         port = free_port()
@@ -1131,6 +1131,7 @@ def markdown(r: dict[str, Any]) -> str:
         f"{m['date']} · commit `{m['commit']}` · {m['cpus']} x {m['cpu']} · wall time {m.get('wall_s', 0):.0f} s"
         f" · `make bench`",
         "",
+        *merged_note(r),
         "Ratios are the headline: this machine is shared and noisy, so absolute numbers move between runs.",
         "The bare app is the ceiling (Starlette + uvicorn doing the least the route needs); Prism 5.14.2 serves",
         "the upstream seed spec. Targets are measured here, not asserted anywhere.",
@@ -1299,10 +1300,23 @@ def write(results: dict[str, Any], out: Path) -> None:
         log(f"no chart: {exc} (install the bench extra: pip install -e '.[bench]')")
 
 
+def merged_note(r: dict[str, Any]) -> list[str]:
+    """The lines of latest.md that name the sections measured again since its header's run (``--merge``)."""
+    later = r.get("merged_sections") or {}
+    if not later:
+        return []
+    parts = [f"`{name}` at `{m['commit']}` ({m['date']})" for name, m in sorted(later.items())]
+    return [f"Measured again since, by `bench/run.py --only ... --merge`: {', '.join(parts)}.", ""]
+
+
 def merged(old: dict[str, Any], new: dict[str, Any], sections: Sequence[str]) -> dict[str, Any]:
     """``old`` results with the ``sections`` of ``new`` (and their timings and errors) in place of its own."""
     out = {**old, **{name: new[name] for name in sections if name in new}}
     out["section_seconds"] = {**old.get("section_seconds", {}), **new.get("section_seconds", {})}
+    # Where a section comes from a later run than the header's, latest.md says which commit and when.
+    out["merged_sections"] = {**old.get("merged_sections", {}),
+                              **{name: {"commit": new["meta"]["commit"], "date": new["meta"]["date"]}
+                                 for name in sections if name in new}}
     out["errors"] = [e for e in old.get("errors", []) if e.split(":")[0].split()[0] not in sections] \
         + new.get("errors", [])
     out["targets"] = evaluate(out)
