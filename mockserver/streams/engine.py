@@ -75,8 +75,7 @@ class Run:
     # Slots: a world keeps up to `max_finished_runs` runs and the mock many worlds; without a
     # __dict__ each kept run is one object fewer for the cyclic collector to scan.
     __slots__ = ("_alarm", "_alarms", "_base", "_clock", "_due", "_next", "_on_close", "_silences", "_timer",
-                 "_waiting",
-                 "_wakeup", "account_id",
+                 "_waiting", "_wakeup", "account_id",
                  "chat_id", "chunks", "closed", "eager", "finished_at", "frames", "headless", "id", "listener",
                  "live_items", "message_id", "pinned", "readers", "row_id", "scenario", "script", "started_at",
                  "status", "times")
