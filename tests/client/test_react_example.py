@@ -230,7 +230,11 @@ def test_reload_mid_stream_reads_back_resumes_and_the_answer_completes_once(driv
     assert turn["status"] == "ready"
     assert turn["banner"] is None
     assert [m["role"] for m in turn["messages"]] == ["user", "assistant"] * 3
-    assert turn["messages"][3]["text"] == drive["turns"]["stopped"]["messages"][3]["text"]
+    # The stopped answer as the server kept it: what the page showed when it stopped, and perhaps a chunk
+    # more (useChat's stop() ends the local read first; the run goes on until POST /stop reaches the
+    # server), still cut short.
+    shown, kept = drive["turns"]["stopped"]["messages"][3]["text"], turn["messages"][3]["text"]
+    assert kept.startswith(shown) and slow.startswith(kept) and len(kept) < len(slow)
     answer = assistants(turn)[-1]
     assert answer["id"] == partial["id"]
     assert answer["text"] == slow
@@ -350,13 +354,21 @@ def test_the_mock_saw_each_call_once(drive: dict[str, Any], mock: LiveServer) ->
     first, new = drive["session"]["firstChat"], drive["session"]["newChatId"]
     stream, stream2 = f"/api/chat/{first}/stream", f"/api/chat/{new}/stream"
     stop = f"/api/chat/{first}/stop"
-    assert journal(mock) == [
+    calls = journal(mock)
+    # The reload cuts the POST's stream with a network error (not an abort), so WorkflowChatTransport on the
+    # page being unloaded reconnects (GET .../stream?startIndex=N) as the new page loads; now and then
+    # Chromium lets that request out before the old page is gone. That is the browser's race, a second
+    # reader of the same run, not a call of the new page: one such GET, right there, is allowed.
+    reload_resume = ("GET", stream, 200, "slow")
+    if calls[5:7] == [reload_resume, reload_resume]:
+        del calls[5]
+    assert calls == [
         ("GET", stream, 204, None),  # first load: nothing to resume
         ("POST", "/api/chat", 200, "default"),
         ("POST", "/api/chat", 200, "slow"),
         ("POST", stop, 200, None),  # the Stop button
         ("POST", "/api/chat", 200, "slow"),
-        ("GET", stream, 200, "slow"),  # after the reload
+        reload_resume,  # after the reload
         ("POST", "/api/chat", 429, "http-429"),
         ("GET", stream2, 204, None),  # the new chat
         ("GET", stream, 204, None),  # back to the first
