@@ -109,10 +109,9 @@ def _parser(command: str | None = None) -> argparse.ArgumentParser:
                        help="one memory budget, in MB, for what all worlds keep: finished runs (their streams, a "
                             "headless run's session and chat), journal entries, chat turns' stored messages and idle "
                             "worlds, as estimated; past it the oldest finished state of the least recently used "
-                            "worlds is evicted, then idle "
-                            "worlds (never a live run, a pinned run or a queued scenario), and an evicted run is "
-                            "a 404 that says so (default 160; 0 = no budget, only the per-world caps; env "
-                            "RECOUP_MOCK_MEMORY_BUDGET)")
+                            "worlds is evicted, then idle worlds (never a live run, a pinned run or a queued "
+                            "scenario), and an evicted run is a 404 that says so (default 160; 0 = no budget, only "
+                            "the per-world caps; env RECOUP_MOCK_MEMORY_BUDGET)")
 
     # No defaults on these flags: a flag left out is None, and the setting then comes from RECOUP_MOCK_<NAME>
     # or the default of `Settings`, the same way for every command (`env_settings`).

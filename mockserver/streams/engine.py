@@ -102,11 +102,11 @@ class Run:
         #: Stream responses reading this run right now.
         self.readers = 0
         self.finished_at: float | None = None
-        #: While playing (`begin`): each script item's due time, in seconds after ``_base`` on the loop's
-        #: clock, the next item to apply, the one timer, what to call once closed, and the stalls' silent
-        #: windows. (An array of doubles, not a list of float objects: a finished run keeps it, and a
-        #: world keeps many finished runs. Relative, so that counting the schedule from the loop's next
-        #: turn, `_rebase`, moves one number, not a copy of them all.)
+        #: While playing (`begin`): each script item's due time, the next item to apply, the one timer,
+        #: what to call once closed, and the stalls' silent windows; times in seconds after ``_base`` on
+        #: the loop's clock, so that counting the schedule from the loop's next turn (`_rebase`) moves one
+        #: number, not a copy of them all. (An array of doubles, not a list of float objects: a finished
+        #: run keeps it, and a world keeps many finished runs.)
         self._due: array[float] | None = None
         self._base = 0.0
         self._next = 0
@@ -146,7 +146,7 @@ class Run:
         """Inside a ``stall`` step: no heartbeats either."""
         if not self._silences or self.closed:
             return False
-        now = asyncio.get_running_loop().time()
+        now = asyncio.get_running_loop().time() - self._base  # the windows count from `_base`, as `_due` does
         return any(start <= now < end for start, end in self._silences)
 
     def append(self, chunk: Mapping[str, Any], frame: bytes | None = None, at: float | None = None) -> None:
@@ -391,7 +391,7 @@ def begin(run: Run, due: list[float], speed: float, on_close: Callable[[Run], No
         stall = ms * speed / 1000
         if not stall:
             continue
-        at = origin + due[index] + shift
+        at = due[index] + shift
         silences.append((at, at + stall))
         shift += stall
         if relative is due:
@@ -415,11 +415,8 @@ def _rebase(run: Run, origin: float) -> None:
     if run._due is None or run.closed:
         return
     now = asyncio.get_running_loop().time()
-    shift = now - origin
-    if shift > 0 and run._next <= 1:
+    if now > origin and run._next <= 1:
         run._base = now
-        if run._silences:
-            run._silences = tuple((start + shift, end + shift) for start, end in run._silences)
     _arm(run)
 
 
