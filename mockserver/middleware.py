@@ -167,7 +167,11 @@ class MockMiddleware:
         """Journal the request in its world (not the admin API's own calls) and hand the world and the
         entry to what runs next, through the scope."""
         path = scope["path"]
-        entry = None if path.startswith("/__mock/") else world.journal.record(scope["method"], path, 0)
+        if path.startswith("/__mock/"):
+            entry = None
+        else:
+            self.state.worlds.make_room(world)
+            entry = world.journal.record(scope["method"], path, 0)
         if entry is not None:
             entry.request_headers = pack_headers(scope["headers"])
             if self.state.bus.watched:

@@ -11,16 +11,19 @@ again: each world's finished runs, journal entries and chat turns' stored messag
 least recently used world first; then whole idle worlds. A live run, a pinned fixture run and a queued
 scenario are never evicted.
 
-On the hot path a charge is an addition and a comparison: eviction runs only when the sum crosses the
-trigger, and frees `EVICT_STEP` at a time, so its scan of the worlds is paid for by the requests it takes
-to fill that step again (dozens of requests; O(1) amortised per request). The step is small on purpose:
-frees then keep pace with what requests make, as they do in one world that keeps to its caps. Freeing in
-large bursts (an eighth of the budget, tens of MB, at a time) let the cyclic collector's youngest
-generation, which counts what is made and freed but never below zero, pass its threshold hundreds of
-times more often over many worlds: 1.3 s of collections in 15 s of runs over 100 worlds, 0.15 s with
-the step (`bench/README.md`, issue 22). When nothing more can go (everything kept is live, pinned or
-queued), the trigger moves an eighth above the sum (at least `MIN_RETRY`), so a full budget is not
-scanned again on every request.
+On the hot path a charge is an addition and a comparison. Under pressure, eviction happens as each API
+request begins to keep something (`Worlds.make_room`, once the sum is past `floor`, `EASE_HEADROOM`
+under the limit): about what one request keeps is freed there, so frees keep pace with what requests
+make, a request's worth at a time; and when the request's own world is among the least recently used,
+from that world (`mockserver.state.worlds.SAME_TIME`), as worlds at their caps each shed their own.
+Over 100 worlds in turn, freeing from another world than the one served cost each request about 18 µs
+over the socket, for the same objects and the same instructions under callgrind (issue 22). A charge
+past the limit itself (a request that kept more than the headroom, a run ending between requests)
+evicts `EVICT_STEP` at once: a small step, as bursts of an eighth of the budget let the cyclic
+collector's youngest generation, which counts what is made and freed but never below zero, pass its
+threshold far more often (1.3 s of collections in 15 s of runs over 100 worlds, 0.15 s with the step).
+When nothing more can go (everything kept is live, pinned or queued), the trigger and the floor move an
+eighth above the sum (at least `MIN_RETRY`), so a full budget is not scanned again on every request.
 
 Calibration (the estimate against real RSS, measured once, 2026-12-06, CPython 3.11, on top of main's
 e9ab110, in one fresh process per figure: an in-process app at speed 0 with no budget and caps high
@@ -53,7 +56,7 @@ rather than falling, and the budget bounds that peak (an in-process check, 80,00
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from typing import Protocol
 
 #: Bytes in a megabyte, as ``/proc`` counts (and as ``--memory-budget`` means it).
@@ -72,7 +75,7 @@ MESSAGE_COST = 1024
 ENTRY_COST = 1856
 #: An idle world: its store built from the blueprint, runs, journal, chaos (bench/README.md "Idle worlds").
 WORLD_COST = 16 * 1024
-#: Eviction brings the sum this far under the limit (see the module's docstring for why it is small)...
+#: A charge past the limit brings the sum this far under it...
 EVICT_STEP = 256 * 1024
 #: ... or this share of a budget too small for that step; and, when nothing more can go, the share of
 #: the budget charged before eviction is tried again.
@@ -80,6 +83,11 @@ SLACK = 8
 #: When nothing more can go, at least this many bytes more are charged before eviction is tried again
 #: (with a budget smaller than what cannot go, an eighth of it would be a scan every few requests).
 MIN_RETRY = 256 * 1024
+#: As an API request begins, eviction keeps the sum this far under the limit (`Budget.ease`; an eighth of a
+#: budget too small for it): more than a request keeps, so its charges seldom pass the limit.
+EASE_HEADROOM = 64 * 1024
+#: A floor no sum reaches (no budget).
+NEVER = 1 << 62
 
 
 class Spent(Protocol):
@@ -148,6 +156,8 @@ class Budget:
         self.used = 0
         #: Eviction starts when `used` passes this: the limit, or above it after nothing more could go.
         self.trigger = self.limit if self.limit else -1
+        #: As an API request begins, eviction starts when `used` passes this (`ease`).
+        self.floor = self._floor = self.limit - min(EASE_HEADROOM, self.limit // SLACK) if self.limit else NEVER
         self.runs_evicted = 0
         self.entries_evicted = 0
         self.messages_evicted = 0
@@ -172,16 +182,28 @@ class Budget:
         return self.limit - min(EVICT_STEP, self.limit // SLACK)
 
     def relieve(self) -> None:
-        """Evict down to `target`. When that cannot be reached, the next attempt waits until another
-        eighth of the budget (at least `MIN_RETRY`) has been charged."""
-        if self.reclaim is None:
+        """Evict down to `target` (a charge passed the limit)."""
+        self._evict(self.target)
+
+    def ease(self) -> None:
+        """Evict down to `floor`, least recently used world first (`used` is past it as an API request
+        begins, `mockserver.state.worlds.Worlds.make_room`)."""
+        self._evict(self.floor)
+
+    def _evict(self, target: int) -> None:
+        """Evict down to ``target``. When that cannot be reached, the next attempt, by a charge or a
+        request, waits until another eighth of the budget (at least `MIN_RETRY`) has been charged."""
+        if self.reclaim is None or self._reclaiming:
             return
         self._reclaiming = True
         try:
-            self.reclaim(self.target)
+            self.reclaim(target)
         finally:
             self._reclaiming = False
-        self.trigger = self.limit if self.used <= self.target else self.used + max(self.limit // SLACK, MIN_RETRY)
+        if self.used <= target:
+            self.trigger, self.floor = self.limit, self._floor
+        else:
+            self.trigger = self.floor = self.used + max(self.limit // SLACK, MIN_RETRY)
 
     def status(self) -> dict[str, object]:
         """What ``GET /__mock/status`` reports as ``memoryBudget``."""
@@ -196,16 +218,19 @@ class Budget:
                 f"with --memory-budget MB or RECOUP_MOCK_MEMORY_BUDGET, 0 for none)")
 
 
-def reclaim(budget: Budget, keepers: Iterable[Keeper], target: int, drop: Callable[[Keeper], None]) -> None:
+def reclaim(budget: Budget, keepers: Collection[Keeper], target: int, drop: Callable[[Keeper], None]) -> None:
     """Evict until ``budget.used`` is at ``target``: the finished state of each keeper in turn (the
     least recently used first), then whole droppable keepers in the same order, except the most recently
-    used one (the one being served: a request charges the journal before its world counts it in flight)."""
-    keepers = list(keepers)
+    used one (the one being served: a request charges the journal before its world counts it in flight).
+    ``keepers`` is read in order as far as needed (a request's eviction reaches the first one or two):
+    copied only for the drops, which change it."""
     for keeper in keepers:
         if budget.used <= target:
             return
         keeper.shed(target)
-    for keeper in keepers[:-1]:
+    if budget.used <= target:
+        return
+    for keeper in list(keepers)[:-1]:
         if budget.used <= target:
             return
         if keeper.droppable:

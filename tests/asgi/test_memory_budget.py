@@ -3,6 +3,7 @@ goes, and how what went is answered. In-process, with budgets of a fraction of a
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +12,7 @@ from starlette.testclient import TestClient
 from support import SCHEMES, assert_error, assert_json, chat_body
 
 from mockserver import Settings, create_app
+from mockserver.state import worlds as worlds_module
 from mockserver.state.budget import WORLD_COST, entry_cost, message_cost, run_cost
 from mockserver.state.fixture_ids import ALICE, BOB, CHAT_IDLE, PINNED_RUN, UNKNOWN_RUN
 from mockserver.state.store import EPOCH_MS, text_length
@@ -114,9 +116,17 @@ def test_the_deployed_profile_says_eviction_in_its_terse_error_style_too() -> No
     assert unknown.status_code == 404 and "evicted" not in unknown.text, unknown.text
 
 
-def test_the_least_recently_used_worlds_runs_go_first() -> None:
+def uses(monkeypatch: pytest.MonkeyPatch, apart: float) -> None:
+    """Each request's use of its world comes ``apart`` seconds after the last (the clock the budget orders
+    worlds by), so which world was used least recently does not depend on how fast the test runs."""
+    ticks = itertools.count(1)
+    monkeypatch.setattr(worlds_module, "_clock", lambda: next(ticks) * apart)
+
+
+def test_the_least_recently_used_worlds_runs_go_first(monkeypatch: pytest.MonkeyPatch) -> None:
     # 150 KB: four worlds (64 KB) and ten runs (59 KB) fit; six more in a third world do not, and
     # evicting an eighth of the budget then takes less than the five runs of the least recently used.
+    uses(monkeypatch, apart=1.0)
     settings = Settings(speed=0, access_log=False, memory_budget_mb=0.15)
     with TestClient(create_app(settings)) as small:
         a = [start(small, "a") for _ in range(5)]
@@ -131,6 +141,29 @@ def test_the_least_recently_used_worlds_runs_go_first() -> None:
     assert counts["b"]["runsEvicted"] > 0 and counts["a"]["runsEvicted"] == 0, counts
     assert assert_json(first_a)["status"] == "completed"
     assert "evicted" in assert_error(first_b, 404)
+
+
+def test_worlds_used_in_turn_each_shed_their_own_oldest_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Worlds used one after another within `SAME_TIME` count as used together: under pressure, each
+    request sheds its own world's oldest state (as a world at its caps does), not the next world's."""
+    uses(monkeypatch, apart=0.001)  # well within SAME_TIME (20 ms)
+    settings = Settings(speed=0, access_log=False, memory_budget_mb=0.15)
+    with TestClient(create_app(settings)) as small:
+        names = ["p", "q", "r"]
+        firsts = {name: start(small, name) for name in names}
+        while budget_status(small)["evicted"]["runs"] == 0:
+            for name in names:
+                start(small, name)
+        before = worlds_by_name(small)
+        for _ in range(3):
+            start(small, "q")  # q alone now: the others were used at the same time, so q's own goes
+        after = worlds_by_name(small)
+        first_q = small.get(f"/api/chat/runs/{firsts['q']}", headers=alice("q"))
+        budget = budget_status(small)
+        assert budget["usedBytes"] == recount(small) <= budget["limitBytes"]  # the budget holds, the sum true
+    assert after["q"]["runsEvicted"] > before["q"]["runsEvicted"], (before, after)
+    assert all(after[n]["runsEvicted"] == before[n]["runsEvicted"] for n in ("p", "r")), (before, after)
+    assert "evicted" in assert_error(first_q, 404)
 
 
 def test_the_journal_listing_says_how_many_entries_the_budget_took(small: TestClient) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from mockserver.state.budget import (
     CHUNK_COST,
+    EASE_HEADROOM,
     ENTRY_COST,
     EVICT_STEP,
     HEADLESS_COST,
@@ -118,6 +119,35 @@ def test_a_large_budget_evicts_a_step_at_a_time_so_frees_keep_pace_with_charges(
     assert large.calls == [target] and target - 1000 < large.budget.used <= target
     large.charge(EVICT_STEP // 1000 + 2)
     assert len(large.calls) == 2  # the step was filled again: the next eviction, as small
+
+
+def test_a_request_eases_the_budget_to_its_floor_before_a_charge_passes_the_limit() -> None:
+    """Past the floor (EASE_HEADROOM under the limit), a request's `ease` frees about a request's worth,
+    down to the floor, and the charges of the request then stay under the limit: no eviction burst."""
+    kb = Kilobytes(1)
+    assert kb.budget.floor == MB - EASE_HEADROOM
+    kb.charge((MB - EASE_HEADROOM) // 1000 + 3)  # 3 KB past the floor, under the limit
+    assert kb.calls == [] and kb.budget.used > kb.budget.floor
+    kb.budget.ease()
+    assert kb.calls == [MB - EASE_HEADROOM] and MB - EASE_HEADROOM - 1000 < kb.budget.used <= kb.budget.floor
+    kb.charge(10)  # the next request's 10 KB: under the limit, so no charge evicts
+    assert len(kb.calls) == 1
+    # A budget too small for the headroom eases to an eighth under its limit.
+    assert Budget(0.25).floor == round(0.25 * MB) - round(0.25 * MB) // 8
+    assert Budget(0).floor > 1 << 60  # no budget: never past its floor
+
+
+def test_when_nothing_can_go_a_request_does_not_scan_again_either() -> None:
+    budget = Budget(1)
+    calls: list[int] = []
+    budget.reclaim = calls.append  # frees nothing
+    budget.charge(MB - 1000)
+    budget.ease()
+    assert len(calls) == 1 and budget.floor == budget.trigger > budget.used
+    budget.charge(1000)
+    if budget.used > budget.floor:
+        budget.ease()
+    assert len(calls) == 1
 
 
 def test_when_nothing_can_go_the_budget_is_not_scanned_again_on_every_charge() -> None:
