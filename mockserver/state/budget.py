@@ -17,7 +17,7 @@ under the limit): about what one request keeps is freed there, so frees keep pac
 make, a request's worth at a time; and when the request's own world is among the least recently used,
 from that world (`mockserver.state.worlds.SAME_TIME`), as worlds at their caps each shed their own.
 Over 100 worlds in turn, freeing from another world than the one served cost each request about 18 µs
-over the socket, for the same objects and the same instructions under callgrind (issue 22). A charge
+over the socket, for the same objects and nearly the same instructions under callgrind (issue 22). A charge
 past the limit itself (a request that kept more than the headroom, a run ending between requests)
 evicts `EVICT_STEP` at once: a small step, as bursts of an eighth of the budget let the cyclic
 collector's youngest generation, which counts what is made and freed but never below zero, pass its

@@ -264,7 +264,6 @@ class World:
         }
 
 
-
 class Worlds:
     """The live worlds by name, least recently used first."""
 
@@ -351,7 +350,7 @@ class Worlds:
         was before this request (within `SAME_TIME`), its own. Over many worlds in turn the world of
         each request is the one used longest ago, so each request sheds its own world's oldest state, as
         worlds at their caps do, instead of another world's: that took runs over 100 worlds from 0.87
-        to about 1.0 of one world's rate (issue 22; `bench/README.md`)."""
+        to 0.98 of one world's rate (issue 22; `bench/README.md`)."""
         budget = self.budget
         if budget.used <= budget.floor:
             return
@@ -401,4 +400,3 @@ class Worlds:
     async def shutdown(self) -> None:
         """Cancel every run of every world (server shutdown)."""
         await asyncio.gather(*(world.retire() for world in self))
-
