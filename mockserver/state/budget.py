@@ -4,11 +4,11 @@ messages and idle worlds.
 Every world keeps its own finished runs (`Settings.max_finished_runs`) and journal
 (`Settings.journal_size`), so many worlds keep many times what one keeps. The `Budget` adds up a cheap
 estimate of the bytes all of them keep (`run_cost`, `entry_cost`, `message_cost`, `WORLD_COST`: a fixed
-cost per kept object plus the lengths of the bytes it holds, never a walk of the objects) and, when the
-sum passes `Settings.memory_budget_mb`, has the oldest finished state of the least recently used worlds
-evicted (`reclaim`) until it is `EVICT_STEP` (or an eighth, for a budget under 2 MB) under the limit
-again: each world's finished runs, journal entries and chat turns' stored messages, oldest first, the
-least recently used world first; then whole idle worlds. A live run, a pinned fixture run and a queued
+cost per kept object plus the lengths of the bytes it holds, never a walk of the objects) and, as the
+sum nears `Settings.memory_budget_mb` (`floor`, as each API request begins) or passes it (a charge), has
+the oldest finished state of the least recently used worlds evicted (`reclaim`): each world's finished
+runs, journal entries and chat turns' stored messages, oldest first, the least recently used world
+first; then whole idle worlds. A live run, a pinned fixture run and a queued
 scenario are never evicted.
 
 On the hot path a charge is an addition and a comparison. Under pressure, eviction happens as each API
