@@ -19,6 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from ..errors import ApiError, quote
 from ..pipeline import Call, answer_fault, chosen_scenario, http_answer, preferred_scenario
 from ..responses import FinishedStream, JsonAnswer
+from ..state.headless import Deferred
 from ..state.store import Chat, Session
 from ..streams import sse
 from ..streams.engine import Run, follow, replay_now
@@ -62,11 +63,6 @@ def last_user_text(messages: Sequence[Any]) -> str:
     return ""
 
 
-def owned(call: Call, kind: str, table: Mapping[str, Owned], key: str) -> Owned:
-    """``table[key]`` if the caller owns it: 404 when there is none, 403 when it is another account's."""
-    return check_owner(call, kind, table.get(key), key)
-
-
 def check_owner(call: Call, kind: str, found: Owned | None, key: str) -> Owned:
     """``found`` (what ``key`` names) if the caller owns it: 404 when it is None, 403 when it is another
     account's (tersely, as the deployed server says them: ``Chat not found``, ``Forbidden``)."""
@@ -78,11 +74,11 @@ def check_owner(call: Call, kind: str, found: Owned | None, key: str) -> Owned:
 
 
 def owned_chat(call: Call, chat_id: str) -> Chat:
-    return owned(call, "chat", call.world.store.chats, chat_id)
+    return check_owner(call, "chat", call.world.store.chat(chat_id), chat_id)
 
 
 def owned_session(call: Call, session_id: str) -> Session:
-    return owned(call, "session", call.world.store.sessions, session_id)
+    return check_owner(call, "session", call.world.store.session(session_id), session_id)
 
 
 def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False, watched: bool = True
@@ -106,7 +102,7 @@ def stream_response(call: Call, run: Run, start: int = 0, *, live: bool = False,
     return StreamingResponse(body, headers=headers)
 
 
-def start_run(call: Call, choose: Callable[[], Scenario], chat: Chat, messages: Sequence[Any], *,
+def start_run(call: Call, choose: Callable[[], Scenario], chat: Chat | Deferred, messages: Sequence[Any], *,
               headless: bool = False) -> Run:
     """Start a run on ``chat`` with the scenario ``choose`` picks (see `RunManager.start` for the order)."""
     last = messages[-1] if messages else None  # parsed JSON: a dict, if a message at all
@@ -137,7 +133,7 @@ def stored_user_message(call: Call, message: Mapping[str, Any]) -> dict[str, Any
 async def post_chat(call: Call) -> Response:
     body = call.body
     session = owned_session(call, body["sessionId"])
-    chat = call.world.store.chats.get(body["chatId"])
+    chat = call.world.store.chat(body["chatId"])
     if chat is not None and chat.account is not call.account:
         raise ApiError(403, f"Forbidden: chat {chat.id} belongs to another account", terse="Forbidden")
     if not call.world.store.sandbox_ready(session):
@@ -202,12 +198,11 @@ def request_messages(body: Mapping[str, Any], call: Call) -> list[dict[str, Any]
 async def start_chat_run(call: Call) -> Response:
     messages = request_messages(call.body, call)
     scenario = select_scenario(call, messages, None)
-    store = call.world.store
-    session = store.add_session(call.account, "Scheduled generation", sandbox=True, ephemeral=True)
-    chat = store.add_chat(session, "Scheduled generation")
+    # Its own session (its sandbox provisioned) and chat, built only if something reads them.
+    chat = call.world.store.defer_headless(call.account, "Scheduled generation")
     run = start_run(call, lambda: scenario, chat, messages, headless=True)
     call.note(run_id=run.id)
-    return JsonAnswer({"runId": run.id, "chatId": chat.id, "sessionId": session.id}, status_code=202,
+    return JsonAnswer({"runId": run.id, "chatId": chat.id, "sessionId": chat.session_id}, status_code=202,
                         headers={"location": f"/api/chat/runs/{run.id}"})
 
 

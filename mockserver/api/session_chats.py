@@ -16,7 +16,7 @@ def session_chat(call: Call) -> tuple[Session, Chat]:
     """The path's session (404, 403) and its chat: 404 when the chat is unknown or of another session."""
     session = owned_session(call, call.request.path_params["sessionId"])
     chat_id = call.request.path_params["chatId"]
-    chat = call.world.store.chats.get(chat_id)
+    chat = call.world.store.chat(chat_id)
     if chat is None or chat.session is not session:
         raise ApiError(404, f"Chat not found: {chat_id} in session {session.id}", terse="Chat not found")
     return session, chat

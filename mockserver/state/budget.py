@@ -41,13 +41,16 @@ estimate / estimate ÷ real:
   2,598 / 0.99
 
 Measured again on main's 926a024 (runs draw from their world's generator, timers instead of tasks):
-1.01, 1.00 and 1.03 of RSS.
+1.01, 1.00 and 1.03 of RSS. And for the headless runs once their sessions and chats were deferred
+(`mockserver.state.headless`; 2026-12-07, the same method beside the parent f77e11f, which read 6,582
+and 7,393 that day): ``default`` 6,008 / 6,146 / 1.02, ``slow`` 6,806 / 7,126 / 1.05.
 
 So: a chunk about 26.5 bytes (the slow run's 35 more chunks cost 928 bytes more: its slots in three
 lists); a journal entry 1.8 KB plus its path and kept body, most of it the request's and response's
 header pairs it keeps as tuples (9 and 7 of them here, about 140 bytes each with their values: a
 browser sends more, and its entries cost that much more than estimated); a finished run 1.4 KB, and a
-headless run's own session, chat and two stored messages 2.75 KB more. What RSS does after an
+headless run's own session, chat and two stored messages 2.2 KB more while nobody has read them (2.75 KB
+once built: a few are). What RSS does after an
 eviction is the allocator's: freed objects are reused by the next ones, so RSS stays at its peak
 rather than falling, and the budget bounds that peak (an in-process check, 80,000 headless runs over
 255 worlds with a 30 MB budget: RSS rose 27 MB in the first 10,000 runs and then stayed within
@@ -66,8 +69,9 @@ RUN_COST = 1408
 #: What each chunk of a kept run adds: its slots in the chunk, frame and time lists (the chunks and
 #: frames themselves are the compiled script's, shared by every run of the scenario).
 CHUNK_COST = 28
-#: A headless run's own session and chat, with its user and assistant messages (`POST /api/chat/runs`).
-HEADLESS_COST = 2816
+#: A headless run's own session and chat, with its user and assistant messages (`POST /api/chat/runs`), as
+#: kept until they are read (`mockserver.state.headless`): about 600 bytes more once built.
+HEADLESS_COST = 2240
 #: A chat turn's stored message besides its text or its chunks: the row, the message, its slot in the
 #: world's message log (`mockserver.state.messages`).
 MESSAGE_COST = 1024

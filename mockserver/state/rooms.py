@@ -98,12 +98,12 @@ class SharedRooms:
         self.store = store
 
     def get(self, room_id: str) -> Chat | None:
-        return self.store.chats.get(room_id)
+        return self.store.chat(room_id)
 
     def create(self, account: Account, *, room_id: str | None, artist_id: str | None, topic: str | None,
                first_message: str | None) -> Chat:
         """A new chat in a session of its own; 409 when ``room_id`` is taken."""
-        if room_id is not None and room_id in self.store.chats:
+        if room_id is not None and self.store.has_chat(room_id):
             raise ApiError(409, f"A chat with id {room_id} already exists; leave chatId out to get a new id")
         title = title_for(topic, first_message) or "New chat"
         session = self.store.add_session(account, title, sandbox=False, artist_id=artist_id, ephemeral=True)

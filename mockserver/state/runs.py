@@ -22,6 +22,7 @@ from ..streams.protocol import assemble
 from ..streams.scenarios import Scenario
 from .blueprint import ChatDef
 from .budget import Budget, Charged, run_cost
+from .headless import Deferred
 from .store import Chat, Store, iso, message_id, seeded_uuid, ulid_ms
 
 
@@ -68,7 +69,7 @@ class RunManager(Charged):
     def get(self, run_id: str | None) -> Run | None:
         return self.runs.get(run_id) if run_id else None
 
-    def start(self, choose: Callable[[], Scenario], *, account_id: str, chat: Chat | None,
+    def start(self, choose: Callable[[], Scenario], *, account_id: str, chat: Chat | Deferred | None,
               user_message: dict[str, Any] | None = None, reuse_message_id: str | None = None,
               headless: bool = False) -> Run:
         """Claim ``chat``'s stream slot, store the user's message and start a run of ``choose()``.
@@ -139,7 +140,7 @@ class RunManager(Charged):
 
     def _closed(self, run: Run) -> None:
         self._playing.discard(run)
-        chat = self.store.chats.get(run.chat_id) if run.chat_id else None
+        chat = self.store.holder(run.chat_id) if run.chat_id else None
         # Only into the chat whose slot the run held: a chat deleted meanwhile, and another one made
         # since with the same (client-chosen) id, get nothing of it.
         if chat is not None and self.store.release_slot(chat, run.id) and run.chunks:
@@ -195,7 +196,7 @@ class RunManager(Charged):
 
     def _forget(self, run: Run) -> None:
         self.runs.pop(run.id, None)
-        chat = self.store.chats.get(run.chat_id) if run.chat_id else None
+        chat = self.store.holder(run.chat_id) if run.chat_id else None
         if run.headless and chat is not None and chat.active_stream_id is None:
             self.store.forget_chat(chat)  # a headless run's own session and chat go with it
         if self.budget is not None:

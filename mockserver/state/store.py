@@ -13,7 +13,7 @@ import functools
 import random
 import time
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -21,6 +21,7 @@ from ..errors import ApiError
 from . import lifecycle
 from .blueprint import Blueprint
 from .budget import Budget
+from .headless import Deferred
 from .lifecycle import DOCUMENTED_RULES, NEW, Lifecycle, Rules, Timers
 from .messages import MessageLog
 
@@ -279,8 +280,12 @@ class Store:
         #: the world's profile names the server's own.
         self.model = model or blueprint.default_model
         self.accounts_by_key: dict[str, Account] = {}
+        #: The sessions and chats built; a headless run's own are drawn but not built until they are read
+        #: (`mockserver.state.headless`): look them up with `session` and `chat`, which build them.
         self.sessions: dict[str, Session] = {}
         self.chats: dict[str, Chat] = {}
+        self._deferred_sessions: dict[str, Deferred] = {}
+        self._deferred_chats: dict[str, Deferred] = {}
         #: How many times each operation without a handler has been answered (`mockserver.api.generic`'s seeds).
         self.generated: dict[str, int] = {}
         #: The process's memory budget, which the chat turns' stored messages are charged to (None: none).
@@ -309,6 +314,68 @@ class Store:
                                                       sandbox_name(session))
         self.sessions[session.id] = session
         return session
+
+    def defer_headless(self, account: Account, title: str) -> Deferred:
+        """A headless run's own session (its sandbox provisioned) and chat, drawn as `add_session` and
+        `add_chat` would draw them, in the same order, and built only when looked up (`session`, `chat`)."""
+        ids = self.ids
+        session_ms = ids.now_ms()
+        session_id = ids.uuid()
+        provisioned_ms = ids.now_ms()
+        chat_ms = ids.now_ms()
+        deferred = Deferred(account, title, session_id, session_ms, provisioned_ms, ids.uuid(), chat_ms)
+        self._deferred_sessions[session_id] = deferred
+        self._deferred_chats[deferred.id] = deferred
+        return deferred
+
+    def _build(self, deferred: Deferred) -> Chat:
+        """Make a deferred session and chat what `add_session` and `add_chat` would have made, with the
+        messages stored since, and put them in place of the record; returns the chat."""
+        del self._deferred_sessions[deferred.session_id], self._deferred_chats[deferred.id]
+        made = iso(deferred.session_ms)
+        session = Session(deferred.session_id, deferred.account, deferred.title, made, made, deferred.account.id,
+                          ephemeral=True)
+        session.lifecycle = lifecycle.provisioned(NEW, deferred.provisioned_ms, self.timers, sandbox_name(session))
+        self.sessions[session.id] = session
+        made = iso(deferred.chat_ms)
+        chat = Chat(deferred.id, session, deferred.title, self.model, made, made, None, deferred.active_stream_id)
+        self.chats[chat.id] = chat
+        session.chat_count = 1
+        for row_id, content, at, role in deferred.rows:
+            self._append(chat, MessageRow(row_id, chat.id, content, at, role))
+        return chat
+
+    def session(self, session_id: str) -> Session | None:
+        """The session ``session_id`` names, if any (a headless run's built now, if it was not)."""
+        found = self.sessions.get(session_id)
+        if found is None and (deferred := self._deferred_sessions.get(session_id)) is not None:
+            return self._build(deferred).session
+        return found
+
+    def chat(self, chat_id: str) -> Chat | None:
+        """The chat ``chat_id`` names, if any (a headless run's built now, if it was not)."""
+        found = self.chats.get(chat_id)
+        if found is None and (deferred := self._deferred_chats.get(chat_id)) is not None:
+            return self._build(deferred)
+        return found
+
+    def holder(self, chat_id: str) -> Chat | Deferred | None:
+        """The chat ``chat_id`` names as a run holds it, built or not (building it is for its readers)."""
+        found = self.chats.get(chat_id)
+        return found if found is not None else self._deferred_chats.get(chat_id)
+
+    def has_chat(self, chat_id: str) -> bool:
+        return chat_id in self.chats or chat_id in self._deferred_chats
+
+    def all_chats(self) -> Iterable[Chat]:
+        """Every chat, oldest built first (the deferred ones built now)."""
+        for deferred in list(self._deferred_chats.values()):
+            self._build(deferred)
+        return self.chats.values()
+
+    def counts(self) -> tuple[int, int]:
+        """How many sessions and chats there are, built or not."""
+        return (len(self.sessions) + len(self._deferred_sessions), len(self.chats) + len(self._deferred_chats))
 
     def create_session(self, account: Account, *, title: str | None, artist_id: str | None,
                        organization_id: str | None) -> tuple[Session, Chat]:
@@ -412,7 +479,7 @@ class Store:
     def create_session_chat(self, session: Session, chat_id: str | None) -> Chat:
         """``POST /api/sessions/{id}/chats``: a ``New chat``; a client-chosen id that is already a chat of
         this session gives that chat (nothing written), one of another session is a 409."""
-        if chat_id is not None and (existing := self.chats.get(chat_id)) is not None:
+        if chat_id is not None and (existing := self.chat(chat_id)) is not None:
             if existing.session is session:
                 return existing
             raise ApiError(409, f"Chat ID conflict: a chat with id {chat_id} exists in another session",
@@ -438,9 +505,12 @@ class Store:
                            terse="Cannot delete the only chat in a session")
         self.forget_chat(chat)
 
-    def forget_chat(self, chat: Chat) -> None:
+    def forget_chat(self, chat: Chat | Deferred) -> None:
         """Drop a chat, and its session if no other chat is left in it (a headless run's own)."""
-        if self.chats.pop(chat.id, None) is not None:
+        if isinstance(chat, Deferred):
+            if self._deferred_chats.pop(chat.id, None) is not None:
+                del self._deferred_sessions[chat.session_id]
+        elif self.chats.pop(chat.id, None) is not None:
             chat.session.chat_count -= 1
             if chat.session.chat_count == 0:
                 self.sessions.pop(chat.session.id, None)
@@ -452,21 +522,21 @@ class Store:
     def sidebar(self, account: Account, artist_id: str | None) -> list[Chat]:
         """``GET /api/chats``: the account's chats that have messages, outside archived sessions (and of
         ``artist_id``'s sessions, if given), the most recently updated first."""
-        rows = [c for c in self.chats.values()
+        rows = [c for c in self.all_chats()
                 if c.account is account and c.messages and c.session.status != "archived"
                 and (artist_id is None or c.session.artist_id == artist_id)]
         return sorted(rows, key=lambda c: (c.updated_at, c.created_at), reverse=True)
 
     # ------------------------------------------------------------------ streams and messages
 
-    def claim_slot(self, chat: Chat, run_id: str) -> bool:
+    def claim_slot(self, chat: Chat | Deferred, run_id: str) -> bool:
         """Compare-and-set the chat's stream slot from empty to ``run_id``. No await: atomic."""
         if chat.active_stream_id is not None:
             return False
         chat.active_stream_id = run_id
         return True
 
-    def release_slot(self, chat: Chat, run_id: str) -> bool:
+    def release_slot(self, chat: Chat | Deferred, run_id: str) -> bool:
         """Clear the slot only if it still holds ``run_id``."""
         if chat.active_stream_id != run_id:
             return False
@@ -485,24 +555,31 @@ class Store:
             self.message_log.detach()
         self.budget = None
 
-    def add_message(self, chat: Chat, message: dict[str, Any] | Callable[[], dict[str, Any]], *,
+    def add_message(self, chat: Chat | Deferred, message: dict[str, Any] | Callable[[], dict[str, Any]], *,
                     role: str = "user", row_id: str | None = None, at: str | None = None, chunks: int = 0,
                     counted: bool = True) -> None:
         """Store a message row. A run's task passes its own ``row_id`` and ``at``: drawing from the
         shared ids when a run happens to finish would make later ids depend on timing. The row counts
         against the memory budget (``chunks``: the run's, for its answer) unless not ``counted``: a
-        headless run's chat is its own and goes with the run."""
+        headless run's chat is its own and goes with the run (a deferred one keeps the row's fields)."""
         now = at or self.ids.now_iso()
         row_id = row_id or self.ids.uuid()
+        if isinstance(chat, Deferred):
+            chat.rows.append((row_id, message, now, role))
+            return
         row = MessageRow(row_id, chat.id, message, now, role)
-        chat.messages.append(row)
+        self._append(chat, row)
         if counted and self.budget is not None:
             if self.message_log is None:
                 self.message_log = MessageLog(self.budget)
             self.message_log.keep(chat, row, text_length(message), chunks)
-        chat.updated_at = now
-        if role == "assistant":
-            chat.last_assistant_message_at = now
+
+    @staticmethod
+    def _append(chat: Chat, row: MessageRow) -> None:
+        chat.messages.append(row)
+        chat.updated_at = row.updated_at
+        if row.role == "assistant":
+            chat.last_assistant_message_at = row.updated_at
 
     def finished_at(self) -> str:
         """When a run stores its answer: now on the world's clock, just after anything already stamped

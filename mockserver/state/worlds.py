@@ -252,11 +252,12 @@ class World:
         """What ``GET /__mock/worlds`` and ``/__mock/status`` report of this world."""
         runs = self.runs
         runs.expire()  # a world listed without being used reports no expired run either
+        sessions, chats = self.store.counts()
         return {
             "profile": self.profile.name, "chaos": self.chaos.rate,
             "runsLive": runs.live_count(), "runsKept": len(runs.runs),
             "readers": sum(r.readers for r in runs.runs.values()),
-            "chats": len(self.store.chats), "sessions": len(self.store.sessions),
+            "chats": chats, "sessions": sessions,
             "requests": len(self.journal.entries),
             "runsEvicted": runs.evicted, "requestsEvicted": self.journal.evicted,
             "messagesEvicted": self.store.messages_evicted,
