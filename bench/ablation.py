@@ -30,7 +30,6 @@ import argparse
 import gc
 import json
 import os
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -112,16 +111,17 @@ def _no_state() -> None:
     app.API_HANDLERS["startChatRun"] = dataclasses.replace(app.API_HANDLERS["startChatRun"], handler=start_chat_run)
 
 
-def _no_access_log() -> None:
-    os.environ["ABLATION_ACCESS_LOG"] = "0"
+def _no_access_log() -> dict[str, Any]:
+    return {"access_log": False}
 
 
-def _no_pacing() -> None:
-    os.environ["ABLATION_SPEED"] = "0"
+def _no_pacing() -> dict[str, Any]:
+    return {"speed": 0.0}
 
 
-#: name -> (what is gone, the routes it applies to, the switch).
-SWITCHES: dict[str, tuple[str, tuple[str, ...], Callable[[], None]]] = {
+#: name -> (what is gone, the routes it applies to, the switch: it replaces a piece of the app, or returns
+#: settings to serve with instead of the route's).
+SWITCHES: dict[str, tuple[str, tuple[str, ...], Callable[[], dict[str, Any] | None]]] = {
     "journal": ("no journal entry (the world's request journal, the inspector's list)",
                 ("runs", "resume", "defaults"), _no_journal),
     "credentials": ("no credential check (x-api-key or bearer, the account it names)",
@@ -150,17 +150,13 @@ def _child(route: str, variant: str, requests: int) -> None:
     else:
         names = [n for n, (_, routes, _) in SWITCHES.items() if route in routes] if variant == "all" else \
             [n for n in variant.removeprefix("mock").lstrip("-").split(",") if n]
+        settings = dict(config["settings"])
         for name in names:
-            SWITCHES[name][2]()
+            settings.update(SWITCHES[name][2]() or {})
         from mockserver import accesslog
         from mockserver.app import create_app
         from mockserver.settings import Settings
 
-        settings = dict(config["settings"])
-        if os.environ.get("ABLATION_SPEED") == "0":
-            settings["speed"] = 0.0
-        if os.environ.get("ABLATION_ACCESS_LOG") == "0":
-            settings["access_log"] = False
         if settings["access_log"]:  # as `serve` writes it: batched, formatted on the writer's thread
             accesslog.install(accesslog.BatchedAccessLog(open(os.devnull, "w")))  # noqa: SIM115 (the process's)
         app = create_app(Settings(**settings))
@@ -173,13 +169,7 @@ def _child(route: str, variant: str, requests: int) -> None:
 
 
 def in_process(b: bench.Bench, route: str, variant: str, requests: int, readings: int) -> float:
-    values = []
-    for _ in range(readings):
-        done = b.client([sys.executable, __file__, "--child", route, variant, str(requests)], timeout=300)
-        if done.returncode != 0:
-            raise RuntimeError(f"{route} {variant} failed:\n{done.stderr[-2000:]}")
-        values.append(float(done.stdout.strip().splitlines()[-1]))
-    return statistics.median(values)
+    return instructions.child_median(b, [sys.executable, __file__, "--child", route, variant, str(requests)], readings)
 
 
 def over_socket(b: bench.Bench, route: str, seconds: float, rounds: int = 2) -> dict[str, float]:

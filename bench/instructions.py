@@ -35,6 +35,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import sys
 import time
 import timeit
@@ -158,15 +159,20 @@ def _in_process_child(route: str, kind: str, requests: int) -> None:
     print(json.dumps(uvloop.run(_drive(app, route, requests))))
 
 
+def child_median(b: bench.Bench, argv: list[str], readings: int = 3) -> float:
+    """The median of the numbers ``argv`` prints last, run ``readings`` times, each a fresh pinned interpreter."""
+    values = []
+    for _ in range(readings):
+        done = b.client(argv, timeout=300)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(argv[1:])} failed:\n{done.stderr[-2000:]}")
+        values.append(float(done.stdout.strip().splitlines()[-1]))
+    return statistics.median(values)
+
+
 def in_process(b: bench.Bench, route: str, kind: str, requests: int = 20_000) -> float:
     """CPU µs per request of ``kind``'s app alone on ``route`` (median of three fresh interpreters)."""
-    readings = []
-    for _ in range(3):
-        done = b.client([sys.executable, __file__, "--in-process-child", route, kind, str(requests)], timeout=300)
-        if done.returncode != 0:
-            raise RuntimeError(f"in-process {kind} {route} failed:\n{done.stderr[-2000:]}")
-        readings.append(float(done.stdout.strip().splitlines()[-1]))
-    return sorted(readings)[1]
+    return child_median(b, [sys.executable, __file__, "--in-process-child", route, kind, str(requests)])
 
 
 def spin_us(turns: int) -> float:
